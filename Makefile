@@ -1,0 +1,67 @@
+# litelens: every developer and CI entry point. `make run` and `make test` set up everything
+# on a fresh machine (the only downloads are packages from the package registries).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_BUNDLE ?= bundles/demo
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+# The Lambda target is python3.12: use it where it exists (PATH, then pyenv), else fall back to 3.11.
+# A pyenv shim may exist without its version being active, so each candidate must really run.
+PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 python3.11 python3; do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] >= (3, 11)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+
+.PHONY: help venv lint format test test-unit test-integration run bench lock clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(BIN)/uv:
+	@test -n "$(PYTHON)" || { echo "no python3.11+ found" >&2; exit 1; }
+	@echo "creating $(VENV) with $$($(PYTHON) --version)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: $(BIN)/uv uv.lock pyproject.toml
+	$(BIN)/uv sync --frozen --all-extras --python $(BIN)/python
+	@touch $@
+
+venv: $(VENV)/.synced  ## create .venv with every dependency set, pinned by uv.lock
+
+lint: venv  ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv  ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint  ## every test: lint, unit, integration
+	$(BIN)/python -m pytest tests
+
+test-unit: venv  ## unit tests only (no servers)
+	$(BIN)/python -m pytest tests/unit
+
+test-integration: venv  ## integration tests (moto server, local twin, sam build)
+	$(BIN)/python -m pytest tests/integration
+
+$(DEMO_BUNDLE)/bundle.json: | venv
+	$(BIN)/litelens build --demo breast_cancer --out $(DEMO_BUNDLE) --force
+
+run: venv $(DEMO_BUNDLE)/bundle.json  ## build the demo bundle and serve the API on 127.0.0.1:3000
+	$(BIN)/litelens serve --bundle $(DEMO_BUNDLE)
+
+bench: venv  ## benchmark predict and explain against their baselines
+	$(BIN)/litelens bench predict
+	$(BIN)/litelens bench explain
+
+lock: $(BIN)/uv  ## re-resolve uv.lock and the functions' pinned requirements
+	$(BIN)/uv lock --python $(BIN)/python
+	$(BIN)/python -m litelens.infra.locks
+
+clean:  ## remove build outputs (keeps .venv)
+	rm -rf .aws-sam .pytest_cache .ruff_cache

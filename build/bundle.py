@@ -1,0 +1,273 @@
+"""The model bundle: the one contract between the offline build and the Lambda functions.
+
+A bundle is a folder::
+
+    bundle.json                  the card: task, features, classes, metrics, versions, sha256 of every file
+    model.tflite                 the model (float inputs/outputs, raw feature units: scaling is inside)
+    shap_background.npy          k-means summary of the training rows, shape (K, n_features), float64
+    shap_background_weights.npy  the clusters' weights, shape (K,), summing to 1
+    lime_stats.json              LimeTabularExplainer's ``training_data_stats`` plus per-feature std/mean
+
+Every array is a plain ``.npy`` (read with ``allow_pickle=False``); nothing is pickled. This module
+needs only the standard library and numpy: both functions import it at cold start.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT = "litelens.bundle/1"
+CARD_FILE = "bundle.json"
+MODEL_FILE = "model.tflite"
+SHAP_BACKGROUND_FILE = "shap_background.npy"
+SHAP_WEIGHTS_FILE = "shap_background_weights.npy"
+LIME_STATS_FILE = "lime_stats.json"
+
+TASKS = ("binary", "multiclass", "regression")
+QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
+# The keys LimeTabularExplainer's training_data_stats requires, each a {feature index: value} map.
+LIME_STATS_KEYS = ("means", "mins", "maxs", "stds", "feature_values", "feature_frequencies", "bins")
+
+
+class BundleError(ValueError):
+    """A bundle that is missing, malformed, or does not match its own card."""
+
+
+@dataclass(frozen=True)
+class BundleCard:
+    """What ``bundle.json`` says about a bundle. ``files`` maps file name -> sha256."""
+
+    name: str
+    version: str
+    created_at: str
+    task: str
+    features: list[str]
+    classes: list[str] | None
+    target: str
+    input_dtype: str
+    input_shape: list[int | None]
+    metrics: dict[str, Any]
+    quantization: str
+    training: dict[str, Any]
+    libraries: dict[str, str]
+    files: dict[str, str]
+    format: str = FORMAT
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_features(self) -> int:
+        return len(self.features)
+
+    @property
+    def n_outputs(self) -> int:
+        """Width of the model's output: 1 for binary and regression, the class count otherwise."""
+        return len(self.classes) if self.task == "multiclass" and self.classes else 1
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> BundleCard:
+        if not isinstance(data, Mapping):
+            raise BundleError(f"{CARD_FILE} must hold a JSON object")
+        if data.get("format") != FORMAT:
+            raise BundleError(f"{CARD_FILE}: unsupported format {data.get('format')!r} (expected {FORMAT!r})")
+        known = {f for f in cls.__dataclass_fields__}
+        missing = sorted(k for k in known - {"format", "extra"} if k not in data)
+        if missing:
+            raise BundleError(f"{CARD_FILE}: missing field(s) {', '.join(missing)}")
+        card = cls(**{k: v for k, v in data.items() if k in known})
+        card.validate()
+        return card
+
+    def validate(self) -> None:
+        if self.task not in TASKS:
+            raise BundleError(f"{CARD_FILE}: unknown task {self.task!r} (expected one of {', '.join(TASKS)})")
+        if self.quantization not in QUANTIZATIONS:
+            raise BundleError(f"{CARD_FILE}: unknown quantization {self.quantization!r}")
+        if not self.features or len(set(self.features)) != len(self.features):
+            raise BundleError(f"{CARD_FILE}: features must be a non-empty list of unique names")
+        if self.task == "regression" and self.classes:
+            raise BundleError(f"{CARD_FILE}: a regression bundle has no classes")
+        if self.task == "binary" and (not self.classes or len(self.classes) != 2):
+            raise BundleError(f"{CARD_FILE}: a binary bundle needs exactly 2 classes")
+        if self.task == "multiclass" and (not self.classes or len(self.classes) < 3):
+            raise BundleError(f"{CARD_FILE}: a multiclass bundle needs 3 or more classes")
+        if MODEL_FILE not in self.files:
+            raise BundleError(f"{CARD_FILE}: files does not list {MODEL_FILE}")
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def content_version(files: Mapping[str, str], task: str, features: Sequence[str], classes: Sequence[str] | None) -> str:
+    """A short content hash: same files and schema -> same version, whatever the name or date."""
+    payload = json.dumps(
+        {"files": dict(sorted(files.items())), "task": task, "features": list(features), "classes": classes},
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def _lime_stats_to_json(stats: Mapping[str, Mapping[int, Any]]) -> dict[str, dict[str, Any]]:
+    missing = [k for k in LIME_STATS_KEYS if k not in stats]
+    if missing:
+        raise BundleError(f"lime stats missing {', '.join(missing)}")
+    return {key: {str(int(i)): np.asarray(v).tolist() for i, v in stats[key].items()} for key in LIME_STATS_KEYS}
+
+
+def _lime_stats_from_json(data: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[int, Any]]:
+    out: dict[str, dict[int, Any]] = {}
+    for key in LIME_STATS_KEYS:
+        if key not in data:
+            raise BundleError(f"{LIME_STATS_FILE}: missing {key!r}")
+        out[key] = {int(i): v for i, v in data[key].items()}
+    return out
+
+
+def write_bundle(
+    out_dir: str | os.PathLike[str],
+    *,
+    name: str,
+    task: str,
+    features: Sequence[str],
+    classes: Sequence[str] | None,
+    target: str,
+    model: bytes,
+    shap_background: np.ndarray,
+    shap_weights: np.ndarray,
+    lime_stats: Mapping[str, Mapping[int, Any]],
+    metrics: Mapping[str, Any],
+    quantization: str,
+    training: Mapping[str, Any],
+    libraries: Mapping[str, str],
+    force: bool = False,
+    extra: Mapping[str, Any] | None = None,
+) -> BundleCard:
+    """Write a complete bundle to ``out_dir`` atomically and return its card.
+
+    Everything goes to a temporary folder beside ``out_dir`` first and is renamed into place at
+    the end, so a failure leaves no half-written bundle. An existing ``out_dir`` is replaced only
+    with ``force``.
+    """
+    out = Path(out_dir)
+    if out.exists() and not force:
+        raise BundleError(f"{out} already exists (use --force to replace it)")
+    background = np.asarray(shap_background, dtype=np.float64)
+    weights = np.asarray(shap_weights, dtype=np.float64).ravel()
+    if background.ndim != 2 or background.shape[1] != len(features):
+        raise BundleError(f"shap background must have shape (K, {len(features)}), got {background.shape}")
+    if weights.shape != (background.shape[0],) or not np.isclose(weights.sum(), 1.0):
+        raise BundleError("shap background weights must be one per row and sum to 1")
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        (tmp / MODEL_FILE).write_bytes(model)
+        np.save(tmp / SHAP_BACKGROUND_FILE, background, allow_pickle=False)
+        np.save(tmp / SHAP_WEIGHTS_FILE, weights, allow_pickle=False)
+        (tmp / LIME_STATS_FILE).write_text(json.dumps(_lime_stats_to_json(lime_stats)))
+        files = {
+            f: sha256_file(tmp / f) for f in (MODEL_FILE, SHAP_BACKGROUND_FILE, SHAP_WEIGHTS_FILE, LIME_STATS_FILE)
+        }
+        card = BundleCard(
+            name=name,
+            version=content_version(files, task, features, list(classes) if classes else None),
+            created_at=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            task=task,
+            features=list(features),
+            classes=[str(c) for c in classes] if classes else None,
+            target=target,
+            input_dtype="float32",
+            input_shape=[None, len(features)],
+            metrics=dict(metrics),
+            quantization=quantization,
+            training=dict(training),
+            libraries=dict(libraries),
+            files=files,
+            extra=dict(extra or {}),
+        )
+        card.validate()
+        (tmp / CARD_FILE).write_text(json.dumps(card.to_json(), indent=2, sort_keys=False) + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return card
+
+
+class Bundle:
+    """A bundle on disk, its card read and (by default) every file's sha256 verified."""
+
+    def __init__(self, path: str | os.PathLike[str], card: BundleCard) -> None:
+        self.path = Path(path)
+        self.card = card
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, verify: bool = True) -> Bundle:
+        root = Path(path)
+        card_path = root / CARD_FILE
+        if not root.is_dir():
+            raise BundleError(f"bundle folder {root} does not exist")
+        if not card_path.is_file():
+            raise BundleError(f"{root} is not a bundle: no {CARD_FILE}")
+        try:
+            data = json.loads(card_path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BundleError(f"{card_path}: unreadable card ({exc})") from None
+        try:
+            card = BundleCard.from_json(data)
+        except TypeError as exc:
+            raise BundleError(f"{card_path}: malformed card ({exc})") from None
+        bundle = cls(root, card)
+        if verify:
+            problems = bundle.verify()
+            if problems:
+                raise BundleError(f"bundle {root} failed verification: " + "; ".join(problems))
+        return bundle
+
+    def verify(self) -> list[str]:
+        """Every mismatch between the card and the files: empty means intact."""
+        problems = []
+        for name, expected in self.card.files.items():
+            file = self.path / name
+            if not file.is_file():
+                problems.append(f"{name} is missing")
+            elif (actual := sha256_file(file)) != expected:
+                problems.append(f"{name} sha256 {actual[:12]}... != {expected[:12]}... in {CARD_FILE}")
+        return problems
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / MODEL_FILE
+
+    def model_bytes(self) -> bytes:
+        return self.model_path.read_bytes()
+
+    def shap_background(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(rows, weights)``: the k-means background and its cluster weights."""
+        rows = np.load(self.path / SHAP_BACKGROUND_FILE, allow_pickle=False)
+        weights = np.load(self.path / SHAP_WEIGHTS_FILE, allow_pickle=False)
+        return rows, weights
+
+    def lime_stats(self) -> dict[str, dict[int, Any]]:
+        """``training_data_stats`` for LimeTabularExplainer, keyed by feature index."""
+        return _lime_stats_from_json(json.loads((self.path / LIME_STATS_FILE).read_text()))

@@ -1,0 +1,61 @@
+"""Environment variable names read by the Lambda functions, with their defaults.
+
+The one place these names are spelled. ``template.yaml`` sets them under ``Globals``; the local
+twin reads the same template. An explicit argument always beats the environment.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Where the model bundle lives: a local folder, or s3://bucket/prefix. Empty: the bundle packaged
+# with the function (PACKAGED_BUNDLE_DIR, relative to the function's code root).
+MODEL_URI = "MODEL_URI"
+PACKAGED_BUNDLE_DIR = "bundle"
+# Where an S3 bundle is downloaded to (reused on warm starts).
+MODEL_CACHE_DIR = "LITELENS_MODEL_CACHE_DIR"
+MODEL_CACHE_DIR_DEFAULT = "/tmp/litelens-bundles"
+
+# Access-Control-Allow-Origin sent with every response; empty disables CORS headers.
+CORS_ORIGIN = "LITELENS_CORS_ORIGIN"
+CORS_ORIGIN_DEFAULT = "*"
+
+# Request caps (bad input gets a 4xx naming the cap, never a 5xx).
+MAX_INSTANCES = "LITELENS_MAX_INSTANCES"
+MAX_INSTANCES_DEFAULT = 10_000
+MAX_BODY_BYTES = "LITELENS_MAX_BODY_BYTES"
+MAX_BODY_BYTES_DEFAULT = 6 * 1024 * 1024
+
+# Explain-only caps.
+MAX_EXPLAIN_INSTANCES = "LITELENS_MAX_EXPLAIN_INSTANCES"
+MAX_EXPLAIN_INSTANCES_DEFAULT = 20
+MAX_SHAP_NSAMPLES = "LITELENS_MAX_SHAP_NSAMPLES"
+MAX_SHAP_NSAMPLES_DEFAULT = 10_000
+MAX_LIME_NUM_SAMPLES = "LITELENS_MAX_LIME_NUM_SAMPLES"
+MAX_LIME_NUM_SAMPLES_DEFAULT = 10_000
+
+# Logging and metrics.
+LOG_LEVEL = "LITELENS_LOG_LEVEL"
+LOG_LEVEL_DEFAULT = "INFO"
+METRICS_NAMESPACE = "LITELENS_METRICS_NAMESPACE"
+METRICS_NAMESPACE_DEFAULT = "litelens"
+SERVICE_NAME = "LITELENS_SERVICE"
+
+
+def env_str(name: str, default: str = "", environ: dict[str, str] | None = None) -> str:
+    """The variable's value, or ``default`` when unset."""
+    return (os.environ if environ is None else environ).get(name, default)
+
+
+def env_int(name: str, default: int, environ: dict[str, str] | None = None) -> int:
+    """The variable as a positive int, or ``default`` when unset; a bad value is a config error."""
+    raw = env_str(name, "", environ).strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not an integer") from None
+    if value <= 0:
+        raise ValueError(f"{name}={raw!r} must be positive")
+    return value

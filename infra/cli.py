@@ -1,0 +1,60 @@
+"""The `litelens` command: one entry point, one module per subcommand.
+
+Each subcommand lives in its own module exposing ``add_arguments(parser)`` and ``run(args) -> int``;
+it is imported only when chosen, so ``litelens --help`` stays instant and ``litelens invoke`` never
+pays for TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# name -> (module, one-line help). The only list of subcommands.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "build": ("litelens.build.cli", "train on a CSV (or a demo dataset), export TFLite, write a model bundle"),
+    "inspect": ("litelens.build.inspect", "print a bundle's card and verify every file's sha256"),
+    "serve": ("litelens.infra.twin", "serve template.yaml's API and Lambda Invoke API locally, no Docker"),
+    "invoke": ("litelens.infra.client_cli", "call predict or explain (HTTP or Lambda) with JSON or CSV rows"),
+    "bench": ("litelens.infra.bench", "benchmark predict or explain side by side with baselines"),
+    "publish": ("litelens.infra.publish", "upload a bundle to s3://bucket/prefix under its version"),
+    "deploy": ("litelens.infra.deploy", "sam build + sam deploy with the right parameters"),
+}
+
+EXIT_USAGE = 2
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="litelens",
+        description="Serve a tabular model from AWS Lambda with SHAP and LIME explanations.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run 'litelens COMMAND --help' for a command's options.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_module, help_text) in SUBCOMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in SUBCOMMANDS:
+        parser = _top_parser()
+        if not argv or argv[0] in ("-h", "--help"):
+            parser.print_help()
+            return 0 if argv else EXIT_USAGE
+        parser.error(f"unknown command {argv[0]!r} (choose from {', '.join(SUBCOMMANDS)})")
+    name, rest = argv[0], argv[1:]
+    module_name, help_text = SUBCOMMANDS[name]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"litelens {name}", description=help_text)
+    module.add_arguments(parser)
+    args = parser.parse_args(rest)
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
