@@ -34,6 +34,13 @@ SHAP_BACKGROUND_FILE = "shap_background.npy"
 SHAP_WEIGHTS_FILE = "shap_background_weights.npy"
 LIME_STATS_FILE = "lime_stats.json"
 
+# Published bundles on S3 (written by `litelens publish`, read by the functions' loader):
+#   s3://bucket/prefix/versions/<version>/<every bundle file>   immutable, one folder per version
+#   s3://bucket/prefix/latest.json  {"version": ..., "name": ..., "published_at": ...}, written last
+# MODEL_URI may name the prefix (follow latest.json) or one version folder (has bundle.json).
+S3_VERSIONS_DIR = "versions"
+S3_LATEST_POINTER = "latest.json"
+
 TASKS = ("binary", "multiclass", "regression")
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 # The keys LimeTabularExplainer's training_data_stats requires, each a {feature index: value} map.
