@@ -1,0 +1,189 @@
+"""Upload a model bundle to s3://bucket/prefix under its version, verified, never overwriting.
+
+Layout (``build/bundle.py``): ``prefix/versions/<version>/<every bundle file>`` is immutable;
+``prefix/latest.json`` names the version the functions load and is written last, only after
+every object of the version has been read back and its sha256 checked. A version that already
+exists is left alone: identical content only moves the ``latest`` pointer (a rollback), different
+content is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import hashlib
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from litelens.build.bundle import CARD_FILE, S3_LATEST_POINTER, S3_VERSIONS_DIR, Bundle, BundleError, sha256_file
+
+EXIT_ERROR = 2
+
+
+class PublishError(RuntimeError):
+    """Publishing cannot go ahead; the message says why and what to do."""
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` -> ``("bucket", "some/prefix")`` (no trailing slash)."""
+    if not uri.startswith("s3://"):
+        raise PublishError(f"{uri!r} is not an s3:// URI (expected s3://bucket/prefix)")
+    bucket, _, prefix = uri[len("s3://") :].partition("/")
+    prefix = prefix.strip("/")
+    if not bucket or not prefix:
+        raise PublishError(f"{uri!r} needs a bucket and a prefix: s3://bucket/prefix")
+    return bucket, prefix
+
+
+def version_prefix(prefix: str, version: str) -> str:
+    return f"{prefix}/{S3_VERSIONS_DIR}/{version}/"
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    bucket: str
+    prefix: str
+    version: str
+    uploaded: list[str]  # file names uploaded now (empty when the version already existed)
+    already_published: bool
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{version_prefix(self.prefix, self.version)}"
+
+
+def _sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _remote_files(s3: Any, bucket: str, key_prefix: str) -> dict[str, str]:
+    """name -> key of every object under ``key_prefix``."""
+    found: dict[str, str] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key_prefix):
+        for obj in page.get("Contents", []):
+            found[obj["Key"][len(key_prefix) :]] = obj["Key"]
+    return found
+
+
+def _remote_sha256(s3: Any, bucket: str, key: str) -> str:
+    """Download the object and hash what S3 actually holds."""
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: body.read(1 << 20), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _content_type(name: str) -> str:
+    return "application/json" if name.endswith(".json") else "application/octet-stream"
+
+
+def publish(
+    bundle_path: str | Path,
+    uri: str,
+    *,
+    s3: Any,
+    update_latest: bool = True,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> PublishResult:
+    """Publish the bundle at ``bundle_path`` to ``uri`` with the boto3 S3 client ``s3``."""
+    bucket, prefix = parse_s3_uri(uri)
+    try:
+        bundle = Bundle.load(bundle_path, verify=True)
+    except BundleError as exc:
+        raise PublishError(f"not publishing: {exc}") from None
+    card = bundle.card
+    # bundle.json last, so a reader that finds the card finds every file it lists.
+    names = [*sorted(card.files), CARD_FILE]
+    local = {name: sha256_file(bundle.path / name) for name in names}
+    target = version_prefix(prefix, card.version)
+
+    existing = _remote_files(s3, bucket, target)
+    uploaded: list[str] = []
+    if existing:
+        differing = sorted(n for n in names if n not in existing or _remote_sha256(s3, bucket, existing[n]) != local[n])
+        extra = sorted(set(existing) - set(names))
+        if differing or extra:
+            raise PublishError(
+                f"s3://{bucket}/{target} already exists with different content "
+                f"({', '.join(differing + extra)}); published versions are immutable. "
+                "Rebuild the bundle (a changed model gets a new version) or publish to another prefix."
+            )
+        log(f"version {card.version} is already published at s3://{bucket}/{target} with identical content")
+    else:
+        for name in names:
+            key = target + name
+            s3.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=(bundle.path / name).read_bytes(),
+                ContentType=_content_type(name),
+                ChecksumAlgorithm="SHA256",
+                Metadata={"sha256": local[name]},
+            )
+            remote = _remote_sha256(s3, bucket, key)
+            if remote != local[name]:
+                raise PublishError(
+                    f"s3://{bucket}/{key}: sha256 after upload {remote[:12]}... != local {local[name][:12]}...; "
+                    "latest.json left unchanged"
+                )
+            uploaded.append(name)
+            log(f"uploaded {name:<30} {(bundle.path / name).stat().st_size:>10,d} bytes  sha256 verified")
+
+    if update_latest:
+        pointer = {
+            "version": card.version,
+            "name": card.name,
+            "published_at": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        s3.put_object(
+            Bucket=bucket,
+            Key=f"{prefix}/{S3_LATEST_POINTER}",
+            Body=(json.dumps(pointer, indent=2) + "\n").encode(),
+            ContentType="application/json",
+        )
+        log(f"s3://{bucket}/{prefix}/{S3_LATEST_POINTER} -> {card.version}")
+    return PublishResult(bucket, prefix, card.version, uploaded, already_published=bool(existing))
+
+
+def s3_client(endpoint_url: str | None = None, region: str | None = None, profile: str | None = None) -> Any:
+    import boto3
+
+    session = boto3.session.Session(profile_name=profile, region_name=region)
+    return session.client("s3", endpoint_url=endpoint_url)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("bundle", help="bundle folder (as written by `litelens build`)")
+    parser.add_argument("uri", help="destination, s3://bucket/prefix")
+    parser.add_argument("--endpoint-url", help="S3 endpoint (moto, LocalStack, MinIO)")
+    parser.add_argument("--region", help="AWS region (default: from your AWS configuration)")
+    parser.add_argument("--profile", help="AWS profile")
+    parser.add_argument(
+        "--no-latest", action="store_true", help="upload the version but leave latest.json (the live pointer) alone"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        s3 = s3_client(args.endpoint_url, args.region, args.profile)
+        result = publish(args.bundle, args.uri, s3=s3, update_latest=not args.no_latest, log=print)
+    except PublishError as exc:
+        print(f"litelens publish: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        print(f"litelens publish: S3 refused: {error.get('Code')}: {error.get('Message')}", file=sys.stderr)
+        return EXIT_ERROR
+    except BotoCoreError as exc:
+        print(f"litelens publish: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    state = "already published" if result.already_published else f"published {len(result.uploaded)} files"
+    print(f"{state}: {result.uri}")
+    return 0

@@ -1,0 +1,160 @@
+"""`litelens publish` against a real S3 API: moto's server mode on 127.0.0.1."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from litelens.build.bundle import CARD_FILE, MODEL_FILE, S3_LATEST_POINTER, Bundle, write_bundle
+from litelens.infra import publish as publish_mod
+from litelens.infra.cli import main as litelens_main
+
+FEATURES = ["age", "income", "debt_ratio", "tenure"]
+
+
+def tiny_bundle(path: Path, *, model: bytes = b"not-a-real-model-but-hashed", name: str = "tiny") -> Bundle:
+    """A structurally valid bundle (publish never runs the model)."""
+    n = len(FEATURES)
+    write_bundle(
+        path,
+        name=name,
+        task="binary",
+        features=FEATURES,
+        classes=["good", "bad"],
+        target="default",
+        model=model,
+        shap_background=np.arange(2 * n, dtype=np.float64).reshape(2, n),
+        shap_weights=np.array([0.5, 0.5]),
+        lime_stats={
+            key: {
+                i: ([0.0, 1.0] if key in ("feature_values", "feature_frequencies", "bins") else 0.5) for i in range(n)
+            }
+            for key in ("means", "mins", "maxs", "stds", "feature_values", "feature_frequencies", "bins")
+        },
+        metrics={"auc": 0.5},
+        quantization="none",
+        training={"epochs": 1},
+        libraries={"numpy": np.__version__},
+        force=True,
+    )
+    return Bundle.load(path)
+
+
+@pytest.fixture(scope="module")
+def moto_s3(tmp_path_factory):
+    """(endpoint_url, client) of a moto S3 server on a free loopback port, with fake credentials."""
+    from moto.server import ThreadedMotoServer
+
+    mp = pytest.MonkeyPatch()
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        mp.setenv(key, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    client = publish_mod.s3_client(endpoint)
+    yield endpoint, client
+    server.stop()
+    mp.undo()
+
+
+@pytest.fixture
+def bucket(moto_s3, request):
+    _, s3 = moto_s3
+    name = "litelens-" + hashlib.sha1(request.node.name.encode()).hexdigest()[:10]
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def _get(s3, bucket, key) -> bytes:
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def test_publish_uploads_every_file_under_its_version_and_latest_last(moto_s3, bucket, tmp_path):
+    # GIVEN a bundle WHEN published THEN every file lands under versions/<version>/ byte for byte
+    _, s3 = moto_s3
+    bundle = tiny_bundle(tmp_path / "b")
+    result = publish_mod.publish(bundle.path, f"s3://{bucket}/models/credit", s3=s3)
+    version = bundle.card.version
+    assert result.version == version and not result.already_published
+    for name in [*bundle.card.files, CARD_FILE]:
+        assert _get(s3, bucket, f"models/credit/versions/{version}/{name}") == (bundle.path / name).read_bytes()
+    assert result.uploaded[-1] == CARD_FILE  # the card goes last within the version
+    latest = json.loads(_get(s3, bucket, f"models/credit/{S3_LATEST_POINTER}"))
+    assert latest["version"] == version and latest["name"] == "tiny" and latest["published_at"].endswith("Z")
+
+
+def test_republishing_identical_content_uploads_nothing_and_moves_latest(moto_s3, bucket, tmp_path):
+    _, s3 = moto_s3
+    first = tiny_bundle(tmp_path / "a", model=b"model-one")
+    second = tiny_bundle(tmp_path / "b", model=b"model-two")
+    publish_mod.publish(first.path, f"s3://{bucket}/m", s3=s3)
+    publish_mod.publish(second.path, f"s3://{bucket}/m", s3=s3)
+    assert json.loads(_get(s3, bucket, "m/latest.json"))["version"] == second.card.version
+    # WHEN the first version is published again (a rollback) THEN nothing is uploaded, latest moves back
+    again = publish_mod.publish(first.path, f"s3://{bucket}/m", s3=s3)
+    assert again.already_published and again.uploaded == []
+    assert json.loads(_get(s3, bucket, "m/latest.json"))["version"] == first.card.version
+
+
+def test_an_existing_version_with_other_content_is_never_overwritten(moto_s3, bucket, tmp_path):
+    _, s3 = moto_s3
+    bundle = tiny_bundle(tmp_path / "b")
+    publish_mod.publish(bundle.path, f"s3://{bucket}/m", s3=s3, update_latest=False)
+    key = f"m/versions/{bundle.card.version}/{MODEL_FILE}"
+    s3.put_object(Bucket=bucket, Key=key, Body=b"tampered")
+    # WHEN the same version is published again THEN it is refused and the remote object is untouched
+    with pytest.raises(publish_mod.PublishError, match=r"already exists with different content.*model\.tflite"):
+        publish_mod.publish(bundle.path, f"s3://{bucket}/m", s3=s3)
+    assert _get(s3, bucket, key) == b"tampered"
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="m/latest.json")
+
+
+def test_a_corrupt_download_after_upload_stops_before_latest(moto_s3, bucket, tmp_path, monkeypatch):
+    # GIVEN S3 returning other bytes than were sent WHEN publishing THEN it fails and latest.json is not written
+    _, s3 = moto_s3
+    bundle = tiny_bundle(tmp_path / "b")
+    monkeypatch.setattr(publish_mod, "_remote_sha256", lambda *_a: "0" * 64)
+    with pytest.raises(publish_mod.PublishError, match="sha256 after upload"):
+        publish_mod.publish(bundle.path, f"s3://{bucket}/m", s3=s3)
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="m/latest.json")
+
+
+def test_cli_publishes_and_reports(moto_s3, bucket, tmp_path, capsys):
+    endpoint, _ = moto_s3
+    bundle = tiny_bundle(tmp_path / "b")
+    assert litelens_main(["publish", str(bundle.path), f"s3://{bucket}/cli", "--endpoint-url", endpoint]) == 0
+    out = capsys.readouterr().out
+    assert f"s3://{bucket}/cli/versions/{bundle.card.version}/" in out
+    assert "sha256 verified" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["{bundle}", "not-an-s3-uri"], "is not an s3:// URI"),
+        (["{bundle}", "s3://only-bucket"], "needs a bucket and a prefix"),
+        (["{missing}", "s3://{bucket}/m"], "does not exist"),
+        (["{corrupt}", "s3://{bucket}/m"], "failed verification"),
+        (["{bundle}", "s3://no-such-bucket-here/m"], "NoSuchBucket"),
+    ],
+)
+def test_cli_errors_are_one_line_and_exit_2(moto_s3, bucket, tmp_path, capsys, args, message):
+    endpoint, _ = moto_s3
+    good = tiny_bundle(tmp_path / "good").path
+    corrupt = tiny_bundle(tmp_path / "corrupt").path
+    (corrupt / MODEL_FILE).write_bytes(b"changed after build")
+    values = {"bundle": good, "missing": tmp_path / "nope", "corrupt": corrupt, "bucket": bucket}
+    argv = ["publish", *(a.format(**values) for a in args), "--endpoint-url", endpoint]
+    assert litelens_main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
