@@ -1,0 +1,316 @@
+"""The local twin's protocol, with stand-in handlers in a template written by the test: the proxy
+event it builds, the answers it gives for unknown routes, oversize bodies and failing handlers,
+the environment it resolves from the template, and its Lambda Invoke API under boto3."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import socket
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from litelens.infra.cli import main as litelens_main
+from litelens.infra.template import SamTemplate
+from litelens.infra.twin import PAYLOAD_LIMIT_BYTES, Twin
+
+TEMPLATE = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Greeting: {Type: String, Default: hello}
+  Flag: {Type: String, Default: "on", AllowedValues: ["on", "off"]}
+  Stage: {Type: String, Default: test}
+Conditions:
+  FlagOn: !Equals [!Ref Flag, "on"]
+Globals:
+  Function:
+    Environment:
+      Variables:
+        GREETING: !Ref Greeting
+        MODE: !If [FlagOn, !Sub "${Greeting}-on", ""]
+        REGION_SEEN: !Sub "${AWS::Region}"
+Resources:
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: !Ref Stage
+  EchoFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: echo/
+      Handler: app.lambda_handler
+      Runtime: python3.12
+      MemorySize: 384
+      Environment:
+        Variables:
+          WHO: echo
+      Events:
+        Echo: {Type: Api, Properties: {RestApiId: !Ref Api, Path: /echo, Method: post}}
+        Item: {Type: Api, Properties: {RestApiId: !Ref Api, Path: "/items/{id}", Method: get}}
+        Boom: {Type: Api, Properties: {RestApiId: !Ref Api, Path: /boom, Method: get}}
+        Bad: {Type: Api, Properties: {RestApiId: !Ref Api, Path: /bad, Method: get}}
+  ImageFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      PackageType: Image
+      ImageConfig:
+        Command: ["app.lambda_handler"]
+      Environment:
+        Variables:
+          WHO: image
+      Events:
+        Image: {Type: Api, Properties: {RestApiId: !Ref Api, Path: /image, Method: get}}
+    Metadata:
+      DockerContext: .
+      Dockerfile: img/Dockerfile
+  BrokenFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: broken/
+      Handler: app.lambda_handler
+      Runtime: python3.12
+      Events:
+        Broken: {Type: Api, Properties: {RestApiId: !Ref Api, Path: /broken, Method: get}}
+"""
+
+ECHO_HANDLER = """\
+import json, os
+IMPORT_ENV = {k: os.environ.get(k) for k in ("GREETING", "MODE", "WHO", "REGION_SEEN")}
+
+def lambda_handler(event, context):
+    if "httpMethod" not in event:  # direct invocation
+        if event.get("raise"):
+            raise ValueError("asked to raise")
+        return {"echo": event, "memory": context.memory_limit_in_mb, "function": context.function_name}
+    if event["path"] == "/boom":
+        raise RuntimeError("boom")
+    if event["path"] == "/bad":
+        return "not a proxy response"
+    body = {"event": event, "import_env": IMPORT_ENV, "request_id": context.aws_request_id}
+    return {"statusCode": 201, "headers": {"Content-Type": "application/json"},
+            "multiValueHeaders": {"X-Multi": ["a", "b"]}, "body": json.dumps(body)}
+"""
+
+IMAGE_HANDLER = """\
+import json, os
+WHO = os.environ.get("WHO")
+
+def lambda_handler(event, context):
+    return {"statusCode": 200, "body": json.dumps({"who": WHO, "module": __name__})}
+"""
+
+
+@pytest.fixture(scope="module")
+def template_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("twin-template")
+    (root / "template.yaml").write_text(TEMPLATE)
+    for folder, code in (("echo", ECHO_HANDLER), ("img", IMAGE_HANDLER), ("broken", "raise ImportError('no model')\n")):
+        (root / folder).mkdir()
+        (root / folder / "app.py").write_text(code)
+    (root / "img" / "Dockerfile").write_text("FROM public.ecr.aws/lambda/python:3.12\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def twin(template_dir):
+    with Twin(SamTemplate.load(template_dir / "template.yaml"), api_port=0, lambda_port=0) as running:
+        yield running
+
+
+def call(twin: Twin, method: str, path: str, body: bytes | str | None = None, headers: dict | None = None):
+    conn = http.client.HTTPConnection(twin.host, twin.api_port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response, response.read()
+    finally:
+        conn.close()
+
+
+def lambda_client(twin: Twin):
+    return boto3.client(
+        "lambda",
+        endpoint_url=twin.lambda_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 0}),
+    )
+
+
+def test_routes_are_exactly_the_templates_api_events(twin):
+    assert [(r.method, r.path, r.function) for _, r in twin.routes] == [
+        ("POST", "/echo", "EchoFunction"),
+        ("GET", "/items/{id}", "EchoFunction"),
+        ("GET", "/boom", "EchoFunction"),
+        ("GET", "/bad", "EchoFunction"),
+        ("GET", "/image", "ImageFunction"),
+        ("GET", "/broken", "BrokenFunction"),
+    ]
+
+
+def test_request_becomes_a_rest_v1_proxy_event(twin):
+    status, response, raw = call(
+        twin, "POST", "/echo?a=1&a=2&b=", body='{"x": 1}', headers={"Content-Type": "application/json", "X-Trace": "t"}
+    )
+    assert status == 201
+    assert response.getheader("Content-Type") == "application/json"
+    assert response.getheader("X-Multi") == "a, b" or response.msg.get_all("X-Multi") == ["a", "b"]
+    payload = json.loads(raw)
+    event = payload["event"]
+    assert event["resource"] == "/echo" and event["path"] == "/echo" and event["httpMethod"] == "POST"
+    assert event["body"] == '{"x": 1}' and event["isBase64Encoded"] is False
+    assert event["headers"]["Content-Type"] == "application/json" and event["headers"]["X-Trace"] == "t"
+    assert event["multiValueHeaders"]["X-Trace"] == ["t"]
+    assert event["queryStringParameters"] == {"a": "2", "b": ""}
+    assert event["multiValueQueryStringParameters"] == {"a": ["1", "2"], "b": [""]}
+    context = event["requestContext"]
+    assert context["stage"] == "test" and context["path"] == "/test/echo" and context["resourcePath"] == "/echo"
+    assert context["identity"]["sourceIp"] == "127.0.0.1"
+    # the request id the handler saw is the one the response carries
+    assert context["requestId"] == payload["request_id"] == response.getheader("x-amzn-RequestId")
+
+
+def test_binary_body_is_base64_encoded(twin):
+    data = bytes(range(256))
+    status, _, raw = call(twin, "POST", "/echo", body=data, headers={"Content-Type": "application/octet-stream"})
+    event = json.loads(raw)["event"]
+    assert status == 201 and event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == data
+
+
+def test_path_parameters(twin):
+    _, _, raw = call(twin, "GET", "/items/a%20b")
+    event = json.loads(raw)["event"]
+    assert event["pathParameters"] == {"id": "a b"} and event["resource"] == "/items/{id}"
+
+
+def test_environment_comes_from_the_template_per_function(twin):
+    _, _, raw = call(twin, "POST", "/echo", body="{}")
+    assert json.loads(raw)["import_env"] == {
+        "GREETING": "hello",
+        "MODE": "hello-on",
+        "WHO": "echo",
+        "REGION_SEEN": "us-east-1",
+    }
+    # the image function (also app.py) is its own module with its own environment
+    _, _, raw = call(twin, "GET", "/image")
+    image = json.loads(raw)
+    assert image["who"] == "image" and image["module"].startswith("_litelens_twin_ImageFunction")
+
+
+def test_parameter_overrides_and_env_overrides(template_dir):
+    template = SamTemplate.load(template_dir / "template.yaml", parameter_overrides={"Flag": "off", "Greeting": "hi"})
+    with Twin(template, env_overrides={"WHO": "override"}, api_port=0, lambda_port=None) as local:
+        _, _, raw = call(local, "POST", "/echo", body="{}")
+    assert json.loads(raw)["import_env"] == {
+        "GREETING": "hi",
+        "MODE": "",
+        "WHO": "override",
+        "REGION_SEEN": "us-east-1",
+    }
+
+
+def test_unknown_parameter_override_is_an_error(template_dir):
+    with pytest.raises(ValueError, match="unknown template parameter"):
+        SamTemplate.load(template_dir / "template.yaml", parameter_overrides={"Nope": "1"})
+
+
+def test_unknown_path_is_404_and_wrong_method_is_405(twin):
+    status, _, raw = call(twin, "GET", "/nope")
+    assert status == 404 and json.loads(raw)["error"]["code"] == "not_found"
+    status, response, raw = call(twin, "GET", "/echo")
+    assert status == 405 and response.getheader("Allow") == "POST"
+    assert json.loads(raw)["error"]["code"] == "method_not_allowed"
+
+
+def test_body_over_the_lambda_payload_limit_is_413(twin):
+    # GIVEN only the headers of a too-large request WHEN sent THEN 413 comes back without reading the body
+    with socket.create_connection((twin.host, twin.api_port), timeout=30) as sock:
+        head = f"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {PAYLOAD_LIMIT_BYTES + 1}\r\n\r\n"
+        sock.sendall(head.encode())
+        answer = sock.recv(65536).decode()
+    assert answer.startswith("HTTP/1.1 413")
+    assert '"payload_too_large"' in answer
+
+
+def test_handler_exception_and_malformed_response_are_502_without_internals(twin):
+    for path in ("/boom", "/bad", "/broken"):
+        status, _, raw = call(twin, "GET", path)
+        assert status == 502, path
+        assert json.loads(raw) == {"message": "Internal server error"}
+
+
+def test_api_key_is_enforced_when_configured(template_dir):
+    with Twin(SamTemplate.load(template_dir / "template.yaml"), api_port=0, lambda_port=None, api_key="k1") as local:
+        assert call(local, "GET", "/image")[0] == 403
+        assert call(local, "GET", "/image", headers={"x-api-key": "wrong"})[0] == 403
+        assert call(local, "GET", "/image", headers={"x-api-key": "k1"})[0] == 200
+
+
+def test_environment_is_restored_after_stop(template_dir):
+    before = (os.environ.get("GREETING"), os.environ.get("WHO"))
+    template = SamTemplate.load(template_dir / "template.yaml", parameter_overrides={"Greeting": "restore-check"})
+    with Twin(template, api_port=0, lambda_port=None):
+        assert os.environ["GREETING"] == "restore-check"  # shared by every function: kept while serving
+        assert os.environ.get("WHO") == before[1]  # differs per function: only set around each import
+    assert (os.environ.get("GREETING"), os.environ.get("WHO")) == before
+
+
+def test_boto3_lambda_invoke_by_name_and_arn(twin):
+    client = lambda_client(twin)
+    for name in ("EchoFunction", "arn:aws:lambda:us-east-1:123456789012:function:EchoFunction:$LATEST"):
+        response = client.invoke(FunctionName=name, Payload=json.dumps({"instances": [[1, 2]]}))
+        assert response["StatusCode"] == 200 and "FunctionError" not in response
+        assert json.loads(response["Payload"].read()) == {
+            "echo": {"instances": [[1, 2]]},
+            "memory": 384,
+            "function": "EchoFunction",
+        }
+
+
+def test_boto3_sees_function_errors_like_lambda(twin):
+    client = lambda_client(twin)
+    response = client.invoke(FunctionName="EchoFunction", Payload=b'{"raise": true}')
+    assert response["FunctionError"] == "Unhandled"
+    error = json.loads(response["Payload"].read())
+    assert error["errorType"] == "ValueError" and error["errorMessage"] == "asked to raise"
+    response = client.invoke(FunctionName="BrokenFunction", Payload=b"{}")
+    assert json.loads(response["Payload"].read())["errorType"] == "Runtime.ImportModuleError"
+
+
+def test_boto3_client_errors(twin):
+    client = lambda_client(twin)
+    with pytest.raises(ClientError) as missing:
+        client.invoke(FunctionName="NoSuchFunction", Payload=b"{}")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as bad:
+        client.invoke(FunctionName="EchoFunction", Payload=b"{not json")
+    assert bad.value.response["Error"]["Code"] == "InvalidRequestContentException"
+    assert client.invoke(FunctionName="EchoFunction", InvocationType="DryRun", Payload=b"{}")["StatusCode"] == 204
+    assert client.invoke(FunctionName="EchoFunction", InvocationType="Event", Payload=b"{}")["StatusCode"] == 202
+
+
+def test_serve_without_a_bundle_is_a_usage_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("MODEL_URI", raising=False)
+    assert litelens_main(["serve", "--bundle", str(tmp_path / "missing"), "--port", "0", "--lambda-port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "no bundle at" in err and "--bundle" in err and err.count("\n") == 1
+
+
+def test_serve_rejects_a_malformed_parameter(capsys):
+    assert litelens_main(["serve", "--parameter", "NoEquals"]) == 2
+    assert "is not NAME=VALUE" in capsys.readouterr().err
+
+
+def test_template_short_form_tags_are_read(template_dir):
+    template = SamTemplate.load(template_dir / "template.yaml")
+    assert template.environment("EchoFunction")["MODE"] == "hello-on"
+    assert template.stage_name() == "test"
