@@ -1,0 +1,252 @@
+"""A small Python client for litelens: ``predict`` and ``explain`` over HTTP or Lambda invoke.
+
+Over HTTP (the deployed API Gateway URL, or ``litelens serve``) it sends the ``x-api-key`` header
+and retries throttling (429), 5xx answers and connection failures with exponential backoff and
+full jitter, honouring ``Retry-After``. Over Lambda it invokes the functions directly with boto3
+(the request JSON is the event), e.g. against the twin's Invoke API with ``endpoint_url``.
+
+    client = LitelensClient("https://abc.execute-api.eu-west-1.amazonaws.com/v1", api_key="...")
+    client.predict([{"age": 41, "income": 52000, "debt_ratio": 0.3, "tenure": 4}])
+    client.explain(rows, explainers=["shap"], seed=0)
+
+    client = LitelensClient.for_lambda("PredictFunction", "ExplainFunction", endpoint_url="http://127.0.0.1:3001")
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class LitelensError(Exception):
+    """Base class of the client's errors."""
+
+
+class ApiError(LitelensError):
+    """The service answered with an error (after any retries).
+
+    ``status`` is the HTTP status (for a Lambda function error, 502); ``code`` and ``message`` come
+    from the functions' ``{"error": {"code", "message"}}`` body when there is one.
+    """
+
+    def __init__(self, status: int, code: str, message: str, body: Any = None) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.body = body
+
+    @property
+    def is_client_error(self) -> bool:
+        return 400 <= self.status < 500
+
+
+class TransportError(LitelensError):
+    """The service could not be reached (after any retries)."""
+
+
+def _error_from_body(status: int, body: Any) -> ApiError:
+    if isinstance(body, Mapping):
+        error = body.get("error")
+        if isinstance(error, Mapping):
+            return ApiError(status, str(error.get("code", "error")), str(error.get("message", "")), body)
+        if "message" in body:  # API Gateway's own answers: {"message": "Forbidden"}
+            return ApiError(status, "gateway", str(body["message"]), body)
+        if "errorMessage" in body:  # a Lambda function error
+            return ApiError(status, str(body.get("errorType", "function_error")), str(body["errorMessage"]), body)
+    return ApiError(status, "error", str(body)[:200], body)
+
+
+def _parse_body(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return raw.decode("utf-8", "replace")
+
+
+def build_explain_request(
+    instances: Sequence[Any],
+    *,
+    explainers: Sequence[str] | None = None,
+    nsamples: int | str | None = None,
+    num_samples: int | None = None,
+    num_features: int | None = None,
+    seed: int | None = None,
+    class_name: str | None = None,
+    explain_if: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``POST /explain`` body: the predict request plus the explainers' parameters."""
+    parameters: dict[str, Any] = {}
+    for key, value in (
+        ("explainers", list(explainers) if explainers else None),
+        ("nsamples", nsamples),
+        ("num_samples", num_samples),
+        ("num_features", num_features),
+        ("seed", seed),
+        ("class", class_name),
+    ):
+        if value is not None:
+            parameters[key] = value
+    request: dict[str, Any] = {"instances": list(instances)}
+    if parameters:
+        request["parameters"] = parameters
+    if explain_if:
+        request["explain_if"] = dict(explain_if)
+    return request
+
+
+class LitelensClient:
+    """``predict``/``explain``/``metadata`` against one deployment, over HTTP or Lambda invoke."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        api_key: str | None = None,
+        timeout: float = 30.0,
+        max_attempts: int = 5,
+        backoff_base: float = 0.2,
+        backoff_max: float = 8.0,
+        predict_function: str | None = None,
+        explain_function: str | None = None,
+        lambda_client: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        if (url is None) == (predict_function is None and explain_function is None):
+            raise ValueError("give either an API url or Lambda function names")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.url = url.rstrip("/") if url else None
+        self.api_key = api_key
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.predict_function = predict_function
+        self.explain_function = explain_function
+        self._lambda = lambda_client
+        self._sleep = sleep
+        self._jitter = jitter
+
+    @classmethod
+    def for_lambda(
+        cls,
+        predict_function: str | None = "PredictFunction",
+        explain_function: str | None = "ExplainFunction",
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        timeout: float = 60.0,
+        max_attempts: int = 5,
+    ) -> LitelensClient:
+        """A client invoking the functions (names or ARNs) with boto3; retries are botocore's."""
+        import boto3
+        from botocore.config import Config
+
+        config = Config(
+            read_timeout=timeout,
+            connect_timeout=min(timeout, 10),
+            retries={"mode": "standard", "max_attempts": max_attempts},
+        )
+        lambda_client = boto3.client("lambda", endpoint_url=endpoint_url, region_name=region, config=config)
+        return cls(predict_function=predict_function, explain_function=explain_function, lambda_client=lambda_client)
+
+    # -- the API ----------------------------------------------------------------------------------
+
+    def predict(
+        self, instances: Sequence[Any] | None = None, *, inputs: Mapping[str, Sequence[Any]] | None = None
+    ) -> Any:
+        """Predictions for ``instances`` (rows as lists in feature order, or objects by feature name),
+        or for the columnar ``inputs`` ({feature: [values...]})."""
+        if (instances is None) == (inputs is None):
+            raise ValueError("give instances or inputs")
+        request = {"instances": list(instances)} if instances is not None else {"inputs": dict(inputs or {})}
+        return self._call("predict", "POST", "/predict", request)
+
+    def explain(self, instances: Sequence[Any], **parameters: Any) -> Any:
+        """Predictions with SHAP and LIME attributions; ``parameters`` as ``build_explain_request``."""
+        return self._call("explain", "POST", "/explain", build_explain_request(instances, **parameters))
+
+    def metadata(self) -> Any:
+        """The served bundle's card (task, features, classes, version, metrics)."""
+        return self._call("predict", "GET", "/metadata", None)
+
+    # -- transports -------------------------------------------------------------------------------
+
+    def _call(self, function: str, method: str, path: str, request: Any) -> Any:
+        if self.url is not None:
+            return self._http(method, path, request)
+        name = self.predict_function if function == "predict" else self.explain_function
+        if not name:
+            raise ValueError(f"no {function} function configured")
+        event = request if method == "POST" else {"httpMethod": method, "path": path}
+        return self._invoke(name, event)
+
+    def _backoff(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after:
+            try:
+                return min(float(retry_after), self.backoff_max)
+            except ValueError:
+                pass
+        return self._jitter() * min(self.backoff_max, self.backoff_base * 2**attempt)
+
+    def _http(self, method: str, path: str, request: Any) -> Any:
+        data = None if request is None else json.dumps(request).encode()
+        headers = {"Accept": "application/json", "User-Agent": "litelens-client"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        if self.api_key:
+            headers["x-api-key"] = self.api_key
+        url = f"{self.url}{path}"
+        for attempt in range(self.max_attempts):
+            last = attempt == self.max_attempts - 1
+            http_request = urllib.request.Request(url, data=data, headers=headers, method=method)
+            try:
+                with urllib.request.urlopen(http_request, timeout=self.timeout) as response:
+                    return _parse_body(response.read())
+            except urllib.error.HTTPError as exc:
+                body = _parse_body(exc.read())
+                if exc.code not in RETRY_STATUSES or last:
+                    raise _error_from_body(exc.code, body) from None
+                self._sleep(self._backoff(attempt, exc.headers.get("Retry-After")))
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
+                if last:
+                    reason = getattr(exc, "reason", exc)
+                    raise TransportError(f"{method} {url}: {reason} (after {self.max_attempts} attempts)") from None
+                self._sleep(self._backoff(attempt, None))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _invoke(self, function_name: str, event: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = self._lambda.invoke(FunctionName=function_name, Payload=json.dumps(event).encode())
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400))
+            raise ApiError(status, str(error.get("Code")), str(error.get("Message")), exc.response) from None
+        except BotoCoreError as exc:
+            raise TransportError(f"invoke {function_name}: {exc}") from None
+        body = _parse_body(response["Payload"].read())
+        if response.get("FunctionError"):
+            raise _error_from_body(502, body)
+        # A handler may answer a direct invocation with an API Gateway-style proxy response.
+        if isinstance(body, Mapping) and isinstance(body.get("statusCode"), int) and "body" in body:
+            status, inner = int(body["statusCode"]), body["body"]
+            inner = _parse_body(inner.encode()) if isinstance(inner, str) else inner
+            if status >= 400:
+                raise _error_from_body(status, inner)
+            return inner
+        if isinstance(body, Mapping) and isinstance(body.get("error"), Mapping):
+            raise _error_from_body(int(body.get("status", body["error"].get("status", 400))), body)
+        return body
