@@ -177,6 +177,12 @@ class LitelensClient:
         """Predictions with SHAP and LIME attributions; ``parameters`` as ``build_explain_request``."""
         return self._call("explain", "POST", "/explain", build_explain_request(instances, **parameters))
 
+    def send(self, route: str, request: Mapping[str, Any]) -> Any:
+        """POST a complete request body to ``predict`` or ``explain``."""
+        if route not in ("predict", "explain"):
+            raise ValueError(f"unknown route {route!r} (predict or explain)")
+        return self._call(route, "POST", f"/{route}", dict(request))
+
     def metadata(self) -> Any:
         """The served bundle's card (task, features, classes, version, metrics)."""
         return self._call("predict", "GET", "/metadata", None)

@@ -1,0 +1,191 @@
+"""`litelens invoke`: reading rows from JSON and CSV, the terminal tables, the SHAP plot, and
+one-line errors with exit code 2. The transport is faked (the twin tests cover the real one)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from litelens.infra import client_cli
+from litelens.infra.cli import main as litelens_main
+from litelens.infra.client import ApiError, LitelensClient, TransportError
+
+FEATURES = ["age", "income", "debt_ratio", "tenure"]
+EXPLAIN_RESPONSE = {
+    "predictions": [{"probability": 0.83, "label": "bad"}, {"probability": 0.1, "label": "good"}],
+    "explanations": [
+        {
+            "shap": {
+                "base_value": 0.4,
+                "values": {"age": 0.01, "income": -0.3, "debt_ratio": 0.7, "tenure": 0.02},
+                "additivity_gap": 1e-9,
+            },
+            "lime": {
+                "intercept": 0.5,
+                "weights": [
+                    {"feature": "debt_ratio", "condition": "debt_ratio > 0.50", "weight": 0.31},
+                    {"feature": "income", "condition": "income <= 30000", "weight": -0.12},
+                ],
+                "score": 0.87,
+                "local_prediction": 0.8,
+            },
+            "agreement": {"top_k": 3, "overlap": 2, "spearman": 0.5},
+        },
+        None,
+    ],
+    "model": {"name": "credit", "version": "abc123"},
+}
+
+
+def test_json_forms_become_a_request(tmp_path):
+    assert client_cli.read_request('{"instances": [[1, 2]]}') == {"instances": [[1, 2]]}
+    assert client_cli.read_request("[[1, 2], [3, 4]]") == {"instances": [[1, 2], [3, 4]]}
+    assert client_cli.read_request('{"age": 3}') == {"instances": [{"age": 3}]}
+    assert client_cli.read_request('{"inputs": {"age": [1]}}') == {"inputs": {"age": [1]}}
+    path = tmp_path / "rows.json"
+    path.write_text('[{"age": 1}]')
+    assert client_cli.read_request(str(path)) == {"instances": [{"age": 1}]}
+
+
+def test_csv_header_names_the_features(tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text("age,income,debt_ratio,tenure\n41,52000,0.3,4\n\n29,31000,0.55,1\n")
+    assert client_cli.read_request(str(path)) == {
+        "instances": [
+            {"age": 41.0, "income": 52000.0, "debt_ratio": 0.3, "tenure": 4.0},
+            {"age": 29.0, "income": 31000.0, "debt_ratio": 0.55, "tenure": 1.0},
+        ]
+    }
+    assert client_cli.read_request("-", stdin=io.StringIO("a,b\n1,2\n")) == {"instances": [{"a": 1.0, "b": 2.0}]}
+    assert client_cli.read_request("-", stdin=io.StringIO("[[1]]")) == {"instances": [[1]]}
+
+
+@pytest.mark.parametrize(
+    ("text", "suffix", "message"),
+    [
+        ("age,income\n41,abc\n", ".csv", "CSV line 2, column 'income': 'abc' is not a number"),
+        ("age,income\n41\n", ".csv", "CSV line 2: 1 values for 2 columns"),
+        ("age,age\n1,2\n", ".csv", "must name every column once"),
+        ("age,income\n", ".csv", "header but no rows"),
+        ("", ".csv", "CSV input is empty"),
+        ('{"instances": [1,', ".json", "not valid JSON"),
+        ('"just a string"', ".json", "must be a request object"),
+    ],
+)
+def test_unreadable_rows_are_input_errors(tmp_path, text, suffix, message):
+    path = tmp_path / f"rows{suffix}"
+    path.write_text(text)
+    with pytest.raises(client_cli.InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        client_cli.read_request(str(path))
+
+
+def test_explanation_table_is_sorted_by_absolute_shap():
+    text = client_cli.format_explanations(EXPLAIN_RESPONSE, [[41, 52000, 0.62, 4], [1, 2, 3, 4]])
+    lines = text.splitlines()
+    assert lines[0] == "instance 0: label=bad p=0.83"
+    assert "shap.additivity_gap=1.000e-09" in lines[1] and "lime.score=0.87" in lines[1]
+    assert "agreement.overlap=2" in lines[1]
+    assert lines[2].split() == ["feature", "value", "SHAP", "LIME", "weight"]
+    body = [line.split() for line in lines[4:8]]
+    assert [row[0] for row in body] == ["debt_ratio", "income", "tenure", "age"]
+    assert body[0] == ["debt_ratio", "0.62", "0.7", "0.31"]
+    assert body[1] == ["income", "52000", "-0.3", "-0.12"]
+    assert body[2] == ["tenure", "4", "0.02"]  # no LIME weight: left blank
+    assert "instance 1: label=good p=0.1" in text and "filtered out by explain_if" in text
+
+
+def test_prediction_table():
+    response = {
+        "predictions": [{"probabilities": {"low": 0.2, "medium": 0.7, "high": 0.1}, "label": "medium"}],
+        "model": {"name": "m", "version": "v"},
+    }
+    lines = client_cli.format_predictions(response).splitlines()
+    assert lines[0] == "model m version v: 1 predictions"
+    assert lines[3].split() == ["0", "medium", "0.7"]
+
+
+def test_plot_writes_a_png_with_the_bars(tmp_path):
+    out = client_cli.plot_shap(EXPLAIN_RESPONSE, 0, tmp_path / "shap.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(client_cli.InputError, match="no explanation for instance 1"):
+        client_cli.plot_shap(EXPLAIN_RESPONSE, 1, tmp_path / "x.png")
+    with pytest.raises(client_cli.InputError, match="no explanation for instance 5"):
+        client_cli.plot_shap(EXPLAIN_RESPONSE, 5, tmp_path / "x.png")
+
+
+@pytest.fixture
+def fake_send(monkeypatch):
+    """Replace the HTTP transport: record what would be sent, answer from a queue."""
+    sent: list = []
+    answers: list = []
+
+    def send(self, route, request):
+        sent.append((self.url, self.api_key, route, request))
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(LitelensClient, "send", send)
+    monkeypatch.setattr(LitelensClient, "predict", lambda self, instances=None, inputs=None: send(
+        self, "predict", {"instances": instances} if inputs is None else {"inputs": inputs}))  # fmt: skip
+    return sent, answers
+
+
+def test_invoke_explain_end_to_end_with_plot(fake_send, tmp_path, capsys):
+    sent, answers = fake_send
+    answers.append(EXPLAIN_RESPONSE)
+    rows = tmp_path / "rows.csv"
+    rows.write_text("age,income,debt_ratio,tenure\n41,52000,0.62,4\n1,2,3,4\n")
+    argv = ["invoke", "explain", str(rows), "--url", "http://h:1", "--api-key", "k", "--explainers", "shap,lime"]
+    argv += ["--seed", "7", "--nsamples", "300", "--output", "table", "--plot", str(tmp_path / "p.png")]
+    assert litelens_main(argv) == 0
+    url, key, route, request = sent[0]
+    assert (url, key, route) == ("http://h:1", "k", "explain")
+    assert request["parameters"] == {"explainers": ["shap", "lime"], "nsamples": 300, "seed": 7}
+    assert request["instances"][0] == {"age": 41.0, "income": 52000.0, "debt_ratio": 0.62, "tenure": 4.0}
+    captured = capsys.readouterr()
+    assert "debt_ratio" in captured.out and "LIME weight" in captured.out
+    assert (tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_invoke_predict_prints_json_when_piped(fake_send, capsys):
+    _, answers = fake_send
+    answers.append({"predictions": [{"value": 2.5}], "model": {"name": "r", "version": "1"}})
+    assert litelens_main(["invoke", "predict", "[[1, 2, 3, 4]]"]) == 0
+    assert json.loads(capsys.readouterr().out)["predictions"] == [{"value": 2.5}]
+
+
+@pytest.mark.parametrize(
+    ("answer", "code", "message"),
+    [
+        (ApiError(400, "missing_feature", "instance 0: missing feature 'age'"), 2, "400 missing_feature: instance 0"),
+        (ApiError(403, "gateway", "Forbidden"), 2, "403 gateway: Forbidden"),
+        (ApiError(503, "gateway", "Service Unavailable"), 1, "503 gateway"),
+        (TransportError("POST http://h/predict: Connection refused (after 5 attempts)"), 1, "Connection refused"),
+    ],
+)
+def test_service_errors_are_one_line(fake_send, capsys, answer, code, message):
+    _, answers = fake_send
+    answers.append(answer)
+    assert litelens_main(["invoke", "predict", "[[1]]"]) == code
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["invoke", "predict"], "predict needs rows"),
+        (["invoke", "predict", "/no/such/file.json"], "cannot read /no/such/file.json"),
+        (["invoke", "predict", "[[1]]", "--plot", "x.png"], "--plot needs `explain`"),
+        (["invoke", "explain", "[[1]]", "--nsamples", "lots"], "--nsamples must be a number"),
+        (["invoke", "predict", "[[1]]", "--retries", "-1"], "--retries must be 0 or more"),
+    ],
+)
+def test_usage_errors_exit_2(capsys, argv, message):
+    assert litelens_main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
