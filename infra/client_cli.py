@@ -105,7 +105,7 @@ def _fmt(value: Any, digits: int = 4) -> str:
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     cells = [[str(h) for h in headers]] + [[_fmt(v) for v in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    numeric = [all(_is_number(row[i]) for row in rows) and bool(rows) for i in range(len(headers))]
+    numeric = [all(_is_number(row[i]) or row[i] == "" for row in rows) and bool(rows) for i in range(len(headers))]
     lines = []
     for n, row in enumerate(cells):
         parts = [c.rjust(w) if numeric[i] else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]

@@ -1,0 +1,136 @@
+"""`litelens deploy`: ``sam build`` + ``sam deploy`` of template.yaml with the right parameters.
+
+It turns a few litelens-level choices (where the model lives, stage, auth mode, memory sizes,
+the ECR repository of the explain image) into the template's parameter overrides, prints every
+command before running it (``--dry-run`` prints only), and passes every auth parameter
+explicitly: for an existing stack, ``sam deploy`` would otherwise keep the previous values.
+The explain function is a container image, so ``sam build`` needs Docker (as does any SAM image
+build); ``--no-build`` deploys an earlier build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from litelens.infra.publish import PublishError, parse_s3_uri
+from litelens.infra.template import DEFAULT_TEMPLATE, SamTemplate, TemplateError
+
+EXIT_USAGE = 2
+BUILD_DIR = ".aws-sam/build"
+# --auth -> (ApiKeyRequired, IamAuthorizer); SAM reads both at transform time, "" means off.
+AUTH_MODES = {
+    "api-key": ("true", ""),
+    "iam": ("", "AWS_IAM"),
+    "iam+api-key": ("true", "AWS_IAM"),
+}
+
+
+def _sam_value(value: str) -> str:
+    """A --parameter-overrides entry value: SAM reads a bare ``Key=`` as no entry at all."""
+    return value if value else '""'
+
+
+def parameter_overrides(args: argparse.Namespace, template: SamTemplate) -> dict[str, str]:
+    params: dict[str, str] = {}
+    if args.model_uri:
+        params["ModelBucket"], params["ModelPrefix"] = parse_s3_uri(args.model_uri)
+    else:
+        params["ModelBucket"] = ""  # the bundle packaged with the functions
+    params["StageName"] = args.stage
+    params["ApiKeyRequired"], params["IamAuthorizer"] = AUTH_MODES[args.auth]
+    if args.predict_memory is not None:
+        params["PredictMemorySize"] = str(args.predict_memory)
+    if args.explain_memory is not None:
+        params["ExplainMemorySize"] = str(args.explain_memory)
+    for item in args.parameter or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--parameter {item!r} is not NAME=VALUE")
+        params[key] = value
+    unknown = sorted(set(params) - set(template.parameters))
+    if unknown:
+        raise ValueError(f"template {args.template} has no parameter(s) {', '.join(unknown)}")
+    return params
+
+
+def commands(args: argparse.Namespace) -> list[list[str]]:
+    """The sam commands to run, in order."""
+    template = SamTemplate.load(args.template)
+    params = parameter_overrides(args, template)
+    common: list[str] = []
+    if args.region:
+        common += ["--region", args.region]
+    if args.profile:
+        common += ["--profile", args.profile]
+    out: list[list[str]] = []
+    if not args.no_build:
+        out.append([args.sam, "build", "--template-file", args.template, "--build-dir", args.build_dir, *common])
+    deploy = [args.sam, "deploy", "--template-file", str(Path(args.build_dir) / "template.yaml")]
+    deploy += ["--stack-name", args.stack_name, "--capabilities", "CAPABILITY_IAM"]
+    deploy += ["--no-fail-on-empty-changeset"]
+    if not args.confirm_changeset:
+        deploy += ["--no-confirm-changeset"]
+    deploy += ["--s3-bucket", args.s3_bucket] if args.s3_bucket else ["--resolve-s3"]
+    image_functions = [f.logical_id for f in template.functions() if f.package_type == "Image"]
+    if image_functions:
+        if args.image_repository:
+            deploy += ["--image-repositories", *(f"{name}={args.image_repository}" for name in image_functions)]
+        else:
+            deploy += ["--resolve-image-repos"]
+    deploy += ["--parameter-overrides", *(f"{k}={_sam_value(v)}" for k, v in params.items())]
+    out.append(deploy + common)
+    return out
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack-name", default="litelens", help="CloudFormation stack (default: %(default)s)")
+    parser.add_argument("--template", "-t", default=str(DEFAULT_TEMPLATE), help="SAM template")
+    parser.add_argument(
+        "--model-uri", help="s3://bucket/prefix published with `litelens publish` (default: the packaged bundle)"
+    )
+    parser.add_argument("--stage", default="v1", help="API stage name (default: %(default)s)")
+    parser.add_argument("--auth", choices=sorted(AUTH_MODES), default="api-key", help="API auth (default: %(default)s)")
+    parser.add_argument("--predict-memory", type=int, help="predict function memory, MB")
+    parser.add_argument("--explain-memory", type=int, help="explain function memory, MB")
+    parser.add_argument(
+        "--image-repository", help="ECR repository URI for the explain image (default: let SAM create one)"
+    )
+    parser.add_argument("--s3-bucket", help="bucket for the deployment artifacts (default: let SAM manage one)")
+    parser.add_argument("--region", help="AWS region")
+    parser.add_argument("--profile", help="AWS profile")
+    parser.add_argument("--parameter", action="append", metavar="NAME=VALUE", help="any other template parameter")
+    parser.add_argument("--build-dir", default=BUILD_DIR, help="sam build output (default: %(default)s)")
+    parser.add_argument("--no-build", action="store_true", help="deploy the existing build")
+    parser.add_argument("--confirm-changeset", action="store_true", help="let sam ask before executing the change set")
+    parser.add_argument("--sam", default="sam", help="the sam executable (default: %(default)s)")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands without running them")
+
+
+def run(args: argparse.Namespace, runner: Callable[[Sequence[str]], int] | None = None) -> int:
+    try:
+        planned = commands(args)
+    except (ValueError, TemplateError, PublishError) as exc:
+        print(f"litelens deploy: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not args.dry_run and runner is None and shutil.which(args.sam) is None:
+        print(
+            f"litelens deploy: {args.sam!r} not found: install the AWS SAM CLI (pip install aws-sam-cli)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    run_command = runner or (lambda cmd: subprocess.run(list(cmd), check=False).returncode)
+    for command in planned:
+        print(f"$ {shlex.join(command)}", flush=True)
+        if args.dry_run:
+            continue
+        code = run_command(command)
+        if code != 0:
+            print(f"litelens deploy: `{command[0]} {command[1]}` failed with exit code {code}", file=sys.stderr)
+            return code
+    return 0
