@@ -32,7 +32,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,7 +41,15 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from litelens.functions.common import constants
-from litelens.infra.template import DEFAULT_TEMPLATE, PSEUDO_PARAMETERS, ROOT, FunctionSpec, Route, SamTemplate
+from litelens.infra.template import (
+    DEFAULT_TEMPLATE,
+    PSEUDO_PARAMETERS,
+    ROOT,
+    FunctionSpec,
+    Route,
+    SamTemplate,
+    TemplateError,
+)
 
 log = logging.getLogger("litelens.twin")
 
@@ -201,7 +209,13 @@ class Twin:
         api_port: int = DEFAULT_API_PORT,
         lambda_port: int | None = DEFAULT_LAMBDA_PORT,
         api_key: str | None = None,
+        functions: Sequence[str] | None = None,
     ) -> None:
+        known = template.function_ids()
+        unknown = sorted(set(functions or []) - set(known))
+        if unknown:
+            raise TemplateError(f"no function(s) {', '.join(unknown)} in the template (it has {', '.join(known)})")
+        self.served = list(functions) if functions else known
         self.template = template
         self.env_overrides = dict(env_overrides or {})
         self.host = host
@@ -209,7 +223,9 @@ class Twin:
         self.lambda_port = lambda_port
         self.api_key = api_key
         self.stage = template.stage_name()
-        self.routes: list[tuple[re.Pattern[str], Route]] = [(_route_pattern(r.path), r) for r in template.routes()]
+        self.routes: list[tuple[re.Pattern[str], Route]] = [
+            (_route_pattern(r.path), r) for r in template.routes() if r.function in self.served
+        ]
         self.functions: dict[str, LocalFunction] = {}
         self._servers: list[ThreadingHTTPServer] = []
         self._threads: list[threading.Thread] = []
@@ -218,7 +234,7 @@ class Twin:
     # -- lifecycle --------------------------------------------------------------------------------
 
     def load_functions(self) -> None:
-        specs = self.template.functions()
+        specs = [self.template.function(name) for name in self.served]
         envs = {spec.logical_id: {**spec.environment, **self.env_overrides} for spec in specs}
         # What every function agrees on stays in the process environment while serving, for
         # handlers that read a variable per request; the rest is set only around each import.
@@ -661,34 +677,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--env", action="append", metavar="NAME=VALUE", help="set a function environment variable (repeatable)"
     )
     parser.add_argument("--api-key", help="require this x-api-key header on API requests, as the deployed API does")
+    parser.add_argument(
+        "--function",
+        action="append",
+        metavar="LOGICAL_ID",
+        help="serve only this function and its routes (repeatable; default: every function)",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
 
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(message)s")
+
+    def fail(message: str) -> int:
+        print(f"litelens serve: {message}", file=sys.stderr)
+        return EXIT_USAGE
+
     try:
         template = SamTemplate.load(args.template, parameter_overrides=_key_values(args.parameter, "--parameter"))
         env = _key_values(args.env, "--env")
         template_uri = next((f.environment.get(constants.MODEL_URI, "") for f in template.functions()), "")
         model_uri = choose_model_uri(args.bundle, {**os.environ, **env}, template_uri)
-    except ValueError as exc:
-        print(f"litelens serve: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    if "://" not in model_uri and not (Path(model_uri) / "bundle.json").is_file():
-        hint = "run `make run` (builds the demo bundle) or pass --bundle PATH"
-        print(f"litelens serve: no bundle at {model_uri}: {hint}", file=sys.stderr)
-        return EXIT_USAGE
-    env[constants.MODEL_URI] = model_uri
-    twin = Twin(
-        template, env_overrides=env, host=args.host, api_port=args.port, lambda_port=args.lambda_port,
-        api_key=args.api_key,
-    )  # fmt: skip
+        if "://" not in model_uri and not (Path(model_uri) / "bundle.json").is_file():
+            return fail(f"no bundle at {model_uri}: run `make run` (builds the demo bundle) or pass --bundle PATH")
+        env[constants.MODEL_URI] = model_uri
+        twin = Twin(
+            template, env_overrides=env, host=args.host, api_port=args.port, lambda_port=args.lambda_port,
+            api_key=args.api_key, functions=args.function,
+        )  # fmt: skip
+    except ValueError as exc:  # TemplateError included
+        return fail(str(exc))
     try:
         twin.start()
     except OSError as exc:
         twin.stop()
-        print(f"litelens serve: cannot listen on {args.host}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return fail(f"cannot listen on {args.host}: {exc.strerror or exc}")
     print(startup_banner(twin, model_uri), flush=True)
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -4,44 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
-import numpy as np
 import pytest
 
-from litelens.build.bundle import CARD_FILE, MODEL_FILE, S3_LATEST_POINTER, Bundle, write_bundle
+from litelens.build.bundle import CARD_FILE, MODEL_FILE, S3_LATEST_POINTER
 from litelens.infra import publish as publish_mod
 from litelens.infra.cli import main as litelens_main
-
-FEATURES = ["age", "income", "debt_ratio", "tenure"]
-
-
-def tiny_bundle(path: Path, *, model: bytes = b"not-a-real-model-but-hashed", name: str = "tiny") -> Bundle:
-    """A structurally valid bundle (publish never runs the model)."""
-    n = len(FEATURES)
-    write_bundle(
-        path,
-        name=name,
-        task="binary",
-        features=FEATURES,
-        classes=["good", "bad"],
-        target="default",
-        model=model,
-        shap_background=np.arange(2 * n, dtype=np.float64).reshape(2, n),
-        shap_weights=np.array([0.5, 0.5]),
-        lime_stats={
-            key: {
-                i: ([0.0, 1.0] if key in ("feature_values", "feature_frequencies", "bins") else 0.5) for i in range(n)
-            }
-            for key in ("means", "mins", "maxs", "stds", "feature_values", "feature_frequencies", "bins")
-        },
-        metrics={"auc": 0.5},
-        quantization="none",
-        training={"epochs": 1},
-        libraries={"numpy": np.__version__},
-        force=True,
-    )
-    return Bundle.load(path)
+from tests.support.structural_bundle import structural_bundle
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +51,7 @@ def _get(s3, bucket, key) -> bytes:
 def test_publish_uploads_every_file_under_its_version_and_latest_last(moto_s3, bucket, tmp_path):
     # GIVEN a bundle WHEN published THEN every file lands under versions/<version>/ byte for byte
     _, s3 = moto_s3
-    bundle = tiny_bundle(tmp_path / "b")
+    bundle = structural_bundle(tmp_path / "b")
     result = publish_mod.publish(bundle.path, f"s3://{bucket}/models/credit", s3=s3)
     version = bundle.card.version
     assert result.version == version and not result.already_published
@@ -95,8 +64,8 @@ def test_publish_uploads_every_file_under_its_version_and_latest_last(moto_s3, b
 
 def test_republishing_identical_content_uploads_nothing_and_moves_latest(moto_s3, bucket, tmp_path):
     _, s3 = moto_s3
-    first = tiny_bundle(tmp_path / "a", model=b"model-one")
-    second = tiny_bundle(tmp_path / "b", model=b"model-two")
+    first = structural_bundle(tmp_path / "a", model=b"model-one")
+    second = structural_bundle(tmp_path / "b", model=b"model-two")
     publish_mod.publish(first.path, f"s3://{bucket}/m", s3=s3)
     publish_mod.publish(second.path, f"s3://{bucket}/m", s3=s3)
     assert json.loads(_get(s3, bucket, "m/latest.json"))["version"] == second.card.version
@@ -108,7 +77,7 @@ def test_republishing_identical_content_uploads_nothing_and_moves_latest(moto_s3
 
 def test_an_existing_version_with_other_content_is_never_overwritten(moto_s3, bucket, tmp_path):
     _, s3 = moto_s3
-    bundle = tiny_bundle(tmp_path / "b")
+    bundle = structural_bundle(tmp_path / "b")
     publish_mod.publish(bundle.path, f"s3://{bucket}/m", s3=s3, update_latest=False)
     key = f"m/versions/{bundle.card.version}/{MODEL_FILE}"
     s3.put_object(Bucket=bucket, Key=key, Body=b"tampered")
@@ -122,7 +91,7 @@ def test_an_existing_version_with_other_content_is_never_overwritten(moto_s3, bu
 def test_a_corrupt_download_after_upload_stops_before_latest(moto_s3, bucket, tmp_path, monkeypatch):
     # GIVEN S3 returning other bytes than were sent WHEN publishing THEN it fails and latest.json is not written
     _, s3 = moto_s3
-    bundle = tiny_bundle(tmp_path / "b")
+    bundle = structural_bundle(tmp_path / "b")
     monkeypatch.setattr(publish_mod, "_remote_sha256", lambda *_a: "0" * 64)
     with pytest.raises(publish_mod.PublishError, match="sha256 after upload"):
         publish_mod.publish(bundle.path, f"s3://{bucket}/m", s3=s3)
@@ -131,7 +100,7 @@ def test_a_corrupt_download_after_upload_stops_before_latest(moto_s3, bucket, tm
 
 def test_cli_publishes_and_reports(moto_s3, bucket, tmp_path, capsys):
     endpoint, _ = moto_s3
-    bundle = tiny_bundle(tmp_path / "b")
+    bundle = structural_bundle(tmp_path / "b")
     assert litelens_main(["publish", str(bundle.path), f"s3://{bucket}/cli", "--endpoint-url", endpoint]) == 0
     out = capsys.readouterr().out
     assert f"s3://{bucket}/cli/versions/{bundle.card.version}/" in out
@@ -150,8 +119,8 @@ def test_cli_publishes_and_reports(moto_s3, bucket, tmp_path, capsys):
 )
 def test_cli_errors_are_one_line_and_exit_2(moto_s3, bucket, tmp_path, capsys, args, message):
     endpoint, _ = moto_s3
-    good = tiny_bundle(tmp_path / "good").path
-    corrupt = tiny_bundle(tmp_path / "corrupt").path
+    good = structural_bundle(tmp_path / "good").path
+    corrupt = structural_bundle(tmp_path / "corrupt").path
     (corrupt / MODEL_FILE).write_bytes(b"changed after build")
     values = {"bundle": good, "missing": tmp_path / "nope", "corrupt": corrupt, "bucket": bucket}
     argv = ["publish", *(a.format(**values) for a in args), "--endpoint-url", endpoint]

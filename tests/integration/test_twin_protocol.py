@@ -8,7 +8,12 @@ import base64
 import http.client
 import json
 import os
+import re
+import signal
 import socket
+import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -19,6 +24,7 @@ from botocore.exceptions import ClientError
 from litelens.infra.cli import main as litelens_main
 from litelens.infra.template import SamTemplate
 from litelens.infra.twin import PAYLOAD_LIMIT_BYTES, Twin
+from tests.support.structural_bundle import structural_bundle
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: "2010-09-09"
@@ -315,3 +321,44 @@ def test_template_short_form_tags_are_read(template_dir):
     template = SamTemplate.load(template_dir / "template.yaml")
     assert template.environment("EchoFunction")["MODE"] == "hello-on"
     assert template.stage_name() == "test"
+
+
+def test_serving_a_subset_of_functions_drops_the_other_routes(template_dir):
+    template = SamTemplate.load(template_dir / "template.yaml")
+    with Twin(template, api_port=0, lambda_port=0, functions=["ImageFunction"]) as local:
+        assert list(local.functions) == ["ImageFunction"]
+        assert call(local, "GET", "/image")[0] == 200
+        assert call(local, "POST", "/echo", body="{}")[0] == 404
+        with pytest.raises(ClientError, match="ResourceNotFoundException"):
+            lambda_client(local).invoke(FunctionName="EchoFunction", Payload=b"{}")
+    with pytest.raises(ValueError, match=r"no function.*NopeFunction"):
+        Twin(template, functions=["NopeFunction"])
+
+
+def test_serve_command_prints_routes_serves_and_stops_on_sigterm(template_dir, tmp_path):
+    # GIVEN `litelens serve` in its own process on free ports
+    bundle = structural_bundle(tmp_path / "bundle")
+    argv = [str(Path(sys.executable).parent / "litelens"), "serve", "--template", str(template_dir / "template.yaml")]
+    argv += ["--bundle", str(bundle.path), "--port", "0", "--lambda-port", "0"]
+    env = {k: v for k, v in os.environ.items() if k != "MODEL_URI"}
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        banner = []
+        for line in proc.stdout:
+            banner.append(line)
+            if line.startswith("Ctrl-C"):
+                break
+        text = "".join(banner)
+        # THEN the banner lists the template's routes and example curl lines with the bundle's features
+        assert "GET    http://127.0.0.1:" in text and "/image" in text and "-> ImageFunction" in text
+        assert "(failed to initialise: answers 502)" in text  # BrokenFunction
+        assert "curl -s -X POST" in text and '"debt_ratio":' in text
+        url = re.search(r"GET\s+(http://127\.0\.0\.1:\d+)/image", text).group(1)
+        with urllib.request.urlopen(f"{url}/image", timeout=30) as response:
+            assert json.loads(response.read())["who"] == "image"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    # AND SIGTERM stops it cleanly, after logging the request
+    assert proc.returncode == 0, err
+    assert '"GET /image" 200' in err and "shutting down" in err
