@@ -10,30 +10,15 @@ import pytest
 from litelens.build.bundle import CARD_FILE, MODEL_FILE, S3_LATEST_POINTER
 from litelens.infra import publish as publish_mod
 from litelens.infra.cli import main as litelens_main
+from tests.support.moto_s3 import moto_s3_server
 from tests.support.structural_bundle import structural_bundle
 
 
 @pytest.fixture(scope="module")
-def moto_s3(tmp_path_factory):
+def moto_s3():
     """(endpoint_url, client) of a moto S3 server on a free loopback port, with fake credentials."""
-    from moto.server import ThreadedMotoServer
-
-    mp = pytest.MonkeyPatch()
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        mp.setenv(key, value)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    client = publish_mod.s3_client(endpoint)
-    yield endpoint, client
-    server.stop()
-    mp.undo()
+    with moto_s3_server() as endpoint:
+        yield endpoint, publish_mod.s3_client(endpoint)
 
 
 @pytest.fixture
