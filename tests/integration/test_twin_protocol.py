@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
@@ -62,6 +63,7 @@ Resources:
         Item: {Type: Api, Properties: {RestApiId: !Ref Api, Path: "/items/{id}", Method: get}}
         Boom: {Type: Api, Properties: {RestApiId: !Ref Api, Path: /boom, Method: get}}
         Bad: {Type: Api, Properties: {RestApiId: !Ref Api, Path: /bad, Method: get}}
+        Slow: {Type: Api, Properties: {RestApiId: !Ref Api, Path: /slow, Method: get}}
   ImageFunction:
     Type: AWS::Serverless::Function
     Properties:
@@ -87,10 +89,20 @@ Resources:
 """
 
 ECHO_HANDLER = """\
-import json, os
+import json, os, threading, time
 IMPORT_ENV = {k: os.environ.get(k) for k in ("GREETING", "MODE", "WHO", "REGION_SEEN")}
+SEEN = {"active": 0, "max": 0}
+GUARD = threading.Lock()
 
 def lambda_handler(event, context):
+    if event.get("path") == "/slow":  # how many invocations ever ran at once
+        with GUARD:
+            SEEN["active"] += 1
+            SEEN["max"] = max(SEEN["max"], SEEN["active"])
+        time.sleep(0.002)
+        with GUARD:
+            SEEN["active"] -= 1
+        return {"statusCode": 200, "body": json.dumps(SEEN)}
     if "httpMethod" not in event:  # direct invocation
         if event.get("raise"):
             raise ValueError("asked to raise")
@@ -157,6 +169,7 @@ def test_routes_are_exactly_the_templates_api_events(twin):
         ("GET", "/items/{id}", "EchoFunction"),
         ("GET", "/boom", "EchoFunction"),
         ("GET", "/bad", "EchoFunction"),
+        ("GET", "/slow", "EchoFunction"),
         ("GET", "/image", "ImageFunction"),
         ("GET", "/broken", "BrokenFunction"),
     ]
@@ -182,6 +195,18 @@ def test_request_becomes_a_rest_v1_proxy_event(twin):
     assert context["identity"]["sourceIp"] == "127.0.0.1"
     # the request id the handler saw is the one the response carries
     assert context["requestId"] == payload["request_id"] == response.getheader("x-amzn-RequestId")
+
+
+def test_one_function_runs_one_invocation_at_a_time_like_a_lambda_container(twin):
+    # GIVEN 8 clients hitting the same function at once
+    def hit(_):
+        return [call(twin, "GET", "/slow")[0] for _ in range(10)]
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = [s for batch in pool.map(hit, range(8)) for s in batch]
+    # THEN all succeed and the handler never saw two invocations overlap
+    assert statuses == [200] * 80
+    assert json.loads(call(twin, "GET", "/slow")[2])["max"] == 1
 
 
 def test_binary_body_is_base64_encoded(twin):
