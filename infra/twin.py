@@ -176,12 +176,20 @@ class LocalFunction:
         if request_id:
             context.aws_request_id = request_id
         with self._lock:
+            context.started = time.monotonic()
             try:
-                return self.handler(event, context)
+                result = self.handler(event, context)
             except Exception as exc:
                 stack = traceback.format_exception(exc)
                 log.error("%s raised (request %s):\n%s", self.name, context.aws_request_id, "".join(stack))
                 raise FunctionInvokeError(type(exc).__name__, str(exc), [line.rstrip() for line in stack]) from None
+            elapsed = time.monotonic() - context.started
+        if elapsed > self.spec.timeout:
+            # Lambda would have stopped the handler at its timeout; the twin cannot, so it discards the answer.
+            message = f"Task timed out after {self.spec.timeout:.2f} seconds (took {elapsed:.2f} s)"
+            log.error("%s: %s (request %s)", self.name, message, context.aws_request_id)
+            raise FunctionInvokeError("Sandbox.Timedout", message)
+        return result
 
 
 def _route_pattern(path: str) -> re.Pattern[str]:
@@ -247,15 +255,20 @@ class Twin:
             self.functions[spec.logical_id] = function
 
     def start(self) -> None:
+        """Bind both ports (failing fast if taken), import the handlers, then serve."""
+        try:
+            api = _TwinServer((self.host, self.api_port), _ApiRequestHandler, self)
+            self._servers.append(api)
+            self.api_port = api.server_address[1]
+            if self.lambda_port is not None:
+                invoke = _TwinServer((self.host, self.lambda_port), _InvokeRequestHandler, self)
+                self._servers.append(invoke)
+                self.lambda_port = invoke.server_address[1]
+        except OSError:
+            self.stop()
+            raise
         if not self.functions:
             self.load_functions()
-        api = _TwinServer((self.host, self.api_port), _ApiRequestHandler, self)
-        self._servers.append(api)
-        self.api_port = api.server_address[1]
-        if self.lambda_port is not None:
-            invoke = _TwinServer((self.host, self.lambda_port), _InvokeRequestHandler, self)
-            self._servers.append(invoke)
-            self.lambda_port = invoke.server_address[1]
         for server in self._servers:
             thread = threading.Thread(target=server.serve_forever, name=f"twin-{server.server_address[1]}", daemon=True)
             thread.start()
@@ -263,8 +276,10 @@ class Twin:
 
     def stop(self) -> None:
         """Stop accepting, finish in-flight requests, close the sockets, restore the environment."""
+        if self._threads:  # shutdown() waits for serve_forever(), so only once it runs
+            for server in self._servers:
+                server.shutdown()
         for server in self._servers:
-            server.shutdown()
             server.server_close()
         for thread in self._threads:
             thread.join(timeout=10)
@@ -714,7 +729,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         twin.start()
     except OSError as exc:
-        twin.stop()
         return fail(f"cannot listen on {args.host}: {exc.strerror or exc}")
     print(startup_banner(twin, model_uri), flush=True)
     stopping = threading.Event()

@@ -55,6 +55,7 @@ Resources:
       Handler: app.lambda_handler
       Runtime: python3.12
       MemorySize: 384
+      Timeout: 1
       Environment:
         Variables:
           WHO: echo
@@ -99,7 +100,7 @@ def lambda_handler(event, context):
         with GUARD:
             SEEN["active"] += 1
             SEEN["max"] = max(SEEN["max"], SEEN["active"])
-        time.sleep(0.002)
+        time.sleep(float((event.get("queryStringParameters") or {}).get("sleep", 0.002)))
         with GUARD:
             SEEN["active"] -= 1
         return {"statusCode": 200, "body": json.dumps(SEEN)}
@@ -207,6 +208,38 @@ def test_one_function_runs_one_invocation_at_a_time_like_a_lambda_container(twin
     # THEN all succeed and the handler never saw two invocations overlap
     assert statuses == [200] * 80
     assert json.loads(call(twin, "GET", "/slow")[2])["max"] == 1
+
+
+def test_an_invocation_over_the_function_timeout_fails_like_lambda(twin):
+    # GIVEN EchoFunction's Timeout of 1 s WHEN a call takes longer THEN API Gateway's 502, not the answer
+    status, _, raw = call(twin, "GET", "/slow?sleep=1.05")
+    assert status == 502 and json.loads(raw) == {"message": "Internal server error"}
+    response = lambda_client(twin).invoke(
+        FunctionName="EchoFunction", Payload=b'{"path": "/slow", "queryStringParameters": {"sleep": "1.05"}}'
+    )
+    assert response["FunctionError"] == "Unhandled"
+    assert json.loads(response["Payload"].read())["errorType"] == "Sandbox.Timedout"
+
+
+@pytest.mark.parametrize("which", ["--port", "--lambda-port"])
+def test_a_port_in_use_is_a_usage_error(capsys, tmp_path, which):
+    bundle = structural_bundle(tmp_path / "bundle")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ports = {"--port": "0", "--lambda-port": "0", which: str(port)}
+        argv = [
+            "serve",
+            "--bundle",
+            str(bundle.path),
+            *(item for pair in ports.items() for item in pair),
+            "--function",
+            "PredictFunction",
+        ]
+        assert litelens_main(argv) == 2
+    err = capsys.readouterr().err
+    assert "cannot listen on 127.0.0.1" in err
 
 
 def test_binary_body_is_base64_encoded(twin):
