@@ -38,3 +38,40 @@ def lambda_context() -> LambdaContext:
 @pytest.fixture
 def load_event():
     return _load_event
+
+
+# --- trained model bundles (owner: build/, issue 3) ------------------------------------------------
+# Built once per session under tmp_path_factory; TensorFlow is imported only when one is requested.
+# Schemas: tests/support/bundles.py. Treat them as read-only (copy before tampering).
+
+
+@pytest.fixture(scope="session")
+def binary_bundle(tmp_path_factory):
+    from tests.support.bundles import make_test_bundle
+
+    return make_test_bundle(tmp_path_factory.mktemp("bundles") / "binary", "binary")
+
+
+@pytest.fixture(scope="session")
+def multiclass_bundle(tmp_path_factory):
+    from tests.support.bundles import make_test_bundle
+
+    return make_test_bundle(tmp_path_factory.mktemp("bundles") / "multiclass", "multiclass")
+
+
+@pytest.fixture(scope="session")
+def regression_bundle(tmp_path_factory):
+    from tests.support.bundles import make_test_bundle
+
+    return make_test_bundle(tmp_path_factory.mktemp("bundles") / "regression", "regression")
+
+
+@pytest.fixture(scope="session")
+def synthetic_bundle(tmp_path_factory):
+    """100-feature binary bundle on build.synthetic's data (known additive truth), trained to recover it."""
+    from tests.support.bundles import make_synthetic_bundle
+
+    return make_synthetic_bundle(tmp_path_factory.mktemp("bundles") / "synthetic")
+
+
+# --- end of trained model bundles -------------------------------------------------------------------
