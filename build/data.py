@@ -58,7 +58,7 @@ def infer_task(values: Sequence[str]) -> str:
     """binary for 2 distinct values; multiclass for 3+ text labels or few distinct integers; else regression."""
     distinct = set(values)
     numbers = [_parse_float(v) for v in distinct]
-    if len(distinct) == 2:
+    if len(distinct) <= 2:  # one value is a (degenerate) binary target: encode_target says so
         return "binary"
     if any(n is None for n in numbers):
         return "multiclass"

@@ -2,42 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from litelens.build.bundle import QUANTIZATIONS
-from litelens.build.model import import_tensorflow
+from litelens.build.model import import_tensorflow, quiet_native_output
 
 REPRESENTATIVE_ROWS = 256
+# Ops left in float in int8 mode: the standardization at the input, the regression rescaling at the output.
+FLOAT_OPS_IN_INT8 = ("SUB", "MUL", "DIV", "ADD", "SQRT", "RSQRT", "MAXIMUM")
 
 
 class ExportError(RuntimeError):
     """The converter failed; carries what it printed."""
-
-
-@contextlib.contextmanager
-def _quiet_native_output() -> Iterator[list[str]]:
-    """Send the converter's C++ chatter (fd 1 and 2) to a temp file; hand it back for error messages."""
-    captured: list[str] = []
-    saved = [os.dup(1), os.dup(2)]
-    with tempfile.TemporaryFile(mode="w+b") as sink:
-        try:
-            os.dup2(sink.fileno(), 1)
-            os.dup2(sink.fileno(), 2)
-            yield captured
-        finally:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
-            sink.seek(0)
-            captured.append(sink.read().decode(errors="replace"))
 
 
 def to_tflite(model: Any, quantization: str, representative: np.ndarray | None = None, seed: int = 0) -> bytes:
@@ -62,12 +43,31 @@ def to_tflite(model: Any, quantization: str, representative: np.ndarray | None =
                 yield [row[None, :]]
 
         converter.representative_dataset = dataset
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
         converter.inference_input_type = tf.float32
         converter.inference_output_type = tf.float32
-    with _quiet_native_output() as output:
+        # Activations are quantized per tensor: raw features of very different scales (income ~1e5,
+        # a ratio ~0.3) would share one int8 scale and the small ones would round to zero. So the
+        # in-model standardization (SUB/MUL) and the regression un-scaling stay float; every dense
+        # layer and activation after it is int8.
+        options = tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(FLOAT_OPS_IN_INT8))
+
+        def convert() -> bytes:
+            debugger = tf.lite.experimental.QuantizationDebugger(
+                converter=converter, debug_dataset=dataset, debug_options=options
+            )
+            return debugger.get_nondebug_quantized_model()
+
+        return _quietly(convert, quantization)
+    return _quietly(converter.convert, quantization)
+
+
+def _quietly(convert: Callable[[], bytes], quantization: str) -> bytes:
+    """Run a conversion with its native logs and Python warnings held back; show them only on failure."""
+    with quiet_native_output() as output, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         try:
-            return bytes(converter.convert())
+            return bytes(convert())
         except Exception as exc:
             failure = exc
     raise ExportError(f"TFLite conversion ({quantization}) failed: {failure}\n{''.join(output)[-2000:]}")
@@ -78,7 +78,8 @@ def tflite_predict(model_bytes: bytes, X: np.ndarray) -> np.ndarray:
     from litelens.functions.common.interpreter import interpreter_class
 
     interpreter_cls, _ = interpreter_class()
-    interpreter = interpreter_cls(model_content=model_bytes)
+    with quiet_native_output():
+        interpreter = interpreter_cls(model_content=model_bytes)
     inp = interpreter.get_input_details()[0]
     X = np.ascontiguousarray(X, dtype=np.float32)
     interpreter.resize_tensor_input(inp["index"], list(X.shape))

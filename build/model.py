@@ -2,17 +2,58 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
-from collections.abc import Callable
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 
+def _flush_c_stdio() -> None:
+    """Flush C's stdio buffers: native code writing through a buffered FILE* would otherwise leak out later."""
+    with contextlib.suppress(OSError, AttributeError):  # no libc symbol table: nothing to flush
+        ctypes.CDLL(None).fflush(None)
+
+
+@contextlib.contextmanager
+def quiet_native_output() -> Iterator[list[str]]:
+    """Send native (C++) chatter on fd 1 and 2 to a temp file; the text is handed back for error messages.
+
+    TensorFlow, its converter and LiteRT log from C++ (absl banners, oneDNN notices, delegate INFO lines)
+    regardless of Python's logging; the build's own output should stay readable.
+    """
+    captured: list[str] = []
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        try:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            yield captured
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            _flush_c_stdio()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            sink.seek(0)
+            captured.append(sink.read().decode(errors="replace"))
+
+
 def import_tensorflow() -> Any:
     """Import TensorFlow with its C++ and Python logging turned down to errors."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" not in sys.modules:
+        with quiet_native_output():
+            pass
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")
@@ -41,23 +82,27 @@ def build_mlp(
     hidden: tuple[int, ...],
     y_train: np.ndarray | None = None,
     l2: float = 0.0,
+    l1_first: float = 0.0,
 ) -> Any:
     """Normalization (adapted on ``X_train``) -> Dense(h, relu) for each h -> output.
 
-    ``l2`` penalizes the hidden kernels (weight decay): with many weak or irrelevant features an
-    unregularized MLP fits noise within a few epochs. The model takes raw feature values. Regression
-    trains on a standardized target and un-scales it in a final Rescaling layer, so the served output
-    is in the target's own units.
+    ``l2`` penalizes every hidden kernel (weight decay); ``l1_first`` puts an L1 penalty on the first
+    layer's kernel, which drives the weights of irrelevant features to zero: with many weak or
+    irrelevant features an unregularized MLP fits noise within a few epochs. The model takes raw
+    feature values. Regression trains on a standardized target and un-scales it in a final
+    Rescaling layer, so the served output is in the target's own units.
     """
     import_tensorflow()
     import keras
 
     inputs = keras.Input(shape=(X_train.shape[1],), dtype="float32", name="features")
     norm = keras.layers.Normalization(name="standardize")
-    norm.adapt(X_train)
+    with quiet_native_output():
+        norm.adapt(X_train)
     h = norm(inputs)
-    regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
     for i, width in enumerate(hidden):
+        l1 = l1_first if i == 0 else 0.0
+        regularizer = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 > 0 or l2 > 0) else None
         h = keras.layers.Dense(width, activation="relu", kernel_regularizer=regularizer, name=f"dense_{i}")(h)
     if task == "binary":
         outputs = keras.layers.Dense(1, activation="sigmoid", name="probability")(h)

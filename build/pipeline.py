@@ -37,6 +37,7 @@ class BuildConfig:
     learning_rate: float = 1e-3
     clipnorm: float = 1.0
     l2: float = 1e-4
+    l1_first: float = 0.0
     patience: int = 8
     lr_patience: int = 3
     lr_factor: float = 0.5
@@ -55,8 +56,8 @@ class BuildConfig:
             raise BuildInputError(f"hidden layer sizes must be positive integers, got {self.hidden}")
         if self.background_k < 1:
             raise BuildInputError(f"background k must be at least 1, got {self.background_k}")
-        if self.l2 < 0:
-            raise BuildInputError(f"l2 must be >= 0, got {self.l2}")
+        if self.l2 < 0 or self.l1_first < 0:
+            raise BuildInputError(f"l2 and l1_first must be >= 0, got {self.l2} and {self.l1_first}")
         if self.max_metric_drop < 0:
             raise BuildInputError(f"max metric drop must be >= 0, got {self.max_metric_drop}")
 
@@ -154,7 +155,9 @@ def build_bundle(
 
     mlp.seed_everything(config.seed)
     n_outputs = len(classes) if task == "multiclass" and classes else 1
-    keras_model = mlp.build_mlp(X_train, task, n_outputs, tuple(int(h) for h in config.hidden), y_train, config.l2)
+    keras_model = mlp.build_mlp(
+        X_train, task, n_outputs, tuple(int(h) for h in config.hidden), y_train, config.l2, config.l1_first
+    )
     log(
         f"training {task} MLP {len(features)} -> {' -> '.join(map(str, config.hidden))} -> {n_outputs} on "
         f"{len(X_train)} rows (validation {len(X_val)}), up to {config.epochs} epochs"

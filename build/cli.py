@@ -1,0 +1,177 @@
+"""`litelens build`: train on a CSV (or a demo dataset), export TFLite, write a model bundle.
+
+Every input problem is reported as one line on stderr with exit code 2, before training starts;
+a quantized model that falls too far below Keras is refused (exit 2) and nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from litelens.build.bundle import QUANTIZATIONS, TASKS, BundleError
+from litelens.build.data import DEMOS, BuildInputError, Dataset, load_demo, read_csv
+from litelens.build.export import ExportError
+from litelens.build.pipeline import BuildConfig, BuildResult, build_bundle
+
+EXIT_BAD_INPUT = 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        "examples:\n  litelens build --data train.csv --target label --out bundles/credit\n"
+        "  litelens build --demo breast_cancer --out bundles/demo --quantize int8 --force"
+    )
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    source = parser.add_argument_group("data")
+    source.add_argument("--data", metavar="CSV", help="CSV with a header row; every column but the target is a feature")
+    source.add_argument("--target", metavar="COLUMN", help="the target column of --data")
+    source.add_argument("--demo", metavar="NAME", help=f"a built-in dataset instead of --data: {', '.join(DEMOS)}")
+    source.add_argument("--rows", type=int, default=20000, help="rows of --demo synthetic (default 20000)")
+    source.add_argument("--task", help=f"{' | '.join(TASKS)} (default: inferred from the target and printed)")
+    out = parser.add_argument_group("output")
+    out.add_argument("--out", required=True, metavar="DIR", help="bundle folder to write (e.g. bundles/NAME)")
+    out.add_argument("--name", help="bundle name in the card (default: the folder's name)")
+    out.add_argument("--force", action="store_true", help="replace an existing bundle at --out")
+    train = parser.add_argument_group("training (defaults: BuildConfig; --demo synthetic has tuned ones)")
+    train.add_argument("--epochs", type=int, help="maximum epochs (early stopping usually ends sooner)")
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--hidden", metavar="SIZES", help="hidden layer widths, comma separated (default 128,64)")
+    train.add_argument("--seed", type=int, help="seed for the split, weights and shuffling (default 0)")
+    train.add_argument("--validation-split", type=float, help="share of rows held out (default 0.2)")
+    train.add_argument("--learning-rate", type=float, help="Adam's initial learning rate (default 1e-3)")
+    train.add_argument("--patience", type=int, help="epochs without validation improvement before stopping")
+    train.add_argument("--l2", type=float, help="weight decay on the hidden layers (default 1e-4)")
+    train.add_argument(
+        "--l1-first", type=float, help="L1 penalty on the first layer: prunes irrelevant features (default 0)"
+    )
+    export = parser.add_argument_group("export")
+    export.add_argument("--quantize", help=f"{' | '.join(QUANTIZATIONS)} (default none = float32)")
+    export.add_argument(
+        "--max-metric-drop", type=float, help="refuse if TFLite's metric is this much below Keras (default 0.01)"
+    )
+    export.add_argument("--background-k", type=int, help="k-means rows in the SHAP background (default 10)")
+
+
+_OPTION_FIELDS = {
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "seed": "seed",
+    "validation_split": "validation_split",
+    "learning_rate": "learning_rate",
+    "patience": "patience",
+    "l2": "l2",
+    "l1_first": "l1_first",
+    "quantize": "quantize",
+    "max_metric_drop": "max_metric_drop",
+    "background_k": "background_k",
+}
+
+
+def config_from_args(args: argparse.Namespace) -> BuildConfig:
+    """BuildConfig defaults (or the synthetic demo's tuned ones), overridden by every option given."""
+    if args.demo == "synthetic":
+        from litelens.build.synthetic import recommended_config
+
+        config = recommended_config()
+    else:
+        config = BuildConfig()
+    for option, name in _OPTION_FIELDS.items():
+        value = getattr(args, option, None)
+        if value is not None:
+            setattr(config, name, value)
+    if args.hidden is not None:
+        try:
+            config.hidden = tuple(int(part) for part in args.hidden.split(","))
+        except ValueError:
+            raise BuildInputError(f"--hidden {args.hidden!r}: expected comma-separated integers like 128,64") from None
+    config.validate()
+    return config
+
+
+def load_dataset(args: argparse.Namespace) -> Dataset:
+    if args.task is not None and args.task not in TASKS:
+        raise BuildInputError(f"unknown task {args.task!r} (choose from {', '.join(TASKS)})")
+    if args.demo is not None:
+        if args.data is not None:
+            raise BuildInputError("give either --data or --demo, not both")
+        if args.demo not in DEMOS:
+            raise BuildInputError(f"unknown demo {args.demo!r} (choose from {', '.join(DEMOS)})")
+        dataset = load_demo(args.demo, n_rows=args.rows, seed=args.seed or 0)
+        if args.task is not None and args.task != dataset.task:
+            raise BuildInputError(f"--demo {args.demo} is a {dataset.task} dataset, not {args.task}")
+        return dataset
+    if args.data is None:
+        raise BuildInputError("give --data CSV with --target COLUMN, or --demo " + "|".join(DEMOS))
+    if args.target is None:
+        raise BuildInputError("--data needs --target COLUMN (the column to predict)")
+    return read_csv(args.data, args.target, args.task)
+
+
+def describe(dataset: Dataset) -> str:
+    rows, cols = dataset.X.shape
+    how = "inferred from the target; pass --task to override" if dataset.task_inferred else "given"
+    classes = f", classes {', '.join(dataset.classes)}" if dataset.classes else ""
+    return (
+        f"data: {dataset.source}: {rows} rows, {cols} features, target {dataset.target!r}\n"
+        f"task: {dataset.task} ({how}){classes}"
+    )
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024:.1f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.2f} MiB"
+
+
+def summary_table(result: BuildResult, config: BuildConfig) -> str:
+    """The end-of-build table: rows, epochs, final LR, Keras vs TFLite metrics, sizes."""
+    card = result.card
+    q = config.quantize if config.quantize != "none" else "float32"
+    lines = [
+        ("rows", f"{result.train_rows} train + {result.validation_rows} validation"),
+        ("epochs run", f"{result.epochs_run} of {config.epochs} (best weights: epoch {card.training['best_epoch']})"),
+        ("final learning rate", f"{result.final_lr:.2e} ({len(result.lr_changes)} reduction(s))"),
+    ]
+    table = [f"  {'':<22}{'keras':>10}  {'tflite ' + q:>16}"]
+    for key, value in result.keras_metrics.items():
+        table.append(f"  {'validation ' + key:<22}{value:>10.4f}  {result.tflite_metrics[key]:>16.4f}")
+    tail = [
+        ("max |Δ prediction|", f"{result.max_abs_delta:.2e}"),
+        ("model.tflite", _size(result.model_bytes)),
+        ("bundle", f"{_size(result.bundle_bytes)} in {result.path} (version {card.version})"),
+        ("time", f"{result.seconds:.1f} s"),
+    ]
+    head = [f"  {k:<22}{v}" for k, v in lines]
+    return "\n".join(["summary", *head, *table, *(f"  {k:<22}{v}" for k, v in tail)])
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = config_from_args(args)
+        dataset = load_dataset(args)
+        out = Path(args.out)
+        if out.exists() and not args.force:
+            raise BuildInputError(f"{out} already exists (use --force to replace it)")
+        print(describe(dataset), flush=True)
+        result = build_bundle(
+            dataset.X,
+            dataset.y,
+            dataset.features,
+            dataset.target,
+            dataset.task,
+            out,
+            config,
+            name=args.name,
+            classes=dataset.classes,
+            force=args.force,
+            source=dataset.source,
+            log=lambda line: print(line, flush=True),
+        )
+    except (BuildInputError, BundleError) as exc:
+        print(f"litelens build: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ExportError as exc:
+        print(f"litelens build: {exc}", file=sys.stderr)
+        return 1
+    print(summary_table(result, config))
+    return 0

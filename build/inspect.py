@@ -1,0 +1,83 @@
+"""`litelens inspect BUNDLE`: print a bundle's card readably and verify every file's sha256.
+
+Exit codes: 0 intact, 1 a file is missing or does not match its sha256, 2 not a readable bundle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from typing import Any
+
+from litelens.build.bundle import Bundle, BundleCard, BundleError
+
+EXIT_MISMATCH = 1
+EXIT_UNREADABLE = 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("bundle", metavar="BUNDLE", help="bundle folder (the one holding bundle.json)")
+    parser.add_argument("--json", action="store_true", help="print bundle.json as JSON instead of the card")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def render_card(card: BundleCard) -> str:
+    """The card as aligned sections: identity, schema, metrics (Keras vs TFLite), training, libraries."""
+    lines = [
+        f"{card.name}  version {card.version}  ({card.format})",
+        f"  created          {card.created_at}",
+        f"  task             {card.task}" + (f" (output = P({card.classes[1]}))" if card.task == "binary" else ""),
+        f"  target           {card.target}" + (f"  classes: {', '.join(card.classes)}" if card.classes else ""),
+        f"  input            {card.input_dtype} {card.input_shape}",
+        f"  quantization     {card.quantization}",
+    ]
+    features = textwrap.wrap(", ".join(card.features), width=96)
+    lines.append(f"  features ({card.n_features})")
+    lines += [f"    {line}" for line in features]
+    metrics = card.metrics
+    keras, tflite = metrics.get("keras"), metrics.get("tflite")
+    if isinstance(keras, dict) and isinstance(tflite, dict):
+        lines.append(f"  metrics on the {metrics.get('split', 'validation')} split      keras      tflite")
+        lines += [f"    {k:<31}{_fmt(v):>10}  {_fmt(tflite.get(k, '-')):>10}" for k, v in keras.items()]
+        for key in ("max_abs_delta", "tflite_bytes"):
+            if key in metrics:
+                lines.append(f"    {key:<31}{_fmt(metrics[key]):>10}")
+    else:
+        lines.append("  metrics          " + json.dumps(metrics, sort_keys=True))
+    training = card.training
+    shown = ("hidden", "epochs_run", "epochs", "best_epoch", "batch_size", "learning_rate", "final_lr", "seed")
+    lines.append("  training         " + ", ".join(f"{k}={_fmt(training[k])}" for k in shown if k in training))
+    if "train_rows" in training:
+        lines.append(
+            f"                   {training['train_rows']} train rows, {training.get('validation_rows')} validation"
+        )
+    lines.append("  libraries        " + ", ".join(f"{k} {v}" for k, v in sorted(card.libraries.items())))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        bundle = Bundle.load(args.bundle, verify=False)
+    except BundleError as exc:
+        print(f"litelens inspect: error: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    card = bundle.card
+    print(json.dumps(card.to_json(), indent=2) if args.json else render_card(card))
+    problems = {p.split(" ", 1)[0]: p for p in bundle.verify()}
+    print("  files (sha256)")
+    for name, digest in card.files.items():
+        status = "MISMATCH: " + problems[name] if name in problems else "ok"
+        size = (bundle.path / name).stat().st_size if (bundle.path / name).is_file() else 0
+        print(f"    {name:<29}{size:>10,} B  {digest[:16]}  {status}")
+    if problems:
+        print(f"litelens inspect: {len(problems)} file(s) do not match bundle.json", file=sys.stderr)
+        return EXIT_MISMATCH
+    print("  verified: every file matches its sha256")
+    return 0

@@ -1,0 +1,172 @@
+"""`litelens build` refuses every bad input with one line naming the column/row, exit 2, nothing written.
+
+All of these fail during validation, before TensorFlow is imported: fast, no training.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from litelens.build.data import BuildInputError, read_csv
+from litelens.infra.cli import main
+
+GOOD_HEADER = "age,income,debt_ratio,label"
+
+
+def _csv(tmp_path: Path, text: str, name: str = "train.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _rows(n: int, label=lambda i: i % 2) -> str:
+    return "\n".join(f"{20 + i % 50},{30000 + 250 * i},{(i % 7) / 10},{label(i)}" for i in range(n))
+
+
+def _build(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["build", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+CASES = {
+    "missing file": (None, ["--target", "label"], "does not exist"),
+    "missing target column": (GOOD_HEADER + "\n" + _rows(40), ["--target", "nope"], "no target column 'nope'"),
+    "non-numeric column": (
+        GOOD_HEADER + "\n" + _rows(5) + "\n33,abc,0.1,1\n" + _rows(30),
+        ["--target", "label"],
+        "row 7, column 'income': 'abc' is not a number",
+    ),
+    "empty cell": (
+        GOOD_HEADER + "\n" + _rows(3) + "\n33,,0.1,1\n" + _rows(30),
+        ["--target", "label"],
+        "row 5, column 'income': empty or NaN",
+    ),
+    "NaN cell": (
+        GOOD_HEADER + "\n" + _rows(8) + "\n33,4000,nan,1\n" + _rows(30),
+        ["--target", "label"],
+        "row 10, column 'debt_ratio': empty or NaN",
+    ),
+    "empty target cell": (
+        GOOD_HEADER + "\n" + _rows(2) + "\n33,4000,0.2,\n" + _rows(30),
+        ["--target", "label"],
+        "row 4: target column 'label' is empty",
+    ),
+    "ragged row": (GOOD_HEADER + "\n" + _rows(2) + "\n33,4000\n", ["--target", "label"], "row 4: 2 cells"),
+    "single class": (GOOD_HEADER + "\n" + _rows(40, lambda i: 1), ["--target", "label"], "single class ('1')"),
+    "too few rows": (GOOD_HEADER + "\n" + _rows(12), ["--target", "label"], "too few rows for the split"),
+    "unknown task": (
+        GOOD_HEADER + "\n" + _rows(40),
+        ["--target", "label", "--task", "ranking"],
+        "unknown task 'ranking'",
+    ),
+    "binary with three classes": (
+        GOOD_HEADER + "\n" + _rows(60, lambda i: "abc"[i % 3]),
+        ["--target", "label", "--task", "binary"],
+        "has 3 classes but --task binary needs exactly 2",
+    ),
+    "multiclass with two classes": (
+        GOOD_HEADER + "\n" + _rows(60),
+        ["--target", "label", "--task", "multiclass"],
+        "has 2 classes but --task multiclass needs 3 or more",
+    ),
+    "regression on text labels": (
+        GOOD_HEADER + "\n" + _rows(60, lambda i: "ab"[i % 2]),
+        ["--target", "label", "--task", "regression"],
+        "row 2: 'a' is not a number",
+    ),
+    "duplicate column": ("age,age,label\n1,2,0\n", ["--target", "label"], "column 'age' appears twice"),
+    "header only": (GOOD_HEADER + "\n", ["--target", "label"], "has a header but no rows"),
+    "bad quantization": (GOOD_HEADER + "\n" + _rows(40), ["--target", "label", "--quantize", "int4"], "int4"),
+    "bad hidden sizes": (GOOD_HEADER + "\n" + _rows(40), ["--target", "label", "--hidden", "128,x"], "--hidden"),
+    "bad validation split": (
+        GOOD_HEADER + "\n" + _rows(40),
+        ["--target", "label", "--validation-split", "1.5"],
+        "validation split",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, tmp_path, capsys):
+    text, args, expected = CASES[case]
+    data = tmp_path / "absent.csv" if text is None else _csv(tmp_path, text)
+    out = tmp_path / "bundles" / "model"
+    # WHEN building from the bad input
+    code, stdout, stderr = _build(capsys, "--data", str(data), "--out", str(out), *args)
+    # THEN: exit 2, one line on stderr that says what is wrong and where, and no bundle or temp folder
+    assert code == 2, stdout + stderr
+    assert expected in stderr, stderr
+    assert stderr.count("\n") == 1 and stderr.startswith("litelens build: error: ")
+    assert "Traceback" not in stderr
+    assert not out.exists()
+    assert not (tmp_path / "bundles").exists() or not any((tmp_path / "bundles").iterdir())
+
+
+def test_existing_bundle_is_not_overwritten_without_force(tmp_path, capsys):
+    data = _csv(tmp_path, GOOD_HEADER + "\n" + _rows(40))
+    out = tmp_path / "model"
+    out.mkdir()
+    (out / "bundle.json").write_text("{}")
+    code, _, stderr = _build(capsys, "--data", str(data), "--target", "label", "--out", str(out))
+    assert code == 2 and "already exists (use --force" in stderr
+    assert (out / "bundle.json").read_text() == "{}"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], "give --data CSV with --target COLUMN, or --demo"),
+        (["--data", "x.csv"], "--data needs --target"),
+        (["--demo", "iris"], "unknown demo 'iris'"),
+        (["--demo", "breast_cancer", "--data", "x.csv"], "either --data or --demo"),
+        (["--demo", "breast_cancer", "--task", "regression"], "is a binary dataset, not regression"),
+    ],
+)
+def test_bad_source_options(args, expected, tmp_path, capsys):
+    code, _, stderr = _build(capsys, *args, "--out", str(tmp_path / "m"))
+    assert code == 2 and expected in stderr, stderr
+
+
+def test_validation_needs_no_tensorflow(tmp_path, capsys):
+    # GIVEN a fresh interpreter state is not available in-process, check the modules' import graph instead:
+    # the CLI's data checks must not import TensorFlow (bad input answers instantly).
+    _build(capsys, "--data", str(tmp_path / "none.csv"), "--target", "y", "--out", str(tmp_path / "m"))
+    import litelens.build.cli as cli_module
+
+    source = Path(cli_module.__file__).read_text() + Path(sys.modules["litelens.build.data"].__file__).read_text()
+    assert "import tensorflow" not in source and "import keras" not in source
+
+
+@pytest.mark.parametrize(
+    ("labels", "task", "classes"),
+    [
+        (["0", "1"] * 20, "binary", ["0", "1"]),
+        (["yes", "no"] * 20, "binary", ["no", "yes"]),
+        (["a", "b", "c"] * 20, "multiclass", ["a", "b", "c"]),
+        (["1", "2", "3", "10"] * 15, "multiclass", ["1", "2", "3", "10"]),
+        ([str(0.5 * i) for i in range(60)], "regression", None),
+        ([str(i) for i in range(60)], "regression", None),
+    ],
+)
+def test_task_inference_from_the_target(labels, task, classes, tmp_path):
+    body = "\n".join(f"{i},{i * 2},{lab}" for i, lab in enumerate(labels))
+    data = read_csv(_csv(tmp_path, "a,b,y\n" + body), "y")
+    assert (data.task, data.classes, data.task_inferred) == (task, classes, True)
+    assert data.features == ["a", "b"] and data.X.shape == (len(labels), 2)
+
+
+def test_inferred_task_is_printed(tmp_path, capsys):
+    # A too-small file fails at the split, after the task has been inferred and printed.
+    data = _csv(tmp_path, GOOD_HEADER + "\n" + _rows(12, lambda i: "xyz"[i % 3]))
+    code, stdout, stderr = _build(capsys, "--data", str(data), "--target", "label", "--out", str(tmp_path / "m"))
+    assert code == 2 and "too few rows" in stderr
+    assert "task: multiclass (inferred from the target" in stdout
+
+
+def test_read_csv_error_is_a_value_error_for_api_users(tmp_path):
+    with pytest.raises(BuildInputError, match="column 'b'"):
+        read_csv(_csv(tmp_path, "a,b,y\n1,x,0\n"), "y")
