@@ -1,0 +1,237 @@
+"""The model runtime: find the bundle, load it once, and run batches through the TFLite interpreter.
+
+Knows nothing of events or HTTP. The API:
+
+``resolve_bundle(uri, code_root, cache_dir) -> Path``
+    ``uri`` (default: ``$MODEL_URI``) is a local bundle folder, or ``s3://bucket/prefix`` where the
+    prefix holds ``latest.json`` (followed to ``prefix/versions/<version>/``) or is itself a version
+    folder holding ``bundle.json``; empty means the bundle packaged next to the function code
+    (``code_root/bundle``). S3 bundles are downloaded to ``cache_dir/<bucket>/<key>/`` (default
+    ``$LITELENS_MODEL_CACHE_DIR`` or /tmp/litelens-bundles), every file checked against the sha256 in
+    ``bundle.json``; an intact cached copy is reused without downloading.
+
+``load_model(uri=None, code_root=None, cache_dir=None) -> Model``
+    Resolve + verify + build the interpreter. Anything wrong raises ``BundleError`` with one
+    clear sentence: no bundle, missing files, sha256 mismatches, an unloadable model, a model
+    whose input/output widths do not match the card.
+
+``Model.predict_batch(X) -> np.ndarray``
+    X: (n, n_features), any float dtype; returns float32 (n, n_outputs) (binary: P(classes[1]);
+    multiclass: class probabilities; regression: the value). Thread-safe (one lock); rows are
+    run in chunks of at most ``max_chunk`` so SHAP/LIME's batches of thousands of rows keep the
+    tensor arena bounded, and the interpreter is resized only when the chunk size changes.
+
+boto3 is imported only for s3:// URIs (the Lambda runtime provides it; it is never packaged).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from litelens.build.bundle import (
+    CARD_FILE,
+    S3_LATEST_POINTER,
+    S3_VERSIONS_DIR,
+    Bundle,
+    BundleCard,
+    BundleError,
+    sha256_file,
+)
+from litelens.functions.common import constants
+from litelens.functions.common.interpreter import interpreter_class
+
+DEFAULT_MAX_CHUNK = 4096
+
+
+# --- where the bundle is -------------------------------------------------------------------------
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/prefix/`` -> ``("bucket", "prefix")`` (no trailing slash)."""
+    rest = uri[len("s3://") :]
+    bucket, _, prefix = rest.partition("/")
+    if not bucket:
+        raise BundleError(f"MODEL_URI {uri!r} names no bucket (expected s3://bucket/prefix)")
+    return bucket, prefix.strip("/")
+
+
+def _join(*parts: str) -> str:
+    return "/".join(p.strip("/") for p in parts if p.strip("/"))
+
+
+def _s3_get(client: Any, bucket: str, key: str) -> bytes | None:
+    """The object's bytes, or None when it does not exist; other failures are BundleErrors."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in ("NoSuchKey", "404", "NotFound"):
+            return None
+        raise BundleError(f"cannot read s3://{bucket}/{key}: {code or exc}") from None
+    except BotoCoreError as exc:
+        raise BundleError(f"cannot read s3://{bucket}/{key}: {exc}") from None
+
+
+def _json_object(data: bytes, where: str) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{where} is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise BundleError(f"{where} must hold a JSON object")
+    return value
+
+
+def download_s3_bundle(uri: str, cache_dir: str | os.PathLike[str], client: Any = None) -> Path:
+    """Download (or reuse from ``cache_dir``) the bundle ``uri`` names; every file sha256-verified."""
+    bucket, prefix = split_s3_uri(uri)
+    if client is None:
+        import boto3
+
+        client = boto3.client("s3")
+    version_prefix = prefix
+    pointer = _s3_get(client, bucket, _join(prefix, S3_LATEST_POINTER))
+    expected_version = None
+    if pointer is not None:
+        latest = _json_object(pointer, f"s3://{bucket}/{_join(prefix, S3_LATEST_POINTER)}")
+        expected_version = latest.get("version")
+        if not isinstance(expected_version, str) or not expected_version or "/" in expected_version:
+            raise BundleError(f"s3://{bucket}/{_join(prefix, S3_LATEST_POINTER)} has no valid version")
+        version_prefix = _join(prefix, S3_VERSIONS_DIR, expected_version)
+    card_key = _join(version_prefix, CARD_FILE)
+    card_bytes = _s3_get(client, bucket, card_key)
+    if card_bytes is None:
+        raise BundleError(
+            f"no bundle at {uri}: neither {S3_LATEST_POINTER} nor {CARD_FILE} under it"
+            if pointer is None
+            else f"{S3_LATEST_POINTER} under {uri} points at version {expected_version}, but s3://{bucket}/{card_key} "
+            "does not exist"
+        )
+    card = BundleCard.from_json(_json_object(card_bytes, f"s3://{bucket}/{card_key}"))
+    if expected_version is not None and card.version != expected_version:
+        raise BundleError(f"s3://{bucket}/{card_key} is version {card.version}, latest.json says {expected_version}")
+
+    target = Path(cache_dir) / bucket / version_prefix
+    if (target / CARD_FILE).is_file():
+        try:
+            cached = Bundle.load(target, verify=True)
+            if cached.card.to_json() == card.to_json():
+                return target
+        except BundleError:
+            pass  # a damaged cache is replaced below
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        (tmp / CARD_FILE).write_bytes(card_bytes)
+        for name, expected in card.files.items():
+            if "/" in name or name.startswith("."):
+                raise BundleError(f"{CARD_FILE} lists an unsafe file name {name!r}")
+            data = _s3_get(client, bucket, _join(version_prefix, name))
+            if data is None:
+                raise BundleError(f"s3://{bucket}/{_join(version_prefix, name)} is missing")
+            (tmp / name).write_bytes(data)
+            actual = sha256_file(tmp / name)
+            if actual != expected:
+                raise BundleError(
+                    f"s3://{bucket}/{_join(version_prefix, name)} is corrupt: sha256 {actual[:12]}... "
+                    f"!= {expected[:12]}... in {CARD_FILE}"
+                )
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def resolve_bundle(
+    uri: str | None = None,
+    code_root: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> Path:
+    """The local folder of the bundle to serve (see the module docstring)."""
+    uri = constants.env_str(constants.MODEL_URI) if uri is None else uri
+    uri = uri.strip()
+    if uri.startswith("s3://"):
+        cache = cache_dir or constants.env_str(constants.MODEL_CACHE_DIR, constants.MODEL_CACHE_DIR_DEFAULT)
+        return download_s3_bundle(uri, cache)
+    if uri:
+        return Path(uri).expanduser()
+    if code_root is None:
+        raise BundleError("MODEL_URI is empty and no packaged bundle location was given")
+    return Path(code_root) / constants.PACKAGED_BUNDLE_DIR
+
+
+# --- the loaded model ----------------------------------------------------------------------------
+
+
+class Model:
+    """A verified bundle and its interpreter; ``predict_batch`` is the one way to run it."""
+
+    def __init__(self, bundle: Bundle, *, max_chunk: int = DEFAULT_MAX_CHUNK, num_threads: int = 1) -> None:
+        self.bundle = bundle
+        self.card = bundle.card
+        self.max_chunk = max_chunk
+        Interpreter, self.runtime = interpreter_class()
+        try:
+            self._interpreter = Interpreter(model_content=bundle.model_bytes(), num_threads=num_threads)
+        except (ValueError, RuntimeError) as exc:
+            raise BundleError(f"{bundle.model_path} is not a loadable TFLite model ({exc})") from None
+        inputs, outputs = self._interpreter.get_input_details(), self._interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise BundleError(f"the model has {len(inputs)} inputs and {len(outputs)} outputs; expected 1 and 1")
+        self._input, self._output = inputs[0]["index"], outputs[0]["index"]
+        n_in, n_out = int(inputs[0]["shape"][-1]), int(outputs[0]["shape"][-1])
+        if n_in != self.card.n_features or n_out != self.card.n_outputs:
+            raise BundleError(
+                f"the model takes {n_in} inputs and gives {n_out} outputs, but {CARD_FILE} says "
+                f"{self.card.n_features} features and {self.card.n_outputs} outputs ({self.card.task})"
+            )
+        self._lock = threading.Lock()
+        self._rows = -1
+        self._resize(1)
+
+    def _resize(self, rows: int) -> None:
+        self._interpreter.resize_tensor_input(self._input, [rows, self.card.n_features], strict=False)
+        self._interpreter.allocate_tensors()
+        self._rows = rows
+
+    def _run(self, chunk: np.ndarray) -> np.ndarray:
+        if chunk.shape[0] != self._rows:
+            self._resize(chunk.shape[0])
+        self._interpreter.set_tensor(self._input, chunk)
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._output)  # a copy
+
+    def predict_batch(self, X: np.ndarray) -> np.ndarray:
+        """Model outputs, float32 (n, n_outputs), for the rows of X (n, n_features)."""
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.card.n_features:
+            raise ValueError(f"expected an array of shape (n, {self.card.n_features}), got {X.shape}")
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        n = X.shape[0]
+        if n == 0:
+            return np.empty((0, self.card.n_outputs), dtype=np.float32)
+        with self._lock:
+            if n <= self.max_chunk:
+                return self._run(X)
+            return np.concatenate([self._run(X[i : i + self.max_chunk]) for i in range(0, n, self.max_chunk)])
+
+
+def load_model(
+    uri: str | None = None,
+    code_root: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> Model:
+    """Resolve, verify and load the bundle; BundleError (one sentence) when it cannot be served."""
+    return Model(Bundle.load(resolve_bundle(uri, code_root, cache_dir), verify=True))
