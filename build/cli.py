@@ -111,7 +111,10 @@ def load_dataset(args: argparse.Namespace) -> Dataset:
 
 def describe(dataset: Dataset) -> str:
     rows, cols = dataset.X.shape
-    how = "inferred from the target; pass --task to override" if dataset.task_inferred else "given"
+    if dataset.task_inferred:
+        how = "inferred from the target; pass --task to override"
+    else:
+        how = "the demo's task" if dataset.source in DEMOS else "from --task"
     classes = f", classes {', '.join(dataset.classes)}" if dataset.classes else ""
     return (
         f"data: {dataset.source}: {rows} rows, {cols} features, target {dataset.target!r}\n"

@@ -78,16 +78,16 @@ def tflite_predict(model_bytes: bytes, X: np.ndarray) -> np.ndarray:
     from litelens.functions.common.interpreter import interpreter_class
 
     interpreter_cls, _ = interpreter_class()
-    with quiet_native_output():
-        interpreter = interpreter_cls(model_content=model_bytes)
-    inp = interpreter.get_input_details()[0]
     X = np.ascontiguousarray(X, dtype=np.float32)
-    interpreter.resize_tensor_input(inp["index"], list(X.shape))
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(inp["index"], X)
-    interpreter.invoke()
-    out = interpreter.get_output_details()[0]
-    return np.asarray(interpreter.get_tensor(out["index"]), dtype=np.float64)
+    with quiet_native_output():  # LiteRT announces its XNNPACK delegate from C++
+        interpreter = interpreter_cls(model_content=model_bytes)
+        inp = interpreter.get_input_details()[0]
+        interpreter.resize_tensor_input(inp["index"], list(X.shape))
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(inp["index"], X)
+        interpreter.invoke()
+        out = interpreter.get_output_details()[0]
+        return np.asarray(interpreter.get_tensor(out["index"]), dtype=np.float64)
 
 
 def task_metrics(task: str, y: np.ndarray, pred: np.ndarray) -> dict[str, float]:

@@ -83,6 +83,11 @@ class MetricGateError(BuildInputError):
     """The exported model is too far below the Keras model on the validation split."""
 
 
+def _json_numbers(metrics: dict[str, float]) -> dict[str, float | None]:
+    """NaN (e.g. AUC when the validation split lacks a class) becomes null: bundle.json stays strict JSON."""
+    return {k: (float(v) if np.isfinite(v) else None) for k, v in metrics.items()}
+
+
 def library_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in LIBRARIES:
@@ -93,7 +98,9 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def split(n: int, y: np.ndarray, task: str, validation_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split(
+    n: int, y: np.ndarray, task: str, validation_split: float, seed: int, classes: Sequence[str] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Train/validation row indices, stratified for classification; refuses splits too small to judge."""
     n_val = round(n * validation_split)
     if n_val < MIN_VALIDATION_ROWS or n - n_val < MIN_TRAIN_ROWS:
@@ -108,8 +115,9 @@ def split(n: int, y: np.ndarray, task: str, validation_split: float, seed: int) 
         counts = np.bincount(y)
         present = counts[counts > 0]
         if present.min() < 2:
-            label = int(np.argmax((counts > 0) & (counts < 2)))
-            raise BuildInputError(f"class index {label} has a single row: too few rows to split train/validation")
+            index = int(np.argmax((counts > 0) & (counts < 2)))
+            label = repr(classes[index]) if classes else f"index {index}"
+            raise BuildInputError(f"class {label} has a single row: too few rows to split train/validation")
         if n_val >= len(present):
             stratify = y
     idx = np.arange(n)
@@ -147,7 +155,7 @@ def build_bundle(
     out = Path(out)
     if out.exists() and not force:
         raise BuildInputError(f"{out} already exists (use --force to replace it)")
-    train_idx, val_idx = split(len(X), y, task, config.validation_split, config.seed)
+    train_idx, val_idx = split(len(X), y, task, config.validation_split, config.seed, classes)
     X_train, y_train, X_val, y_val = X[train_idx], y[train_idx], X[val_idx], y[val_idx]
 
     from litelens.build import export
@@ -209,8 +217,8 @@ def build_bundle(
     }
     metrics = {
         "split": "validation",
-        "keras": evaluation.keras,
-        "tflite": evaluation.tflite,
+        "keras": _json_numbers(evaluation.keras),
+        "tflite": _json_numbers(evaluation.tflite),
         "max_abs_delta": evaluation.max_abs_delta,
         "tflite_bytes": evaluation.model_bytes,
         "gate": {
