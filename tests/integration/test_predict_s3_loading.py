@@ -1,0 +1,138 @@
+"""The predict function loading its bundle from S3 (moto's server on loopback): follows latest.json
+or a version folder, verifies every sha256, reuses the /tmp cache, and refuses corrupt or missing objects."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import boto3
+import pytest
+
+from litelens.build.bundle import CARD_FILE, MODEL_FILE, SHAP_BACKGROUND_FILE, Bundle, BundleError
+from litelens.functions.common import constants
+from litelens.functions.common.model import download_s3_bundle, load_model
+from litelens.infra.publish import publish
+from tests.support.moto_s3 import moto_s3_server
+from tests.support.predict_app import import_predict_app
+
+BUCKET = "models"
+ROWS = [[41, 52000, 0.31, 6], [29, 23000, 0.95, 1]]
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    with moto_s3_server() as url:
+        yield url
+
+
+@pytest.fixture
+def s3(endpoint, monkeypatch):
+    # moto's backends live in the process: start every test from an empty S3
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)  # what boto3.client("s3") in the loader picks up
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    client.create_bucket(Bucket=BUCKET)
+    return client
+
+
+@pytest.fixture
+def published(s3, binary_bundle):
+    """s3://models/credit with the binary bundle published under its version and latest.json."""
+    result = publish(binary_bundle, f"s3://{BUCKET}/credit", s3=s3)
+    return Bundle.load(binary_bundle).card.version, result
+
+
+class CountingClient:
+    def __init__(self, client) -> None:
+        self.client, self.keys = client, []
+
+    def get_object(self, **kwargs):
+        self.keys.append(kwargs["Key"])
+        return self.client.get_object(**kwargs)
+
+
+def test_handler_serves_the_latest_published_version(published, binary_bundle, tmp_path, lambda_context):
+    version, _ = published
+    app = import_predict_app(f"s3://{BUCKET}/credit", **{constants.MODEL_CACHE_DIR: str(tmp_path)})
+    assert app.MODEL.card.version == version
+    assert app.MODEL.bundle.path == tmp_path / BUCKET / "credit" / "versions" / version
+    local = import_predict_app(binary_bundle)
+    assert app.lambda_handler({"instances": ROWS}, lambda_context) == local.lambda_handler({"instances": ROWS}, None)
+
+
+def test_a_version_folder_uri_is_served_directly(published, tmp_path):
+    version, _ = published
+    model = load_model(f"s3://{BUCKET}/credit/versions/{version}/", cache_dir=tmp_path)
+    assert model.card.version == version
+
+
+def test_warm_start_reuses_the_verified_cache(published, s3, tmp_path):
+    version, _ = published
+    first = CountingClient(s3)
+    path = download_s3_bundle(f"s3://{BUCKET}/credit", tmp_path, client=first)
+    assert len(first.keys) == 2 + len(Bundle.load(path).card.files)  # latest.json, bundle.json, every file
+    again = CountingClient(s3)
+    assert download_s3_bundle(f"s3://{BUCKET}/credit", tmp_path, client=again) == path
+    assert again.keys == ["credit/latest.json", f"credit/versions/{version}/{CARD_FILE}"]
+
+
+def test_a_damaged_cache_is_downloaded_again(published, s3, tmp_path):
+    path = download_s3_bundle(f"s3://{BUCKET}/credit", tmp_path, client=s3)
+    (path / MODEL_FILE).write_bytes(b"tampered")
+    again = CountingClient(s3)
+    assert download_s3_bundle(f"s3://{BUCKET}/credit", tmp_path, client=again) == path
+    assert any(key.endswith(MODEL_FILE) for key in again.keys)
+    assert Bundle.load(path).verify() == []
+
+
+def test_corrupted_object_fails_init_and_leaves_no_cache(published, s3, tmp_path, capsys):
+    version, _ = published
+    # GIVEN a model object changed after publishing
+    s3.put_object(Bucket=BUCKET, Key=f"credit/versions/{version}/{MODEL_FILE}", Body=b"corrupted model bytes")
+    # WHEN the function starts
+    with pytest.raises(BundleError, match=f"{MODEL_FILE} is corrupt: sha256"):
+        import_predict_app(f"s3://{BUCKET}/credit", **{constants.MODEL_CACHE_DIR: str(tmp_path)})
+    # THEN init fails with one clear log line, and nothing half-downloaded is left to be reused
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["level"] == "ERROR" and "corrupt" in lines[0]
+    assert not (tmp_path / BUCKET / "credit" / "versions" / version).exists()
+    assert not [p for p in (tmp_path / BUCKET / "credit" / "versions").iterdir()]
+
+
+def test_missing_object_fails_init(published, s3, tmp_path):
+    version, _ = published
+    s3.delete_object(Bucket=BUCKET, Key=f"credit/versions/{version}/{SHAP_BACKGROUND_FILE}")
+    with pytest.raises(BundleError, match=f"{SHAP_BACKGROUND_FILE} is missing"):
+        load_model(f"s3://{BUCKET}/credit", cache_dir=tmp_path)
+
+
+def test_missing_prefix_names_both_places_it_looked(s3, tmp_path):
+    with pytest.raises(BundleError, match=r"neither latest\.json nor bundle\.json"):
+        load_model(f"s3://{BUCKET}/nothing-here", cache_dir=tmp_path)
+
+
+def test_latest_pointing_at_a_missing_version(s3, tmp_path):
+    s3.put_object(Bucket=BUCKET, Key="credit/latest.json", Body=json.dumps({"version": "0123456789ab"}).encode())
+    with pytest.raises(BundleError, match="points at version 0123456789ab"):
+        load_model(f"s3://{BUCKET}/credit", cache_dir=tmp_path)
+
+
+def test_latest_and_card_versions_must_agree(published, s3, tmp_path):
+    version, _ = published
+    card = json.loads(s3.get_object(Bucket=BUCKET, Key=f"credit/versions/{version}/{CARD_FILE}")["Body"].read())
+    s3.put_object(Bucket=BUCKET, Key="other/latest.json", Body=json.dumps({"version": "fedcba987654"}).encode())
+    s3.put_object(Bucket=BUCKET, Key=f"other/versions/fedcba987654/{CARD_FILE}", Body=json.dumps(card).encode())
+    with pytest.raises(BundleError, match=f"is version {version}, latest.json says fedcba987654"):
+        load_model(f"s3://{BUCKET}/other", cache_dir=tmp_path)
+
+
+def test_malformed_latest_pointer(s3, tmp_path):
+    s3.put_object(Bucket=BUCKET, Key="credit/latest.json", Body=b"{not json")
+    with pytest.raises(BundleError, match=r"latest\.json is not valid JSON"):
+        load_model(f"s3://{BUCKET}/credit", cache_dir=tmp_path)
+
+
+def test_missing_bucket_is_a_bundle_error(s3, tmp_path):
+    with pytest.raises(BundleError, match="cannot read s3://no-such-bucket/"):
+        load_model("s3://no-such-bucket/credit", cache_dir=tmp_path)
