@@ -17,15 +17,14 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from litelens.infra.cli import main as litelens_main
 from litelens.infra.template import SamTemplate
 from litelens.infra.twin import PAYLOAD_LIMIT_BYTES, Twin
 from tests.support.structural_bundle import structural_bundle
+from tests.support.twin_requests import lambda_client
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: "2010-09-09"
@@ -151,17 +150,6 @@ def call(twin: Twin, method: str, path: str, body: bytes | str | None = None, he
         return response.status, response, response.read()
     finally:
         conn.close()
-
-
-def lambda_client(twin: Twin):
-    return boto3.client(
-        "lambda",
-        endpoint_url=twin.lambda_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 0}),
-    )
 
 
 def test_routes_are_exactly_the_templates_api_events(twin):
