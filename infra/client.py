@@ -18,11 +18,13 @@ import json
 import random
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class LitelensError(Exception):
@@ -153,12 +155,19 @@ class LitelensClient:
         import boto3
         from botocore.config import Config
 
+        session = boto3.session.Session(region_name=region)
+        local = endpoint_url is not None and urllib.parse.urlsplit(endpoint_url).hostname in LOOPBACK_HOSTS
+        extra: dict[str, Any] = {}
+        if local and session.region_name is None:
+            extra["region_name"] = "us-east-1"
+        if local and session.get_credentials() is None:  # the twin checks no signature
+            extra.update(aws_access_key_id="litelens-local", aws_secret_access_key="litelens-local")
         config = Config(
             read_timeout=timeout,
             connect_timeout=min(timeout, 10),
             retries={"mode": "standard", "max_attempts": max_attempts},
         )
-        lambda_client = boto3.client("lambda", endpoint_url=endpoint_url, region_name=region, config=config)
+        lambda_client = session.client("lambda", endpoint_url=endpoint_url, config=config, **extra)
         return cls(predict_function=predict_function, explain_function=explain_function, lambda_client=lambda_client)
 
     # -- the API ----------------------------------------------------------------------------------

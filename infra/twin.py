@@ -643,16 +643,17 @@ def choose_model_uri(bundle: str | None, environ: Mapping[str, str], template_va
 
 
 def _example_instance(model_uri: str) -> tuple[list[str], Any] | None:
-    """(feature names, an example instance at the training means) for a local bundle, else None."""
-    from litelens.build.bundle import Bundle, BundleError
+    """(feature names, a typical instance: the SHAP background's weighted mean) for a local bundle."""
+    from litelens.build.bundle import Bundle
 
     try:
         bundle = Bundle.load(model_uri, verify=False)
-        means = bundle.lime_stats()["means"]
-    except (BundleError, OSError, ValueError, KeyError):
+        background, weights = bundle.shap_background()
+        typical = (background * weights[:, None]).sum(axis=0) / weights.sum()
+    except Exception:  # only a hint in the banner: never a reason not to serve
         return None
     features = bundle.card.features
-    values = [round(float(means[i]), 4) for i in range(len(features))]
+    values = [round(float(v), 4) for v in typical]
     instance: Any = dict(zip(features, values, strict=True)) if len(features) <= 8 else values
     return features, instance
 

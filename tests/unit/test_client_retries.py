@@ -189,3 +189,19 @@ def test_lambda_client_without_the_explain_function_says_so():
     client = LitelensClient(predict_function="P", lambda_client=FakeLambda({}))
     with pytest.raises(ValueError, match="no explain function"):
         client.explain([[1]])
+
+
+def test_for_lambda_against_a_loopback_twin_needs_no_aws_configuration(monkeypatch, tmp_path):
+    # GIVEN no AWS credentials or region anywhere
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # WHEN pointed at the twin THEN placeholders let boto3 sign; a real endpoint gets none
+    local = LitelensClient.for_lambda(endpoint_url="http://127.0.0.1:3001")
+    assert local._lambda.meta.region_name == "us-east-1"
+    assert local._lambda._request_signer._credentials.access_key == "litelens-local"
+    remote = LitelensClient.for_lambda(endpoint_url="https://lambda.eu-west-1.amazonaws.com", region="eu-west-1")
+    assert remote._lambda._request_signer._credentials is None
