@@ -340,10 +340,12 @@ def test_one_emf_log_line_per_request_with_request_id_rows_latency_cold_start(
     assert all(m["Name"] in first for m in directive["Metrics"])  # EMF: each metric's value is a top-level key
 
 
-def test_request_id_falls_back_to_the_events(app, load_event):
+def test_request_id_falls_back_to_the_events(app, load_event, capsys):
     event = load_event("predict_rest_v1")
-    response = app.lambda_handler(event, None)
-    assert response["statusCode"] == 200
+    capsys.readouterr()
+    assert app.lambda_handler(event, None)["statusCode"] == 200
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["request_id"] == event["requestContext"]["requestId"]
 
 
 # --- init ------------------------------------------------------------------------------------------

@@ -1,0 +1,135 @@
+"""The model runtime under the handlers: predict_batch (chunks, resizes, threads), bundle resolution,
+and bundles that must not be served."""
+
+from __future__ import annotations
+
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from litelens.build.bundle import LIME_STATS_KEYS, Bundle, BundleError, write_bundle
+from litelens.functions.common import constants
+from litelens.functions.common.model import Model, load_model, resolve_bundle
+from litelens.functions.common.observability import JsonLogger
+from tests.support.structural_bundle import structural_bundle
+
+
+@pytest.fixture(scope="module")
+def model(binary_bundle) -> Model:
+    return load_model(str(binary_bundle))
+
+
+def rows(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform([18, 1e4, 0, 0], [90, 2e5, 1.5, 40], size=(n, 4))
+
+
+def test_batch_equals_row_by_row(model):
+    X = rows(50)
+    batch = model.predict_batch(X)
+    single = np.concatenate([model.predict_batch(X[i : i + 1]) for i in range(len(X))])
+    assert batch.shape == (50, 1) and batch.dtype == np.float32
+    np.testing.assert_allclose(batch, single, rtol=1e-5, atol=1e-6)
+    assert ((batch > 0) & (batch < 1)).all()
+
+
+def test_chunks_give_the_same_answer_and_resizes_happen_only_on_new_sizes(binary_bundle, monkeypatch):
+    chunked = load_model(str(binary_bundle))
+    chunked.max_chunk = 7
+    resizes = []
+    original = chunked._resize
+    monkeypatch.setattr(chunked, "_resize", lambda n: (resizes.append(n), original(n)))
+    X = rows(20)
+    np.testing.assert_allclose(chunked.predict_batch(X), load_model(str(binary_bundle)).predict_batch(X), rtol=1e-5)
+    assert resizes == [7, 6]  # 7, 7 (reused), 6
+    chunked.predict_batch(X[:6])
+    assert resizes == [7, 6]  # same size as the last chunk: no new allocation
+
+
+def test_float64_and_lists_are_accepted_wrong_shapes_are_not(model):
+    X = rows(3)
+    np.testing.assert_array_equal(model.predict_batch(X), model.predict_batch(X.astype(np.float32)))
+    np.testing.assert_array_equal(model.predict_batch(X.tolist()), model.predict_batch(X))
+    assert model.predict_batch(np.empty((0, 4))).shape == (0, 1)
+    for bad in (np.zeros(4), np.zeros((2, 5)), np.zeros((1, 2, 4))):
+        with pytest.raises(ValueError, match=r"shape \(n, 4\)"):
+            model.predict_batch(bad)
+
+
+def test_concurrent_callers_get_their_own_answers(model):
+    # GIVEN batches of different sizes (each forcing a resize) computed one at a time
+    batches = [rows(n, seed=n) for n in (1, 3, 17, 1, 64, 5, 3, 200)] * 4
+    expected = [model.predict_batch(X) for X in batches]
+    # WHEN 8 threads run them at once (SHAP/LIME in the twin share one model)
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(model.predict_batch, batches))
+    # THEN each caller gets exactly its own rows' outputs
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_multiclass_outputs_are_probabilities(multiclass_bundle):
+    out = load_model(str(multiclass_bundle)).predict_batch(rows(10))
+    assert out.shape == (10, 3)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_model_and_card_disagreeing_is_refused(binary_bundle, tmp_path):
+    # GIVEN a card that claims 5 features for a 4-input model (every hash valid)
+    bundle = Bundle.load(binary_bundle)
+    background, weights = bundle.shap_background()
+    features = [*bundle.card.features, "extra"]
+    write_bundle(
+        tmp_path / "mismatch",
+        name="mismatch",
+        task="binary",
+        features=features,
+        classes=bundle.card.classes,
+        target="default",
+        model=bundle.model_bytes(),
+        shap_background=np.column_stack([background, np.zeros(len(background))]),
+        shap_weights=weights,
+        lime_stats={key: {i: 0.5 for i in range(5)} for key in LIME_STATS_KEYS},
+        metrics={},
+        quantization="none",
+        training={},
+        libraries={},
+    )
+    with pytest.raises(BundleError, match=r"takes 4 inputs .* says 5 features"):
+        load_model(str(tmp_path / "mismatch"))
+
+
+def test_a_model_file_that_is_not_tflite_is_refused(tmp_path):
+    structural_bundle(tmp_path / "fake")
+    with pytest.raises(BundleError, match="not a loadable TFLite model"):
+        load_model(str(tmp_path / "fake"))
+
+
+def test_missing_file_is_refused(binary_bundle, tmp_path):
+    shutil.copytree(binary_bundle, tmp_path / "b")
+    (tmp_path / "b" / "lime_stats.json").unlink()
+    with pytest.raises(BundleError, match=r"lime_stats\.json is missing"):
+        load_model(str(tmp_path / "b"))
+
+
+def test_resolution_order(tmp_path, monkeypatch):
+    monkeypatch.setenv(constants.MODEL_URI, "/from/env")
+    assert resolve_bundle().as_posix() == "/from/env"
+    assert resolve_bundle("/explicit").as_posix() == "/explicit"  # an explicit argument beats the environment
+    monkeypatch.setenv(constants.MODEL_URI, "")
+    assert resolve_bundle(code_root=tmp_path) == tmp_path / constants.PACKAGED_BUNDLE_DIR
+    with pytest.raises(BundleError, match="MODEL_URI is empty"):
+        resolve_bundle()
+    with pytest.raises(BundleError, match="names no bucket"):
+        resolve_bundle("s3:///prefix")
+
+
+def test_logger_level_filters_logs_but_never_metrics(capsys):
+    log = JsonLogger(service="predict", level="WARNING")
+    log.info("hidden")
+    log.warning("shown", rows=3)
+    log.metrics("request", {"Latency": (1.5, "Milliseconds")}, request_id="r")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and '"shown"' in lines[0] and '"rows":3' in lines[0]
+    assert '"Latency":1.5' in lines[1] and '"service":"predict"' in lines[1]
