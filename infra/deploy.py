@@ -11,18 +11,35 @@ build); ``--no-build`` deploys an earlier build.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
+from litelens.build.bundle import Bundle, BundleError
 from litelens.infra.publish import PublishError, parse_s3_uri
-from litelens.infra.template import DEFAULT_TEMPLATE, SamTemplate, TemplateError
+from litelens.infra.template import DEFAULT_TEMPLATE, ROOT, SamTemplate, TemplateError
 
 EXIT_USAGE = 2
 BUILD_DIR = ".aws-sam/build"
+# Read by functions/predict/Makefile during `sam build`: the bundle packaged with the function.
+PACKAGED_BUNDLE_VAR = "LITELENS_BUNDLE"
+DEMO_BUNDLE = ROOT / "bundles" / "demo"
+
+
+class Command(NamedTuple):
+    argv: list[str]
+    env: dict[str, str]  # set on top of the caller's environment
+
+    def shell(self) -> str:
+        prefix = "".join(f"{k}={shlex.quote(v)} " for k, v in self.env.items())
+        return prefix + shlex.join(self.argv)
+
+
 # --auth -> (ApiKeyRequired, IamAuthorizer); SAM reads both at transform time, "" means off.
 AUTH_MODES = {
     "api-key": ("true", ""),
@@ -59,7 +76,18 @@ def parameter_overrides(args: argparse.Namespace, template: SamTemplate) -> dict
     return params
 
 
-def commands(args: argparse.Namespace) -> list[list[str]]:
+def packaged_bundle(args: argparse.Namespace) -> Path:
+    """The bundle `sam build` packages (the functions serve it when no --model-uri is given)."""
+    path = Path(args.bundle).resolve() if args.bundle else DEMO_BUNDLE
+    try:
+        Bundle.load(path)
+    except BundleError as exc:
+        hint = "" if args.bundle else " (run `make run` to build the demo bundle, or pass --bundle PATH)"
+        raise ValueError(f"cannot package the bundle: {exc}{hint}") from None
+    return path
+
+
+def commands(args: argparse.Namespace) -> list[Command]:
     """The sam commands to run, in order."""
     template = SamTemplate.load(args.template)
     params = parameter_overrides(args, template)
@@ -68,9 +96,11 @@ def commands(args: argparse.Namespace) -> list[list[str]]:
         common += ["--region", args.region]
     if args.profile:
         common += ["--profile", args.profile]
-    out: list[list[str]] = []
+    out: list[Command] = []
     if not args.no_build:
-        out.append([args.sam, "build", "--template-file", args.template, "--build-dir", args.build_dir, *common])
+        build_env = {PACKAGED_BUNDLE_VAR: str(packaged_bundle(args))}
+        build = [args.sam, "build", "--template-file", args.template, "--build-dir", args.build_dir, *common]
+        out.append(Command(build, build_env))
     deploy = [args.sam, "deploy", "--template-file", str(Path(args.build_dir) / "template.yaml")]
     deploy += ["--stack-name", args.stack_name, "--capabilities", "CAPABILITY_IAM"]
     deploy += ["--no-fail-on-empty-changeset"]
@@ -84,7 +114,7 @@ def commands(args: argparse.Namespace) -> list[list[str]]:
         else:
             deploy += ["--resolve-image-repos"]
     deploy += ["--parameter-overrides", *(f"{k}={_sam_value(v)}" for k, v in params.items())]
-    out.append(deploy + common)
+    out.append(Command(deploy + common, {}))
     return out
 
 
@@ -93,6 +123,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--template", "-t", default=str(DEFAULT_TEMPLATE), help="SAM template")
     parser.add_argument(
         "--model-uri", help="s3://bucket/prefix published with `litelens publish` (default: the packaged bundle)"
+    )
+    parser.add_argument(
+        "--bundle", help=f"bundle to package with the functions (default: {DEMO_BUNDLE.relative_to(ROOT)})"
     )
     parser.add_argument("--stage", default="v1", help="API stage name (default: %(default)s)")
     parser.add_argument("--auth", choices=sorted(AUTH_MODES), default="api-key", help="API auth (default: %(default)s)")
@@ -112,7 +145,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the commands without running them")
 
 
-def run(args: argparse.Namespace, runner: Callable[[Sequence[str]], int] | None = None) -> int:
+def _subprocess(argv: Sequence[str], env: Mapping[str, str]) -> int:
+    return subprocess.run(list(argv), env={**os.environ, **env}, check=False).returncode
+
+
+def run(args: argparse.Namespace, runner: Callable[[Sequence[str], Mapping[str, str]], int] | None = None) -> int:
     try:
         planned = commands(args)
     except (ValueError, TemplateError, PublishError) as exc:
@@ -124,13 +161,14 @@ def run(args: argparse.Namespace, runner: Callable[[Sequence[str]], int] | None 
             file=sys.stderr,
         )
         return EXIT_USAGE
-    run_command = runner or (lambda cmd: subprocess.run(list(cmd), check=False).returncode)
+    run_command = runner or _subprocess
     for command in planned:
-        print(f"$ {shlex.join(command)}", flush=True)
+        print(f"$ {command.shell()}", flush=True)
         if args.dry_run:
             continue
-        code = run_command(command)
+        code = run_command(command.argv, command.env)
         if code != 0:
-            print(f"litelens deploy: `{command[0]} {command[1]}` failed with exit code {code}", file=sys.stderr)
+            name = " ".join(command.argv[:2])
+            print(f"litelens deploy: `{name}` failed with exit code {code}", file=sys.stderr)
             return code
     return 0

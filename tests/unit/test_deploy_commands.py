@@ -10,6 +10,12 @@ from samcli.cli.types import CfnParameterOverridesType
 
 from litelens.infra import deploy
 from litelens.infra.cli import main as litelens_main
+from tests.support.structural_bundle import structural_bundle
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> str:
+    return str(structural_bundle(tmp_path_factory.mktemp("deploy") / "bundle").path)
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -18,8 +24,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def printed_commands(out: str) -> list[list[str]]:
-    return [shlex.split(line[2:]) for line in out.splitlines() if line.startswith("$ ")]
+def printed_commands(out: str) -> list[tuple[dict[str, str], list[str]]]:
+    """(environment assignments, argv) of every `$ ...` line, as a shell would read them."""
+    commands = []
+    for line in out.splitlines():
+        if line.startswith("$ "):
+            words = shlex.split(line[2:])
+            start = words.index("sam")
+            commands.append((dict(w.split("=", 1) for w in words[:start]), words[start:]))
+    return commands
 
 
 def overrides_as_sam_reads_them(command: list[str]) -> dict[str, str]:
@@ -28,10 +41,12 @@ def overrides_as_sam_reads_them(command: list[str]) -> dict[str, str]:
     return CfnParameterOverridesType().convert(tuple(command[start:end]), None, None)
 
 
-def test_dry_run_prints_build_then_deploy_and_runs_nothing(capsys):
+def test_dry_run_prints_build_then_deploy_and_runs_nothing(capsys, bundle):
     argv = [
         "deploy",
         "--dry-run",
+        "--bundle",
+        bundle,
         "--model-uri",
         "s3://models-bkt/credit/v2",
         "--stage",
@@ -41,7 +56,9 @@ def test_dry_run_prints_build_then_deploy_and_runs_nothing(capsys):
     ]
     argv += ["--image-repository", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/litelens", "--explain-memory", "3008"]
     assert litelens_main(argv) == 0
-    build, deploy_cmd = printed_commands(capsys.readouterr().out)
+    (build_env, build), (deploy_env, deploy_cmd) = printed_commands(capsys.readouterr().out)
+    # the predict Makefile packages the bundle named by LITELENS_BUNDLE
+    assert build_env == {"LITELENS_BUNDLE": bundle} and deploy_env == {}
     assert build[:2] == ["sam", "build"] and build[-2:] == ["--region", "eu-west-1"]
     assert deploy_cmd[:2] == ["sam", "deploy"]
     assert deploy_cmd[deploy_cmd.index("--template-file") + 1] == ".aws-sam/build/template.yaml"
@@ -62,32 +79,33 @@ def test_dry_run_prints_build_then_deploy_and_runs_nothing(capsys):
     ("auth", "expected"),
     [("api-key", ("true", "")), ("iam", ("", "AWS_IAM")), ("iam+api-key", ("true", "AWS_IAM"))],
 )
-def test_auth_modes_set_both_auth_parameters_explicitly(auth, expected):
+def test_auth_modes_set_both_auth_parameters_explicitly(auth, expected, bundle):
     # GIVEN an empty ("off") value WHEN sam parses the overrides THEN it still sees the key with ""
-    _, deploy_cmd = deploy.commands(parse(["--auth", auth]))
-    params = overrides_as_sam_reads_them(deploy_cmd)
+    _, deploy_cmd = deploy.commands(parse(["--auth", auth, "--bundle", bundle]))
+    params = overrides_as_sam_reads_them(deploy_cmd.argv)
     assert (params["ApiKeyRequired"], params["IamAuthorizer"]) == expected
     assert params["ModelBucket"] == ""  # no --model-uri: the packaged bundle
 
 
 def test_no_build_and_resolve_image_repos():
-    commands = deploy.commands(parse(["--no-build"]))
-    assert len(commands) == 1 and commands[0][1] == "deploy"
-    assert "--resolve-image-repos" in commands[0]
+    commands = deploy.commands(parse(["--no-build"]))  # no bundle needed: nothing is packaged
+    assert len(commands) == 1 and commands[0].argv[1] == "deploy"
+    assert "--resolve-image-repos" in commands[0].argv
 
 
-def test_a_failing_command_stops_the_sequence(capsys):
+def test_a_failing_command_stops_the_sequence(capsys, bundle):
     ran: list = []
-    code = deploy.run(parse([]), runner=lambda cmd: ran.append(cmd) or 3)
+    code = deploy.run(parse(["--bundle", bundle]), runner=lambda cmd, env: ran.append(cmd) or 3)
     assert code == 3 and len(ran) == 1 and ran[0][1] == "build"
     assert "`sam build` failed with exit code 3" in capsys.readouterr().err
 
 
-def test_commands_run_in_order_when_they_succeed(capsys):
+def test_commands_run_in_order_when_they_succeed(capsys, bundle):
     ran: list = []
-    assert deploy.run(parse(["--stack-name", "s1"]), runner=lambda cmd: ran.append(cmd[1]) or 0) == 0
-    assert ran == ["build", "deploy"]
-    assert capsys.readouterr().out.count("$ sam ") == 2
+    runner = lambda cmd, env: ran.append((cmd[1], env)) or 0  # noqa: E731
+    assert deploy.run(parse(["--stack-name", "s1", "--bundle", bundle]), runner=runner) == 0
+    assert ran == [("build", {"LITELENS_BUNDLE": bundle}), ("deploy", {})]
+    assert [argv[:2] for _, argv in printed_commands(capsys.readouterr().out)] == [["sam", "build"], ["sam", "deploy"]]
 
 
 @pytest.mark.parametrize(
@@ -97,9 +115,12 @@ def test_commands_run_in_order_when_they_succeed(capsys):
         (["--parameter", "NoSuchParameter=1"], "has no parameter(s) NoSuchParameter"),
         (["--parameter", "novalue"], "is not NAME=VALUE"),
         (["--sam", "/no/such/sam"], "not found: install the AWS SAM CLI"),
+        (["--bundle", "/no/such/bundle"], "cannot package the bundle: bundle folder /no/such/bundle does not exist"),
     ],
 )
-def test_errors_exit_2_with_one_line(capsys, argv, message):
+def test_errors_exit_2_with_one_line(capsys, argv, message, bundle):
+    if "--bundle" not in argv:
+        argv = [*argv, "--bundle", bundle]
     assert litelens_main(["deploy", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
