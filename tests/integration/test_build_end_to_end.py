@@ -170,3 +170,22 @@ def test_round_trip_tampering_is_detected(binary_bundle, tmp_path, capsys):
     assert main(["inspect", str(bundle_dir)]) == 1
     assert main(["inspect", str(tmp_path)]) == 2
     assert "no bundle.json" in capsys.readouterr().err
+
+
+def test_learning_rate_reductions_are_logged_and_recorded(tmp_path):
+    # GIVEN labels that are pure noise: validation loss stops improving at once
+    rng = np.random.default_rng(0)
+    X = credit_rows(300)
+    y = rng.integers(0, 2, len(X))
+    lines: list[str] = []
+    config = BuildConfig(epochs=6, lr_patience=1, patience=10, learning_rate=1e-2)
+    result = build_bundle(
+        X, y, FEATURES, "default", "binary", tmp_path / "noise", config, classes=["good", "bad"], log=lines.append
+    )
+    # THEN each reduction is a line of the log and the card's training record, and early stopping restored the best
+    changes = [line for line in lines if "learning rate" in line and "->" in line]
+    assert changes and "1.00e-02 -> 5.00e-03" in changes[0]
+    card = Bundle.load(result.path).card
+    assert [c["lr"] for c in card.training["lr_changes"]] == [lr for _, lr in result.lr_changes]
+    assert np.isclose(card.training["final_lr"], 1e-2 * 0.5 ** len(changes))
+    assert card.training["epochs_run"] == 6 and len([line for line in lines if "epoch " in line]) >= 6
