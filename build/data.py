@@ -109,8 +109,10 @@ def encode_target(values: Sequence[str], task: str, target: str) -> tuple[np.nda
 def read_csv(path: str | os.PathLike[str], target: str, task: str | None = None) -> Dataset:
     """Read a header + numeric rows CSV; every feature column must be a finite number in every row."""
     file = Path(path)
-    if not file.is_file():
+    if not file.exists():
         raise BuildInputError(f"data file {file} does not exist")
+    if not file.is_file():
+        raise BuildInputError(f"data file {file} is not a file")
     try:
         with file.open(newline="", encoding="utf-8-sig") as fh:
             rows = list(csv.reader(fh))

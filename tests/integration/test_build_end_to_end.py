@@ -189,3 +189,29 @@ def test_learning_rate_reductions_are_logged_and_recorded(tmp_path):
     assert [c["lr"] for c in card.training["lr_changes"]] == [lr for _, lr in result.lr_changes]
     assert np.isclose(card.training["final_lr"], 1e-2 * 0.5 ** len(changes))
     assert card.training["epochs_run"] == 6 and len([line for line in lines if "epoch " in line]) >= 6
+
+
+def test_bundle_lime_stats_drive_lime_without_training_rows(binary_bundle):
+    lime_tabular = pytest.importorskip("lime.lime_tabular")
+    bundle = Bundle.load(binary_bundle)
+    rows, _ = bundle.shap_background()
+    # GIVEN only what the bundle stores (the k-means rows stand in for training data, as at serve time)
+    explainer = lime_tabular.LimeTabularExplainer(
+        rows,
+        feature_names=bundle.card.features,
+        class_names=bundle.card.classes,
+        discretize_continuous=True,
+        training_data_stats=bundle.lime_stats(),
+        random_state=0,
+    )
+    # THEN the quartile bins are the training rows' ones, not the background's
+    stats = bundle.lime_stats()
+    for j in range(bundle.card.n_features):
+        assert np.allclose(explainer.discretizer.mins[j][1:], stats["bins"][j])
+
+    def predict_proba(X):
+        p = export.tflite_predict(bundle.model_bytes(), X)
+        return np.hstack([1 - p, p])
+
+    explanation = explainer.explain_instance(credit_rows(1, seed=5)[0], predict_proba, num_samples=300)
+    assert len(explanation.as_list(label=1)) == 4

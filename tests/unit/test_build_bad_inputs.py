@@ -170,3 +170,15 @@ def test_inferred_task_is_printed(tmp_path, capsys):
 def test_read_csv_error_is_a_value_error_for_api_users(tmp_path):
     with pytest.raises(BuildInputError, match="column 'b'"):
         read_csv(_csv(tmp_path, "a,b,y\n1,x,0\n"), "y")
+
+
+def test_a_folder_is_not_a_data_file(tmp_path, capsys):
+    code, _, stderr = _build(capsys, "--data", str(tmp_path), "--target", "y", "--out", str(tmp_path / "m"))
+    assert code == 2 and "is not a file" in stderr
+
+
+def test_not_utf8_is_one_line(tmp_path, capsys):
+    data = tmp_path / "latin1.csv"
+    data.write_bytes("a,b,y\n1,2,\xe9t\xe9\n".encode("latin-1"))
+    code, _, stderr = _build(capsys, "--data", str(data), "--target", "y", "--out", str(tmp_path / "m"))
+    assert code == 2 and "cannot read" in stderr and stderr.count("\n") == 1
