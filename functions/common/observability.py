@@ -31,6 +31,7 @@ class JsonLogger:
         name = (level or constants.env_str(constants.LOG_LEVEL, constants.LOG_LEVEL_DEFAULT)).upper()
         self.level = LEVELS.get(name, LEVELS["INFO"])
         self.stream = stream
+        self._directives: dict[tuple[Any, ...], str] = {}
 
     def _write(self, record: Mapping[str, Any]) -> None:
         stream = self.stream or sys.stdout
@@ -69,27 +70,33 @@ class JsonLogger:
         ("Milliseconds", "Count", ...). ``dimensions`` defaults to ``{"service": self.service}``.
         """
         dims = dict(dimensions or {"service": self.service})
-        record = {
-            "_aws": {
-                "Timestamp": int(time.time() * 1000),
-                "CloudWatchMetrics": [
+        namespace = namespace or constants.env_str(constants.METRICS_NAMESPACE, constants.METRICS_NAMESPACE_DEFAULT)
+        key = (namespace, tuple(dims), tuple((name, unit) for name, (_, unit) in metrics.items()))
+        directive = self._directives.get(key)
+        if directive is None:  # the same few directives every request: serialize each once
+            directive = json.dumps(
+                [
                     {
-                        "Namespace": namespace
-                        or constants.env_str(constants.METRICS_NAMESPACE, constants.METRICS_NAMESPACE_DEFAULT),
+                        "Namespace": namespace,
                         "Dimensions": [list(dims)],
                         "Metrics": [{"Name": name, "Unit": unit} for name, (_, unit) in metrics.items()],
                     }
                 ],
-            },
+                separators=(",", ":"),
+            )
+            self._directives[key] = directive
+        record = {  # no ISO timestamp: _aws.Timestamp carries the time (and costs no strftime)
             "level": "INFO",
-            "timestamp": _iso_now(),
+            "service": self.service,
             "message": message,
             **dims,
             **{name: value for name, (value, _) in metrics.items()},
             **fields,
         }
-        record.setdefault("service", self.service)
-        self._write(record)
+        body = json.dumps(record, default=str, separators=(",", ":"))
+        stream = self.stream or sys.stdout
+        stream.write(f'{{"_aws":{{"Timestamp":{int(time.time() * 1000)},"CloudWatchMetrics":{directive}}},{body[1:]}\n')
+        stream.flush()
 
 
 def _iso_now() -> str:

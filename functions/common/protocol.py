@@ -134,8 +134,9 @@ class Request:
                     f"Content-Type {content_type!r} is not supported; send Content-Type: {JSON_CONTENT_TYPE}",
                 )
             text = self.body or ""
-            limit = constants.env_int(constants.MAX_BODY_BYTES, constants.MAX_BODY_BYTES_DEFAULT)
-            limit = limit if max_body_bytes is None else max_body_bytes
+            limit = max_body_bytes
+            if limit is None:
+                limit = constants.env_int(constants.MAX_BODY_BYTES, constants.MAX_BODY_BYTES_DEFAULT)
             size = len(text.encode()) if not text.isascii() else len(text)
             if size > limit:
                 raise ClientError(413, E_BODY_TOO_LARGE, f"request body is {size} bytes; the limit is {limit} bytes")
@@ -274,14 +275,13 @@ def _fast_matrix(rows: Sequence[Sequence[Any]], n_features: int) -> np.ndarray |
     if not set(map(type, itertools.chain.from_iterable(rows))) <= _NUMBER_TYPES:
         return None
     try:
-        X = np.array(rows, dtype=np.float64)
+        with np.errstate(over="ignore"):
+            X = np.array(rows, dtype=np.float32)  # beyond float32's range -> inf, caught below
     except (OverflowError, ValueError):  # ints beyond float64
         return None
-    with np.errstate(over="ignore"):
-        X32 = X.astype(np.float32)
-    if not np.isfinite(X32).all():
+    if not np.isfinite(X).all():
         return None
-    return X32
+    return X
 
 
 def _rows_from_objects(instances: Sequence[Any], features: Sequence[str], feature_set: frozenset[str]) -> list[Any]:
