@@ -1,0 +1,106 @@
+"""The shared protocol on its own (no model): event kinds, the three request forms, response encoding."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from litelens.functions.common import protocol
+
+FEATURES = ["age", "income", "debt_ratio", "tenure"]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("predict_rest_v1", protocol.REST_V1),
+        ("predict_rest_v1_base64", protocol.REST_V1),
+        ("metadata_rest_v1", protocol.REST_V1),
+        ("predict_http_v2", protocol.HTTP_V2),
+        ("predict_http_v2_base64", protocol.HTTP_V2),
+        ("metadata_http_v2", protocol.HTTP_V2),
+        ("predict_direct", protocol.DIRECT),
+        ("metadata_direct", protocol.DIRECT),
+    ],
+)
+def test_event_kind_and_route_of_every_fixture(load_event, name, kind):
+    event = load_event(name)
+    request = protocol.decode_event(event, ("POST", "/predict"))
+    assert request.kind == kind == protocol.event_kind(event)
+    expected = ("GET", "/metadata") if name.startswith("metadata") else ("POST", "/predict")
+    assert (request.method, request.path) == expected
+    if name.startswith("predict"):
+        assert request.json_object()["instances"][0] == [41, 52000, 0.31, 6]
+
+
+finite32 = st.floats(allow_nan=False, allow_infinity=False, width=32)
+
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(np.float32, st.tuples(st.integers(1, 20), st.just(4)), elements=finite32))
+def test_three_request_forms_give_the_same_float32_batch(X):
+    # GIVEN any batch of finite float32 values, written the three ways a client may send it
+    rows = X.tolist()
+    forms = [
+        {"instances": rows},
+        {"instances": [dict(zip(FEATURES, row, strict=True)) for row in rows]},
+        {"inputs": {f: X[:, j].tolist() for j, f in enumerate(FEATURES)}},
+    ]
+    for body in forms:
+        # WHEN it travels as JSON text and is parsed
+        parsed = protocol.parse_instances(json.loads(json.dumps(body)), FEATURES, 100)
+        # THEN it is exactly the batch the client meant
+        assert parsed.dtype == np.float32 and parsed.flags.c_contiguous
+        np.testing.assert_array_equal(parsed, X)
+
+
+def test_integers_and_mixed_object_and_list_rows_are_accepted():
+    body = {"instances": [[1, 2, 3, 4], {"tenure": 8, "debt_ratio": 7.5, "income": 6, "age": 5}]}
+    np.testing.assert_array_equal(protocol.parse_instances(body, FEATURES, 10), [[1, 2, 3, 4], [5, 6, 7.5, 8]])
+
+
+def test_huge_integer_is_a_client_error_not_an_overflow():
+    with pytest.raises(protocol.ClientError) as exc:
+        protocol.parse_instances({"instances": [[1, 2, 3, 10**400]]}, FEATURES, 10)
+    assert exc.value.code == protocol.E_NON_FINITE_VALUE and "'tenure'" in exc.value.message
+
+
+def test_other_top_level_keys_are_left_to_the_caller():
+    body = {"instances": [[1, 2, 3, 4]], "parameters": {"explainers": ["shap"]}}
+    assert protocol.parse_instances(body, FEATURES, 10).shape == (1, 4)
+    protocol.reject_unknown_fields(body, ("instances", "parameters"))
+    with pytest.raises(protocol.ClientError) as exc:
+        protocol.reject_unknown_fields(body, ("instances",))
+    assert exc.value.code == protocol.E_UNKNOWN_FIELD and "'parameters'" in exc.value.message
+
+
+def test_first_bad_value_is_named_even_after_good_rows():
+    rows = [[1.0, 2.0, 3.0, 4.0]] * 50 + [[1.0, 2.0, 3.0, None]]
+    with pytest.raises(protocol.ClientError) as exc:
+        protocol.parse_instances({"instances": rows}, FEATURES, 100)
+    assert exc.value.message.startswith("instance 50, feature 'tenure' must be a number, got null")
+
+
+def test_direct_response_is_the_payload_and_proxy_response_is_strict_json():
+    payload = {"predictions": [{"value": 1.5}]}
+    assert protocol.encode_response(200, payload, protocol.DIRECT) is payload
+    response = protocol.encode_response(200, payload, protocol.REST_V1, {"X-Extra": "1"})
+    assert response["statusCode"] == 200 and response["isBase64Encoded"] is False
+    assert response["headers"]["Content-Type"] == "application/json" and response["headers"]["X-Extra"] == "1"
+    assert json.loads(response["body"]) == payload
+    with pytest.raises(ValueError):
+        protocol.encode_response(200, {"value": math.nan}, protocol.REST_V1)
+
+
+def test_non_finite_model_outputs_become_null():
+    class Card:
+        task, classes, name, version = "regression", None, "m", "v"
+
+    got = protocol.format_predictions(Card(), np.array([[1.0], [np.inf]], dtype=np.float32))
+    assert got == [{"value": 1.0}, {"value": None}]
