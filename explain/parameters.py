@@ -1,0 +1,277 @@
+"""The explain request's ``"parameters"`` object, validated strictly: every mistake is a 400 naming it.
+
+``{"explainers": ["shap", "lime"], "nsamples": int, "num_samples": int, "num_features": int,
+"seed": int, "class": name | "all", "output_space": "probability" | "log_odds",
+"explain_if": {"min_probability": p, "max_probability": p, "labels": [...], "min_value": y,
+"max_value": y}}``, every key optional. Caps (``Caps``, from the environment at init) bound the work
+of one request so it finishes inside the function's timeout; a value over a cap is a 400 naming the
+cap and its environment variable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from litelens.explain.shap_method import LOG_ODDS, OUTPUT_SPACES, PROBABILITY, default_nsamples
+from litelens.functions.common import constants
+from litelens.functions.common.protocol import ClientError, bad_request
+
+EXPLAINERS = ("shap", "lime")
+ALL_CLASSES = "all"
+DEFAULT_LIME_NUM_SAMPLES = 5000
+MIN_LIME_NUM_SAMPLES = 100
+MAX_SEED = 2**32 - 1
+
+E_INVALID_PARAMETERS = "invalid_parameters"
+E_UNKNOWN_PARAMETER = "unknown_parameter"
+E_INVALID_PARAMETER = "invalid_parameter"
+E_UNKNOWN_EXPLAINER = "unknown_explainer"
+E_UNKNOWN_CLASS = "unknown_class"
+E_OVER_LIMIT = "over_limit"
+E_TOO_MANY_EXPLANATIONS = "too_many_explanations"
+
+PARAMETER_KEYS = (
+    "explainers",
+    "nsamples",
+    "num_samples",
+    "num_features",
+    "seed",
+    "class",
+    "output_space",
+    "explain_if",
+)
+CLASSIFICATION_FILTERS = ("min_probability", "max_probability", "labels")
+REGRESSION_FILTERS = ("min_value", "max_value")
+
+
+@dataclass(frozen=True)
+class Caps:
+    """Server-side limits on one explain request."""
+
+    instances: int = constants.MAX_EXPLAIN_INSTANCES_DEFAULT
+    nsamples: int = constants.MAX_SHAP_NSAMPLES_DEFAULT
+    num_samples: int = constants.MAX_LIME_NUM_SAMPLES_DEFAULT
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Caps:
+        env = dict(environ) if environ is not None else None
+        return cls(
+            instances=constants.env_int(constants.MAX_EXPLAIN_INSTANCES, constants.MAX_EXPLAIN_INSTANCES_DEFAULT, env),
+            nsamples=constants.env_int(constants.MAX_SHAP_NSAMPLES, constants.MAX_SHAP_NSAMPLES_DEFAULT, env),
+            num_samples=constants.env_int(constants.MAX_LIME_NUM_SAMPLES, constants.MAX_LIME_NUM_SAMPLES_DEFAULT, env),
+        )
+
+
+@dataclass(frozen=True)
+class ExplainIf:
+    """Which rows to explain; the rest get ``null``. Bounds are inclusive."""
+
+    min_probability: float | None = None
+    max_probability: float | None = None
+    labels: tuple[str, ...] | None = None
+    min_value: float | None = None
+    max_value: float | None = None
+
+
+@dataclass(frozen=True)
+class ExplainParameters:
+    explainers: tuple[str, ...] = EXPLAINERS
+    nsamples: int | None = None  # None: 2 F + 2048 (shap's "auto")
+    num_samples: int = DEFAULT_LIME_NUM_SAMPLES
+    num_features: int | None = None  # None: every feature
+    seed: int = 0
+    target_class: str | None = None  # None: the predicted class; ALL_CLASSES: every class
+    output_space: str = PROBABILITY
+    explain_if: ExplainIf | None = None
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return {int: "an integer", float: "a number", str: "a string", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _integer(params: Mapping[str, Any], key: str, low: int, high: int, cap_env: str | None = None) -> int | None:
+    if key not in params:
+        return None
+    value = params[key]
+    if type(value) is not int:
+        raise bad_request(E_INVALID_PARAMETER, f"parameters.{key} must be an integer, got {_type_name(value)}")
+    if value > high and cap_env is not None:
+        raise bad_request(E_OVER_LIMIT, f"parameters.{key} = {value} is over the server's limit of {high} ({cap_env})")
+    if not low <= value <= high:
+        raise bad_request(E_INVALID_PARAMETER, f"parameters.{key} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _probability(filters: Mapping[str, Any], key: str) -> float | None:
+    if key not in filters:
+        return None
+    value = filters[key]
+    if type(value) not in (int, float) or not 0.0 <= value <= 1.0:
+        raise bad_request(E_INVALID_PARAMETER, f"parameters.explain_if.{key} must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def _number(filters: Mapping[str, Any], key: str) -> float | None:
+    if key not in filters:
+        return None
+    value = filters[key]
+    if type(value) not in (int, float) or not np.isfinite(value):
+        raise bad_request(E_INVALID_PARAMETER, f"parameters.explain_if.{key} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _explain_if(value: Any, task: str, classes: Sequence[str] | None) -> ExplainIf | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not value:
+        raise bad_request(E_INVALID_PARAMETER, "parameters.explain_if must be a non-empty object")
+    allowed = REGRESSION_FILTERS if task == "regression" else CLASSIFICATION_FILTERS
+    unknown = sorted(k for k in value if k not in allowed)
+    if unknown:
+        raise bad_request(
+            E_UNKNOWN_PARAMETER,
+            f"unknown key(s) {', '.join(map(repr, unknown))} in parameters.explain_if for a {task} model; "
+            f"allowed: {', '.join(allowed)}",
+        )
+    labels = value.get("labels")
+    if labels is not None:
+        if not isinstance(labels, list) or not labels or not all(isinstance(c, str) for c in labels):
+            raise bad_request(
+                E_INVALID_PARAMETER, "parameters.explain_if.labels must be a non-empty list of class names"
+            )
+        missing = [c for c in labels if c not in (classes or ())]
+        if missing:
+            raise bad_request(
+                E_UNKNOWN_CLASS,
+                f"parameters.explain_if.labels: unknown class(es) {', '.join(map(repr, missing))}; "
+                f"the model's classes are {', '.join(classes or ())}",
+            )
+    return ExplainIf(
+        min_probability=_probability(value, "min_probability"),
+        max_probability=_probability(value, "max_probability"),
+        labels=tuple(labels) if labels is not None else None,
+        min_value=_number(value, "min_value"),
+        max_value=_number(value, "max_value"),
+    )
+
+
+def parse_parameters(value: Any, card: Any, caps: Caps) -> ExplainParameters:
+    """The request's ``"parameters"`` (may be absent: None) for the model ``card``, or a 400 naming the mistake."""
+    if value is None:
+        return ExplainParameters()
+    if not isinstance(value, dict):
+        raise bad_request(E_INVALID_PARAMETERS, f'"parameters" must be an object, got {_type_name(value)}')
+    unknown = sorted(k for k in value if k not in PARAMETER_KEYS)
+    if unknown:
+        raise bad_request(
+            E_UNKNOWN_PARAMETER,
+            f"unknown parameter(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(PARAMETER_KEYS)}",
+        )
+    explainers = value.get("explainers", list(EXPLAINERS))
+    if not isinstance(explainers, list) or not explainers or not all(isinstance(e, str) for e in explainers):
+        raise bad_request(
+            E_INVALID_PARAMETER, f"parameters.explainers must be a non-empty list of names from {', '.join(EXPLAINERS)}"
+        )
+    for name in explainers:
+        if name not in EXPLAINERS:
+            raise bad_request(E_UNKNOWN_EXPLAINER, f"unknown explainer {name!r}; available: {', '.join(EXPLAINERS)}")
+    if len(set(explainers)) != len(explainers):
+        raise bad_request(E_INVALID_PARAMETER, "parameters.explainers lists an explainer twice")
+    n_features = card.n_features
+    min_nsamples = min(2 * n_features + 2, caps.nsamples)
+    nsamples = _integer(value, "nsamples", min_nsamples, caps.nsamples, constants.MAX_SHAP_NSAMPLES)
+    if nsamples is None and default_nsamples(n_features) > caps.nsamples:
+        nsamples = caps.nsamples
+    num_samples = _integer(
+        value,
+        "num_samples",
+        min(MIN_LIME_NUM_SAMPLES, caps.num_samples),
+        caps.num_samples,
+        constants.MAX_LIME_NUM_SAMPLES,
+    )
+    num_features = _integer(value, "num_features", 1, n_features)
+    seed = _integer(value, "seed", 0, MAX_SEED)
+    target_class = value.get("class")
+    if target_class is not None:
+        if card.task == "regression":
+            raise bad_request(E_INVALID_PARAMETER, "parameters.class does not apply to a regression model")
+        if not isinstance(target_class, str):
+            raise bad_request(E_INVALID_PARAMETER, f"parameters.class must be a string, got {_type_name(target_class)}")
+        if target_class != ALL_CLASSES and target_class not in card.classes:
+            raise bad_request(
+                E_UNKNOWN_CLASS,
+                f"parameters.class {target_class!r} is not a class of the model; use one of "
+                f'{", ".join(card.classes)} or "{ALL_CLASSES}"',
+            )
+    output_space = value.get("output_space", PROBABILITY)
+    if output_space not in OUTPUT_SPACES:
+        raise bad_request(
+            E_INVALID_PARAMETER,
+            f"parameters.output_space must be one of {', '.join(OUTPUT_SPACES)}, got {output_space!r}",
+        )
+    if output_space == LOG_ODDS and card.task != "binary":
+        raise bad_request(
+            E_INVALID_PARAMETER, f'parameters.output_space "{LOG_ODDS}" needs a binary model, not {card.task}'
+        )
+    if output_space == LOG_ODDS and "shap" not in explainers:
+        raise bad_request(E_INVALID_PARAMETER, f'parameters.output_space "{LOG_ODDS}" applies to SHAP; add "shap"')
+    return ExplainParameters(
+        explainers=tuple(explainers),
+        nsamples=nsamples,
+        num_samples=DEFAULT_LIME_NUM_SAMPLES if num_samples is None else num_samples,
+        num_features=num_features,
+        seed=0 if seed is None else seed,
+        target_class=target_class,
+        output_space=output_space,
+        explain_if=_explain_if(value.get("explain_if"), card.task, card.classes),
+    )
+
+
+def select_rows(
+    explain_if: ExplainIf | None, card: Any, outputs: np.ndarray, predicted: np.ndarray, caps: Caps
+) -> list[int]:
+    """Rows to explain, given the explained ``outputs`` (n, columns) and ``predicted`` column per row.
+
+    400 when more than ``caps.instances`` rows would be explained.
+    """
+    n = len(outputs)
+    if explain_if is None:
+        selected = list(range(n))
+    else:
+        keep = np.ones(n, dtype=bool)
+        if card.task == "regression":
+            value = outputs[:, 0]
+            if explain_if.min_value is not None:
+                keep &= value >= explain_if.min_value
+            if explain_if.max_value is not None:
+                keep &= value <= explain_if.max_value
+        else:
+            # binary: the score the prediction shows, P(classes[1]); multiclass: the top probability
+            score = outputs[:, 1] if card.task == "binary" else outputs.max(axis=1)
+            if explain_if.min_probability is not None:
+                keep &= score >= explain_if.min_probability
+            if explain_if.max_probability is not None:
+                keep &= score <= explain_if.max_probability
+            if explain_if.labels is not None:
+                labels = np.asarray(card.classes)[predicted]
+                keep &= np.isin(labels, explain_if.labels)
+        selected = np.flatnonzero(keep).tolist()
+    if len(selected) > caps.instances:
+        what = "instances" if explain_if is None else "instances pass parameters.explain_if"
+        raise ClientError(
+            400,
+            E_TOO_MANY_EXPLANATIONS,
+            f"{len(selected)} {what}; the limit is {caps.instances} explanations per request "
+            f"({constants.MAX_EXPLAIN_INSTANCES}): split the batch or narrow explain_if",
+        )
+    return selected

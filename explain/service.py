@@ -1,0 +1,146 @@
+"""The explain service: a loaded model's SHAP and LIME explainers, built once, and the response fields.
+
+``Explanations.from_model(model)`` (cold start) wraps ``model.predict_batch`` into one batch
+function over *output columns*: binary ``[P(classes[0]), P(classes[1])]``, multiclass the class
+probabilities, regression the value. Both methods explain those columns, so "which class" is a
+column index everywhere. ``explain(X, columns, params)`` returns one JSON-able explanation per
+selected row (``None`` for the others).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from litelens.explain import quality
+from litelens.explain.lime_method import CLASSIFICATION, REGRESSION, LimeExplanation, LimeMethod
+from litelens.explain.parameters import ALL_CLASSES, ExplainParameters
+from litelens.explain.shap_method import LOG_ODDS, PROBABILITY, ShapMethod, ShapResult, log_odds
+
+
+class Explanations:
+    def __init__(self, card: Any, predict_batch: Any, background: np.ndarray, weights: np.ndarray, lime_stats: dict):
+        self.card = card
+        self.features = list(card.features)
+        self._predict_batch = predict_batch
+        self.shap = {PROBABILITY: ShapMethod(self.columns, background, weights, self.features)}
+        if card.task == "binary":
+            self.shap[LOG_ODDS] = ShapMethod(self._log_odds_columns, background, weights, self.features)
+        self.lime = LimeMethod(
+            self.columns,
+            lime_stats,
+            background,
+            self.features,
+            mode=REGRESSION if card.task == "regression" else CLASSIFICATION,
+            class_names=card.classes,
+        )
+
+    @classmethod
+    def from_model(cls, model: Any) -> Explanations:
+        """Explainers for a loaded ``functions.common.model.Model`` (its bundle's background and LIME stats)."""
+        background, weights = model.bundle.shap_background()
+        return cls(model.card, model.predict_batch, background, weights, model.bundle.lime_stats())
+
+    def columns(self, X: np.ndarray) -> np.ndarray:
+        """The explained outputs (n, columns) as float64: class probabilities, or the regression value."""
+        return self.columns_from_outputs(self._predict_batch(X))
+
+    def columns_from_outputs(self, outputs: np.ndarray) -> np.ndarray:
+        """``columns`` from the model's own outputs (binary: P(classes[1]) -> both classes' probabilities)."""
+        out = np.asarray(outputs, dtype=np.float64)
+        if self.card.task == "binary":
+            return np.column_stack([1.0 - out[:, 0], out[:, 0]])
+        return out
+
+    def _log_odds_columns(self, X: np.ndarray) -> np.ndarray:
+        z = log_odds(np.asarray(self._predict_batch(X))[:, 0])
+        return np.column_stack([-z, z])
+
+    def output_names(self) -> list[str]:
+        return list(self.card.classes) if self.card.classes else [self.card.target]
+
+    def predicted_column(self, columns: np.ndarray) -> np.ndarray:
+        """The predicted class's column per row, as the predict response labels it (binary: p >= 0.5)."""
+        if self.card.task == "binary":
+            return (columns[:, 1] >= 0.5).astype(int)
+        if self.card.task == "multiclass":
+            return columns.argmax(axis=1)
+        return np.zeros(len(columns), dtype=int)
+
+    def _targets(self, params: ExplainParameters, predicted: int) -> list[int]:
+        if self.card.task == "regression":
+            return [0]
+        if params.target_class == ALL_CLASSES:
+            return list(range(len(self.card.classes)))
+        if params.target_class is not None:
+            return [self.card.classes.index(params.target_class)]
+        return [int(predicted)]
+
+    def explain(self, X: np.ndarray, columns: np.ndarray, rows: Sequence[int], params: ExplainParameters) -> list:
+        """One explanation per row of X: rows in ``rows`` explained, the others None."""
+        predicted = self.predicted_column(columns)
+        out: list[dict[str, Any] | None] = [None] * len(X)
+        for i in rows:
+            out[i] = self.explain_row(X[i], self._targets(params, predicted[i]), params)
+        return out
+
+    def explain_row(self, x: np.ndarray, targets: list[int], params: ExplainParameters) -> dict[str, Any]:
+        shap_result = lime_result = None
+        if "shap" in params.explainers:
+            shap_result = self.shap[params.output_space].explain(
+                x, nsamples=params.nsamples, top_k=params.num_features, seed=params.seed
+            )
+        if "lime" in params.explainers:
+            lime_result = self.lime.explain(
+                x, targets, num_samples=params.num_samples, num_features=params.num_features, seed=params.seed
+            )
+        names = self.output_names()
+        per_target = {
+            names[t]: self._target_fields(t, shap_result, lime_result, params, params.output_space) for t in targets
+        }
+        if params.target_class == ALL_CLASSES:
+            return {"classes": per_target}
+        ((name, fields),) = per_target.items()
+        return ({} if self.card.task == "regression" else {"class": name}) | fields
+
+    def _target_fields(
+        self,
+        t: int,
+        shap_result: ShapResult | None,
+        lime_result: LimeExplanation | None,
+        params: ExplainParameters,
+        space: str,
+    ) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        if shap_result is not None:
+            values = shap_result.values[:, t]
+            base, output = float(shap_result.base_values[t]), float(shap_result.outputs[t])
+            fields["shap"] = {
+                "base_value": base,
+                "values": dict(zip(self.features, values.tolist(), strict=True)),
+                "output_space": space,
+                "output": output,
+                "additivity_gap": quality.additivity_gap(values, base, output),
+                "nsamples": shap_result.nsamples,
+            }
+        if lime_result is not None:
+            fit = lime_result.results[t]
+            fields["lime"] = {
+                "intercept": fit.intercept,
+                "weights": [
+                    {"feature": self.features[j], "condition": lime_result.conditions[j], "weight": w}
+                    for j, w in fit.weights
+                ],
+                "score": fit.score,
+                "local_prediction": fit.local_prediction,
+                "model_prediction": fit.model_prediction,
+                "num_samples": lime_result.num_samples,
+            }
+        if shap_result is not None and lime_result is not None:
+            k = params.num_features or min(quality.DEFAULT_TOP_K, len(self.features))
+            fields["agreement"] = quality.agreement(
+                shap_result.values[:, t], dict(lime_result.results[t].weights), self.features, k
+            )
+        return fields
