@@ -160,9 +160,14 @@ def shap_values(explanation: Mapping[str, Any]) -> dict[str, float]:
     return {str(k): float(v) for k, v in values.items() if _is_number(v)}
 
 
-def _lime_weights(explanation: Mapping[str, Any]) -> dict[str, float]:
+def _lime_weights(explanation: Mapping[str, Any]) -> dict[str, tuple[float, str]]:
+    """{feature: (weight, condition)} of LIME's local model."""
     weights = (explanation.get("lime") or {}).get("weights") or []
-    return {str(w["feature"]): float(w["weight"]) for w in weights if isinstance(w, Mapping) and "feature" in w}
+    return {
+        str(w["feature"]): (float(w["weight"]), str(w.get("condition", "")))
+        for w in weights
+        if isinstance(w, Mapping) and "feature" in w
+    }
 
 
 def _instance_values(instance: Any, features: Sequence[str]) -> dict[str, Any]:
@@ -204,16 +209,21 @@ def format_explanations(response: Mapping[str, Any], instances: Sequence[Any]) -
         features = list(phi) + [f for f in lime if f not in phi]
         values = _instance_values(instances[i] if i < len(instances) else None, features)
         order = sorted(features, key=lambda f: -abs(phi.get(f, 0.0)))
-        rows = [[f, values.get(f, ""), phi.get(f, ""), lime.get(f, "")] for f in order]
+        rows = [[f, values.get(f, ""), phi.get(f, ""), *lime.get(f, ("", ""))] for f in order]
         quality = _quality_line(explanation)
+        if explanation.get("class") is not None:
+            out.append(f"  explaining class {explanation['class']}")
         if quality:
             out.append(f"  {quality}")
-        out.append(table(["feature", "value", "SHAP", "LIME weight"], rows) + "\n")
+        out.append(table(["feature", "value", "SHAP", "LIME weight", "LIME condition"], rows) + "\n")
     return "\n".join(out).rstrip() + "\n"
 
 
-def plot_shap(response: Mapping[str, Any], index: int, path: str | Path) -> Path:
-    """A horizontal bar chart of instance ``index``'s SHAP values, largest |phi| on top."""
+def plot_shap(
+    response: Mapping[str, Any], index: int, path: str | Path, instances: Sequence[Any] | None = None
+) -> Path:
+    """A horizontal bar chart of instance ``index``'s SHAP values, largest |phi| on top, each bar
+    labelled with the feature's value when ``instances`` (the request's rows) are given."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -226,14 +236,18 @@ def plot_shap(response: Mapping[str, Any], index: int, path: str | Path) -> Path
     if not phi:
         raise InputError(f"instance {index} has no SHAP values to plot (was shap among the explainers?)")
     items = sorted(phi.items(), key=lambda kv: abs(kv[1]))[-20:]
-    names, values = [k for k, _ in items], [v for _, v in items]
+    given = _instance_values(instances[index], list(phi)) if instances and index < len(instances) else {}
+    names = [f"{k} = {_fmt(given[k])}" if k in given else k for k, _ in items]
+    values = [v for _, v in items]
     fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(items) + 1.6))
     ax.barh(names, values, color=["#d62728" if v > 0 else "#1f77b4" for v in values])
     ax.axvline(0, color="black", linewidth=0.8)
     base = (explanations[index].get("shap") or {}).get("base_value")
     predictions = response.get("predictions") or []
     summary = _prediction_summary(predictions[index]) if index < len(predictions) else ""
-    ax.set_title(f"SHAP values, instance {index}: {summary}" + (f" (base {_fmt(base)})" if _is_number(base) else ""))
+    explained = explanations[index].get("class")
+    title = f"SHAP values, instance {index}: {summary}" + (f" (base {_fmt(base)})" if _is_number(base) else "")
+    ax.set_title(title + (f"\nexplaining class {explained}" if explained is not None else ""))
     ax.set_xlabel("contribution to the model output")
     fig.tight_layout()
     out = Path(path)
@@ -348,7 +362,7 @@ def run(args: argparse.Namespace) -> int:
         print(format_explanations(response, request.get("instances") or []))
     if args.plot:
         try:
-            path = plot_shap(response, args.instance, args.plot)
+            path = plot_shap(response, args.instance, args.plot, request.get("instances"))
         except InputError as exc:
             return fail(str(exc))
         except OSError as exc:

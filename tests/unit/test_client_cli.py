@@ -87,11 +87,11 @@ def test_explanation_table_is_sorted_by_absolute_shap():
     assert lines[0] == "instance 0: label=bad p=0.83"
     assert "shap.additivity_gap=1.000e-09" in lines[1] and "lime.score=0.87" in lines[1]
     assert "agreement.overlap=2" in lines[1]
-    assert lines[2].split() == ["feature", "value", "SHAP", "LIME", "weight"]
+    assert lines[2].split() == ["feature", "value", "SHAP", "LIME", "weight", "LIME", "condition"]
     body = [line.split() for line in lines[4:8]]
     assert [row[0] for row in body] == ["debt_ratio", "income", "tenure", "age"]
-    assert body[0] == ["debt_ratio", "0.62", "0.7", "0.31"]
-    assert body[1] == ["income", "52000", "-0.3", "-0.12"]
+    assert body[0] == ["debt_ratio", "0.62", "0.7", "0.31", "debt_ratio", ">", "0.50"]
+    assert body[1] == ["income", "52000", "-0.3", "-0.12", "income", "<=", "30000"]
     assert body[2] == ["tenure", "4", "0.02"]  # no LIME weight: left blank
     assert "instance 1: label=good p=0.1" in text and "filtered out by explain_if" in text
 
@@ -107,7 +107,7 @@ def test_prediction_table():
 
 
 def test_plot_writes_a_png_with_the_bars(tmp_path):
-    out = client_cli.plot_shap(EXPLAIN_RESPONSE, 0, tmp_path / "shap.png")
+    out = client_cli.plot_shap(EXPLAIN_RESPONSE, 0, tmp_path / "shap.png", [[41, 52000, 0.62, 4]])
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(client_cli.InputError, match="no explanation for instance 1"):
         client_cli.plot_shap(EXPLAIN_RESPONSE, 1, tmp_path / "x.png")
