@@ -15,6 +15,10 @@ Knows nothing of events or HTTP. The API:
     clear sentence: no bundle, missing files, sha256 mismatches, an unloadable model, a model
     whose input/output widths do not match the card.
 
+``load_at_init(code_root, log) -> Model``
+    What a function's module runs at import: ``load_model`` with the packaged bundle next to the code,
+    a failure logged in one line and re-raised.
+
 ``Model.predict_batch(X) -> np.ndarray``
     X: (n, n_features), any float dtype; returns float32 (n, n_outputs) (binary: P(classes[1]);
     multiclass: class probabilities; regression: the value). Thread-safe (one lock); rows are
@@ -226,6 +230,17 @@ class Model:
             if n <= self.max_chunk:
                 return self._run(X)
             return np.concatenate([self._run(X[i : i + self.max_chunk]) for i in range(0, n, self.max_chunk)])
+
+
+def load_at_init(code_root: str | os.PathLike[str], log: Any) -> Model:
+    """``load_model`` for a function's cold start: the packaged bundle is ``code_root/bundle``; a bundle
+    that cannot be served is logged as one line (``log.error``) and the BundleError re-raised, so the
+    function fails its init and never answers with it."""
+    try:
+        return load_model(code_root=code_root)
+    except BundleError as exc:
+        log.error("cannot load the model bundle; not serving", error=str(exc))
+        raise
 
 
 def load_model(

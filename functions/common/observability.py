@@ -22,6 +22,18 @@ from typing import Any, TextIO
 
 from litelens.functions.common import constants
 
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - exercised where orjson is absent
+    _orjson = None
+
+
+def _json_line(record: Mapping[str, Any]) -> str:
+    if _orjson is not None:
+        return _orjson.dumps(record, default=str).decode()
+    return json.dumps(record, default=str, separators=(",", ":"))
+
+
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 
 
@@ -37,7 +49,7 @@ class JsonLogger:
 
     def _write(self, record: Mapping[str, Any]) -> None:
         stream = self.stream or sys.stdout
-        stream.write(json.dumps(record, default=str, separators=(",", ":")) + "\n")
+        stream.write(_json_line(record) + "\n")
         stream.flush()
 
     def log(self, level: str, message: str, **fields: Any) -> None:
@@ -95,7 +107,7 @@ class JsonLogger:
             **{name: value for name, (value, _) in metrics.items()},
             **fields,
         }
-        body = json.dumps(record, default=str, separators=(",", ":"))
+        body = _json_line(record)
         stream = self.stream or sys.stdout
         stream.write(f'{{"_aws":{{"Timestamp":{int(time.time() * 1000)},"CloudWatchMetrics":{directive}}},{body[1:]}\n')
         stream.flush()

@@ -47,6 +47,11 @@ import numpy as np
 
 from litelens.functions.common import constants
 
+try:  # 5-10x faster JSON both ways (a project dependency); the stdlib is the fallback and the error reporter
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - exercised where orjson is absent
+    _orjson = None
+
 REST_V1 = "rest_v1"
 HTTP_V2 = "http_v2"
 DIRECT = "direct"
@@ -143,7 +148,7 @@ class Request:
             if not text.strip():
                 raise bad_request(E_MALFORMED_JSON, "request body is empty; send a JSON object")
             try:
-                value = json.loads(text)
+                value = loads(text)
             except (json.JSONDecodeError, RecursionError) as exc:
                 detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
                 where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
@@ -152,6 +157,25 @@ class Request:
             raise bad_request(E_BODY_NOT_OBJECT, f"request body must be a JSON object, got {_json_type(value)}")
         self._parsed = value
         return value
+
+
+def loads(text: str) -> Any:
+    """JSON text -> value. orjson first; on anything it refuses, the stdlib decides: it reads NaN and
+    Infinity literals and huge integers (which the instance parser then rejects, naming the instance
+    and feature) and words the syntax error (line and column) for the client."""
+    if _orjson is not None:
+        try:
+            return _orjson.loads(text)
+        except _orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
+def dumps(payload: Any) -> str:
+    """Compact strict JSON (no NaN/Infinity: the formatters turn non-finite numbers into null)."""
+    if _orjson is not None:
+        return _orjson.dumps(payload).decode()
+    return json.dumps(payload, allow_nan=False, separators=(",", ":"))
 
 
 def _lower_headers(headers: Any) -> dict[str, str]:
@@ -491,6 +515,6 @@ def encode_response(
     return {
         "statusCode": status,
         "headers": headers,
-        "body": json.dumps(payload, allow_nan=False, separators=(",", ":")),
+        "body": dumps(payload),
         "isBase64Encoded": False,
     }

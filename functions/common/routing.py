@@ -88,7 +88,7 @@ class Router:
             )
         try:
             response = protocol.encode_response(status, payload, kind, extra_headers)
-        except ValueError as exc:  # a payload json cannot encode (e.g. NaN): a bug, not the client's
+        except (TypeError, ValueError) as exc:  # a payload JSON cannot encode: a bug, not the client's
             status = 500
             payload = protocol.error_payload(
                 500, protocol.E_INTERNAL, f"internal error; quote request id {request_id}", request_id=request_id

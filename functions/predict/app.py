@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from litelens.build.bundle import BundleError
 from litelens.functions.common import constants, protocol
-from litelens.functions.common.model import load_model
+from litelens.functions.common.model import load_at_init
 from litelens.functions.common.observability import JsonLogger
 from litelens.functions.common.routing import Router
 
@@ -20,11 +19,7 @@ from litelens.functions.common.routing import Router
 PREDICT_FIELDS = ("instances", "inputs", "parameters")
 
 log = JsonLogger(service=constants.env_str(constants.SERVICE_NAME, "predict"))
-try:
-    MODEL = load_model(code_root=Path(__file__).resolve().parent)
-except BundleError as exc:
-    log.error("cannot load the model bundle; not serving", error=str(exc))
-    raise
+MODEL = load_at_init(Path(__file__).resolve().parent, log)
 MAX_INSTANCES = constants.env_int(constants.MAX_INSTANCES, constants.MAX_INSTANCES_DEFAULT)
 MAX_BODY_BYTES = constants.env_int(constants.MAX_BODY_BYTES, constants.MAX_BODY_BYTES_DEFAULT)
 log.info(

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from litelens.infra.bench_predict import python312
 from tests.support.predict_app import import_predict_app
 
 pytestmark = pytest.mark.slow
@@ -21,18 +22,6 @@ REPO = Path(__file__).resolve().parents[2]
 SAM = str(Path(sys.executable).parent / "sam")
 MB = 1024 * 1024
 HEAVY = ("tensorflow", "keras", "shap", "lime", "sklearn", "scikit_learn", "pandas", "scipy", "boto3", "botocore")
-
-
-def python312() -> str | None:
-    candidates = [shutil.which("python3.12"), *sorted(Path.home().glob(".pyenv/versions/3.12*/bin/python3.12"))]
-    for candidate in candidates:
-        if (
-            candidate
-            and subprocess.run([str(candidate), "-c", "import sys; assert sys.version_info[:2] == (3, 12)"]).returncode
-            == 0
-        ):
-            return str(candidate)
-    return None
 
 
 def sam_env(**extra: str) -> dict[str, str]:

@@ -65,6 +65,13 @@ def test_integers_and_mixed_object_and_list_rows_are_accepted():
     np.testing.assert_array_equal(protocol.parse_instances(body, FEATURES, 10), [[1, 2, 3, 4], [5, 6, 7.5, 8]])
 
 
+def test_orjson_refusals_fall_back_to_the_stdlib_reader():
+    # NaN/Infinity literals are what orjson refuses and the stdlib reads
+    assert math.isnan(protocol.loads('{"a": NaN}')["a"]) and protocol.loads('{"a": 1e999}')["a"] == math.inf
+    with pytest.raises(json.JSONDecodeError, match="line 2 column"):
+        protocol.loads('{"a":\n ]')
+
+
 def test_huge_integer_is_a_client_error_not_an_overflow():
     with pytest.raises(protocol.ClientError) as exc:
         protocol.parse_instances({"instances": [[1, 2, 3, 10**400]]}, FEATURES, 10)
@@ -94,8 +101,9 @@ def test_direct_response_is_the_payload_and_proxy_response_is_strict_json():
     assert response["statusCode"] == 200 and response["isBase64Encoded"] is False
     assert response["headers"]["Content-Type"] == "application/json" and response["headers"]["X-Extra"] == "1"
     assert json.loads(response["body"]) == payload
-    with pytest.raises(ValueError):
-        protocol.encode_response(200, {"value": math.nan}, protocol.REST_V1)
+    # non-finite numbers never reach a client as the non-JSON literals NaN/Infinity
+    strict = protocol.encode_response(200, {"value": math.nan}, protocol.REST_V1)["body"]
+    assert json.loads(strict, parse_constant=lambda literal: pytest.fail(f"{literal} in {strict}")) == {"value": None}
 
 
 def test_non_finite_model_outputs_become_null():
