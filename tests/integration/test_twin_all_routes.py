@@ -1,0 +1,75 @@
+"""`litelens serve` over the whole real template.yaml (predict and explain handlers): every route
+the template lists answers, and the client (HTTP and Lambda) and `litelens invoke` work against it."""
+
+from __future__ import annotations
+
+import http.client
+
+import pytest
+
+from litelens.build.bundle import Bundle
+from litelens.infra.cli import main as litelens_main
+from litelens.infra.client import LitelensClient
+from litelens.infra.template import DEFAULT_TEMPLATE, SamTemplate
+from tests.support.twin_requests import get, lambda_client, post, rows, serving
+
+
+@pytest.fixture(scope="module")
+def twin(binary_bundle):
+    with serving(binary_bundle) as running:  # every function in the template
+        yield running
+
+
+@pytest.fixture(scope="module")
+def features(binary_bundle):
+    return Bundle.load(binary_bundle).card.features
+
+
+def test_every_template_route_answers(twin, features):
+    # GIVEN the routes as the template lists them (nothing else knows them)
+    routes = SamTemplate.load(DEFAULT_TEMPLATE).routes()
+    assert {r.path for r in routes} == {"/predict", "/explain", "/metadata"}
+    conn = http.client.HTTPConnection(twin.host, twin.api_port, timeout=120)
+    for route in routes:
+        if route.method == "GET":
+            status, body = get(conn, route.path)
+        else:
+            status, body = post(conn, route.path, {"instances": rows(features, 2), "parameters": {"seed": 0}})
+        # THEN each answers 200 with its own payload
+        assert status == 200, (route, body)
+        if route.path == "/metadata":
+            assert body["features"] == features
+        else:
+            assert len(body["predictions"]) == 2
+        if route.path == "/explain":
+            assert len(body["explanations"]) == 2
+            assert set(body["explanations"][0]["shap"]["values"]) == set(features)
+    conn.close()
+
+
+def test_explain_over_http_and_lambda_agree(twin, features):
+    instances = [dict(zip(features, row, strict=True)) for row in rows(features, 1, seed=3)]
+    over_http = LitelensClient(twin.api_url, max_attempts=1)
+    over_lambda = LitelensClient(explain_function="ExplainFunction", lambda_client=lambda_client(twin))
+    explained = over_http.explain(instances, explainers=["shap", "lime"], seed=0)
+    assert explained == over_lambda.explain(instances, explainers=["shap", "lime"], seed=0)
+    assert explained["explanations"][0]["lime"]["weights"]
+
+
+def test_invoke_command_prints_the_explanation_table_and_plots(twin, features, tmp_path, capsys):
+    csv_path = tmp_path / "rows.csv"
+    lines = [",".join(features)] + [",".join(map(str, r)) for r in rows(features, 2, seed=4)]
+    csv_path.write_text("\n".join(lines) + "\n")
+    argv = ["invoke", "explain", str(csv_path), "--url", twin.api_url, "--seed", "0", "--output", "table"]
+    argv += ["--plot", str(tmp_path / "shap.png")]
+    assert litelens_main(argv) == 0
+    # (the in-process handlers' JSON log lines share stdout with the table here)
+    out = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("{")]
+    assert out[0].startswith("instance 0: label=")
+    header = next(i for i, line in enumerate(out) if line.startswith("feature"))
+    assert "SHAP" in out[header] and "LIME weight" in out[header]
+    table = out[header + 2 : header + 2 + len(features)]
+    assert sorted(line.split()[0] for line in table) == sorted(features)
+    shap = [abs(float(line.split()[2])) for line in table]
+    assert shap == sorted(shap, reverse=True)  # ordered by |SHAP|
+    assert (tmp_path / "shap.png").read_bytes()[:4] == b"\x89PNG"
