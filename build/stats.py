@@ -15,29 +15,40 @@ import numpy as np
 
 # lime adds this to every per-bin std (discretize.BaseDiscretizer) so a constant bin never divides by 0.
 _LIME_STD_EPS = 1e-11
+KMEANS_FIT_ROWS = 4000
+KMEANS_INITS = 4
 
 
-def kmeans_background(X: np.ndarray, k: int = 10, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def kmeans_background(
+    X: np.ndarray, k: int = 10, seed: int = 0, *, fit_rows: int = KMEANS_FIT_ROWS
+) -> tuple[np.ndarray, np.ndarray]:
     """``(centres (K, F) float64, weights (K,))``: k-means summary of ``X``, weights = cluster size / n.
 
     Like ``shap.kmeans``, each centre coordinate is snapped to the nearest value that feature takes in
-    ``X`` (so a 0/1 feature stays 0/1). ``K`` is capped at the number of distinct rows.
+    ``X`` (so a 0/1 feature stays 0/1). ``K`` is capped at the number of distinct rows. The centres are
+    fitted on at most ``fit_rows`` sampled rows (a 4k sample summarizes as well as 16k rows at a
+    fraction of the cost); the weights count every row of ``X``.
     """
     from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
 
     X = np.asarray(X, dtype=np.float64)
     k = max(1, min(int(k), len(np.unique(X, axis=0))))
-    km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(X)
+    rng = np.random.default_rng(seed)
+    sample = X if len(X) <= fit_rows else X[np.sort(rng.choice(len(X), size=fit_rows, replace=False))]
+    with threadpool_limits(1):  # on a busy 2-core box OpenMP threads oversubscribe: 1 thread is ~8x faster
+        km = KMeans(n_clusters=k, n_init=KMEANS_INITS, random_state=seed).fit(sample)
+        labels = km.predict(X)
     centres = km.cluster_centers_.copy()
     for j in range(X.shape[1]):
         column = np.unique(X[:, j])
-        idx = np.clip(np.searchsorted(column, centres[:, j]), 1, len(column) - 1) if len(column) > 1 else None
-        if idx is None:
+        if len(column) == 1:
             centres[:, j] = column[0]
             continue
+        idx = np.clip(np.searchsorted(column, centres[:, j]), 1, len(column) - 1)
         left, right = column[idx - 1], column[idx]
         centres[:, j] = np.where(np.abs(centres[:, j] - left) <= np.abs(right - centres[:, j]), left, right)
-    counts = np.bincount(km.labels_, minlength=k).astype(np.float64)
+    counts = np.bincount(labels, minlength=k).astype(np.float64)
     keep = counts > 0
     return centres[keep], counts[keep] / counts[keep].sum()
 

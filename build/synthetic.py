@@ -93,4 +93,6 @@ def recommended_config(seed: int = 0) -> BuildConfig:
     """
     from litelens.build.pipeline import BuildConfig
 
-    return BuildConfig(epochs=100, batch_size=512, learning_rate=4e-3, l2=0.0, l1_first=3e-3, patience=8, seed=seed)
+    return BuildConfig(
+        epochs=40, batch_size=512, learning_rate=4e-3, l2=0.0, l1_first=3e-3, patience=5, lr_patience=2, seed=seed
+    )
