@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from packaging.markers import Marker
@@ -26,6 +27,10 @@ LAMBDA_ENVIRONMENT = {
     "platform_python_implementation": "CPython",
 }
 PREDICT_REQUIREMENTS = ROOT / "functions" / "predict" / "requirements.txt"
+EXPLAIN_REQUIREMENTS = ROOT / "functions" / "explain" / "requirements.txt"
+# lime lists its plotting stack as install requirements; lime.lime_tabular never imports it. The explain
+# image leaves these out, and every package only they pull in (pillow, imageio, networkx, ...).
+EXPLAIN_EXCLUDED = ("matplotlib", "scikit-image")
 HEADER = "# Generated from uv.lock by `make lock` (litelens.infra.locks); do not edit by hand.\n"
 
 
@@ -51,9 +56,51 @@ def predict_requirements() -> str:
     return HEADER + "".join(f"{pin}\n" for pin in exported_pins())
 
 
+def _name(pin: str) -> str:
+    return pin.split("==", 1)[0].strip().lower().replace("_", "-")
+
+
+def reachable_without(excluded: tuple[str, ...], *extras: str) -> set[str]:
+    """Package names uv.lock's graph reaches from the project (runtime deps + ``extras``), not passing ``excluded``."""
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    graph: dict[str, set[str]] = {}
+    project: dict = {}
+    for package in lock["package"]:
+        deps = graph.setdefault(package["name"], set())
+        deps.update(dep["name"] for dep in package.get("dependencies", []))
+        if package.get("source", {}).get("editable") == "." or package.get("source", {}).get("virtual") == ".":
+            project = package
+    roots = {dep["name"] for dep in project.get("dependencies", [])}
+    for extra in extras:
+        roots |= {dep["name"] for dep in project.get("optional-dependencies", {}).get(extra, [])}
+    seen: set[str] = set()
+    todo = [name for name in roots if name not in excluded]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        todo.extend(dep for dep in graph.get(name, ()) if dep not in excluded and dep not in seen)
+    return seen
+
+
+def explain_pins() -> list[str]:
+    """The explain image's pins: predict runtime + shap + lime + scikit-learn, without lime's plotting stack."""
+    keep = reachable_without(EXPLAIN_EXCLUDED, "explain")
+    return [pin for pin in exported_pins("explain") if _name(pin) in keep]
+
+
+def explain_requirements() -> str:
+    note = (
+        f"# Complete: install with `pip install --no-deps -r` (lime's {' and '.join(EXPLAIN_EXCLUDED)} are left out).\n"
+    )
+    return HEADER + note + "".join(f"{pin}\n" for pin in explain_pins())
+
+
 def main() -> int:
-    PREDICT_REQUIREMENTS.write_text(predict_requirements())
-    print(f"wrote {PREDICT_REQUIREMENTS.relative_to(ROOT)}")
+    for path, text in ((PREDICT_REQUIREMENTS, predict_requirements()), (EXPLAIN_REQUIREMENTS, explain_requirements())):
+        path.write_text(text)
+        print(f"wrote {path.relative_to(ROOT)}")
     return 0
 
 

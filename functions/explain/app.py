@@ -12,11 +12,10 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from litelens.build.bundle import BundleError
 from litelens.explain.parameters import Caps, parse_parameters, select_rows
 from litelens.explain.service import Explanations
 from litelens.functions.common import constants, protocol
-from litelens.functions.common.model import load_model
+from litelens.functions.common.model import load_at_init
 from litelens.functions.common.observability import JsonLogger
 from litelens.functions.common.routing import Router
 
@@ -27,11 +26,7 @@ EXPLAIN_FIELDS = ("instances", "inputs", "parameters")
 threadpool_limits(limits=1, user_api="blas")
 
 log = JsonLogger(service=constants.env_str(constants.SERVICE_NAME, "explain"))
-try:
-    MODEL = load_model(code_root=Path(__file__).resolve().parent)
-except BundleError as exc:
-    log.error("cannot load the model bundle; not serving", error=str(exc))
-    raise
+MODEL = load_at_init(Path(__file__).resolve().parent, log)
 EXPLANATIONS = Explanations.from_model(MODEL)
 CAPS = Caps.from_env()
 MAX_INSTANCES = constants.env_int(constants.MAX_INSTANCES, constants.MAX_INSTANCES_DEFAULT)
