@@ -38,7 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train.add_argument("--epochs", type=int, help="maximum epochs (early stopping usually ends sooner)")
     train.add_argument("--batch-size", type=int)
     train.add_argument("--hidden", metavar="SIZES", help="hidden layer widths, comma separated (default 128,64)")
-    train.add_argument("--seed", type=int, help="seed for the split, weights and shuffling (default 0)")
+    train.add_argument(
+        "--seed", type=int, help="seed for the split, weights, shuffling (and --demo synthetic's rows) (default 0)"
+    )
     train.add_argument("--validation-split", type=float, help="share of rows held out (default 0.2)")
     train.add_argument("--learning-rate", type=float, help="Adam's initial learning rate (default 1e-3)")
     train.add_argument("--patience", type=int, help="epochs without validation improvement before stopping")

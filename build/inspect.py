@@ -19,7 +19,9 @@ EXIT_UNREADABLE = 2
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bundle", metavar="BUNDLE", help="bundle folder (the one holding bundle.json)")
-    parser.add_argument("--json", action="store_true", help="print bundle.json as JSON instead of the card")
+    parser.add_argument(
+        "--json", action="store_true", help="print {card, path, problems} as JSON instead of the readable card"
+    )
 
 
 def _fmt(value: Any) -> str:
@@ -71,11 +73,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"litelens inspect: error: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
     card = bundle.card
-    print(json.dumps(card.to_json(), indent=2) if args.json else render_card(card))
-    problems = {p.split(" ", 1)[0]: p for p in bundle.verify()}
+    problems = bundle.verify()
+    if args.json:
+        print(json.dumps({"card": card.to_json(), "path": str(bundle.path), "problems": problems}, indent=2))
+        return EXIT_MISMATCH if problems else 0
+    print(render_card(card))
+    by_file = {p.split(" ", 1)[0]: p for p in problems}
     print("  files (sha256)")
     for name, digest in card.files.items():
-        status = "MISMATCH: " + problems[name] if name in problems else "ok"
+        status = "MISMATCH: " + by_file[name] if name in by_file else "ok"
         size = (bundle.path / name).stat().st_size if (bundle.path / name).is_file() else 0
         print(f"    {name:<29}{size:>10,} B  {digest[:16]}  {status}")
     if problems:

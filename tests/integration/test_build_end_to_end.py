@@ -165,6 +165,9 @@ def test_round_trip_tampering_is_detected(binary_bundle, tmp_path, capsys):
     assert [p.split()[0] for p in Bundle.load(bundle_dir, verify=False).verify()] == [MODEL_FILE]
     assert main(["inspect", str(bundle_dir)]) == 1
     assert "MISMATCH" in capsys.readouterr().out
+    assert main(["inspect", "--json", str(bundle_dir)]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["card"]["version"] == original.card.version and report["problems"][0].startswith(MODEL_FILE)
     # a missing file is a mismatch too; a folder without a card is not a bundle (exit 2)
     (bundle_dir / LIME_STATS_FILE).unlink()
     assert main(["inspect", str(bundle_dir)]) == 1
