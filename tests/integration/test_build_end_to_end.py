@@ -121,6 +121,26 @@ def test_accuracy_gate_refuses_and_writes_nothing(tmp_path, monkeypatch):
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
+def test_accuracy_gate_from_the_command_line_exits_2_with_both_numbers(tmp_path, monkeypatch, capsys):
+    real = export.tflite_predict
+    monkeypatch.setattr(export, "tflite_predict", lambda model_bytes, X: 1.0 - real(model_bytes, X))
+    X = credit_rows(200)
+    csv = tmp_path / "train.csv"
+    csv.write_text(
+        "age,income,debt_ratio,tenure,default\n"
+        + "\n".join(
+            ",".join(f"{v:.4f}" for v in row) + f",{label}"
+            for row, label in zip(X, credit_target(X, "binary"), strict=True)
+        )
+    )
+    out = tmp_path / "bundles" / "gated"
+    code = main(["build", "--data", str(csv), "--target", "default", "--out", str(out), "--epochs", "2"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "refusing to write the bundle" in err and "below Keras" in err and "allowed drop 0.01" in err
+    assert not out.exists() and not (tmp_path / "bundles").exists()
+
+
 def test_cli_build_from_csv_infers_task_prints_summary_and_inspects(tmp_path, capsys):
     X = credit_rows(300, seed=1)
     y = credit_target(X, "multiclass", seed=1)
