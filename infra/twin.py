@@ -270,7 +270,9 @@ class Twin:
         if not self.functions:
             self.load_functions()
         for server in self._servers:
-            thread = threading.Thread(target=server.serve_forever, name=f"twin-{server.server_address[1]}", daemon=True)
+            thread = threading.Thread(
+                target=server.serve_forever, args=(0.1,), name=f"twin-{server.server_address[1]}", daemon=True
+            )
             thread.start()
             self._threads.append(thread)
 
