@@ -53,11 +53,36 @@ def test_three_request_forms_give_the_same_float32_batch(X):
         {"inputs": {f: X[:, j].tolist() for j, f in enumerate(FEATURES)}},
     ]
     for body in forms:
-        # WHEN it travels as JSON text and is parsed
-        parsed = protocol.parse_instances(json.loads(json.dumps(body)), FEATURES, 100)
-        # THEN it is exactly the batch the client meant
-        assert parsed.dtype == np.float32 and parsed.flags.c_contiguous
-        np.testing.assert_array_equal(parsed, X)
+        for booleans_possible in (True, False):
+            # WHEN it travels as JSON text and is parsed (with and without the per-value type scan)
+            parsed = protocol.parse_instances(
+                json.loads(json.dumps(body)), FEATURES, 100, booleans_possible=booleans_possible
+            )
+            # THEN it is exactly the batch the client meant
+            assert parsed.dtype == np.float32 and parsed.flags.c_contiguous
+            np.testing.assert_array_equal(parsed, X)
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [("3", "invalid_value"), (None, "invalid_value"), ([3], "invalid_value"), (1e39, "non_finite_value")],
+)
+def test_without_the_type_scan_every_non_number_is_still_caught(value, code):
+    rows = [[1, 2, 3, 4], [1, 2, value, 4]]
+    with pytest.raises(protocol.ClientError) as exc:
+        protocol.parse_instances({"instances": rows}, FEATURES, 10, booleans_possible=False)
+    assert exc.value.code == code and exc.value.message.startswith("instance 1, feature 'debt_ratio'")
+
+
+def test_request_knows_when_its_body_cannot_hold_booleans(load_event):
+    plain = protocol.decode_event(load_event("predict_rest_v1"), ("POST", "/predict"))
+    plain.json_object()
+    assert plain.booleans_possible is False
+    with_bool = protocol.decode_event(
+        load_event("predict_rest_v1", body='{"instances": [[1, true, 3, 4]]}'), ("POST", "/p")
+    )
+    with_bool.json_object()
+    assert with_bool.booleans_possible is True
 
 
 def test_integers_and_mixed_object_and_list_rows_are_accepted():
