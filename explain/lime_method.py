@@ -16,8 +16,8 @@ the cost of one 100-feature row from ~370 ms to a few tens of ms:
   lime's ``__data_inverse`` draws: each feature's bin from the training bin frequencies, then a
   value inside the bin from the normal with the bin's mean and std truncated to the bin's
   [min, max]. lime does this one feature at a time through ``scipy.stats.truncnorm.rvs``, which
-  was ~220 ms of the ~370 ms; here one inverse-CDF draw covers every feature. (A bin with
-  min == max gives that value; lime gives its z-score there, a bug.)
+  was ~220 ms of the ~370 ms; here one inverse-CDF draw over tables built at init covers every
+  feature. (A bin with min == max gives that value; lime gives its z-score there, a bug.)
 - one model call serves every requested class (lime's ``explain_instance`` keeps only the last
   class's score); kernel distances are one numpy expression instead of sklearn's checked
   ``pairwise_distances``; feature selection is skipped when every feature is kept (lime's
@@ -62,9 +62,13 @@ class LimeExplanation:
 
 class BinSampler:
     """lime's neighbourhood for discretized features, vectorized: bins by training frequency, values by
-    the bin's truncated normal. Arrays are (n_features, max bins), padded past each feature's bins."""
+    the bin's truncated normal. Per (feature, bin) tables, padded past each feature's bins, are built once:
+    the bin id, the cumulative frequency, and the truncated normal's mean, std, Phi(lower z), Phi(upper z)
+    and bounds, so one draw is two uniforms, gathers and one inverse normal CDF."""
 
     def __init__(self, explainer: Any) -> None:
+        from scipy.special import ndtr
+
         discretizer = explainer.discretizer
         n_features = len(explainer.feature_names)
         n_bins = max(len(explainer.feature_values[j]) for j in range(n_features))
@@ -72,44 +76,47 @@ class BinSampler:
         self.n_bins = np.array([len(explainer.feature_values[j]) for j in range(n_features)])
         self.values = np.zeros((n_features, n_bins), dtype=np.int64)
         self.cumulative = np.full((n_features, n_bins), np.inf)
-        self.means, self.stds = np.zeros((n_features, n_bins)), np.ones((n_features, n_bins))
-        self.mins, self.maxs = np.zeros((n_features, n_bins)), np.zeros((n_features, n_bins))
+        stat = {key: np.zeros((n_features, n_bins)) for key in ("means", "stds", "mins", "maxs")}
         for j in range(n_features):
             nb = self.n_bins[j]
             self.values[j, :nb] = np.asarray(explainer.feature_values[j], dtype=np.float64).astype(np.int64)
             self.cumulative[j, :nb] = np.cumsum(explainer.feature_frequencies[j])
-            for target, key in ((self.means, "means"), (self.stds, "stds"), (self.mins, "mins"), (self.maxs, "maxs")):
-                stat = np.asarray(getattr(discretizer, key)[j], dtype=np.float64)
-                target[j, : len(stat)] = stat
-        self._columns = np.arange(n_features)
+            for key, table in stat.items():
+                per_bin = np.asarray(getattr(discretizer, key)[j], dtype=np.float64)[self.values[j, :nb]]
+                table[j, :nb] = per_bin
+        self.mean, self.std, self.low, self.high = stat["means"], stat["stds"], stat["mins"], stat["maxs"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.cdf_low = ndtr((self.low - self.mean) / self.std)
+            self.cdf_width = ndtr((self.high - self.mean) / self.std) - self.cdf_low
+        # A bin whose truncated normal cannot be drawn (min == max, std 0, or all mass beyond float
+        # precision) gives its mean clipped to the bin. (lime returns the z-score for min == max, a bug.)
+        self.degenerate = ~(self.std > 0) | ~(self.cdf_width > 0)
+        self.cdf_width[self.degenerate] = 0.0
+        self.cdf_low[self.degenerate] = 0.5
+        self.fallback = np.clip(self.mean, self.low, self.high)
+        self._offsets = np.arange(n_features) * n_bins
 
     def sample(
         self, x: np.ndarray, num_samples: int, random_state: np.random.RandomState
     ) -> tuple[np.ndarray, np.ndarray]:
         """(in-bin indicators (n, F) with row 0 all ones, feature values (n, F) with row 0 = x)."""
-        from scipy.special import ndtr, ndtri
+        from scipy.special import ndtri
 
-        n, cols = num_samples, self._columns
-        u = random_state.random_sample((n, len(cols)))
+        u = random_state.random_sample((num_samples, len(self._offsets)))
         index = np.zeros(u.shape, dtype=np.int64)
         for b in range(self.cumulative.shape[1] - 1):  # inverse CDF: count the thresholds u passed
             index += u >= self.cumulative[:, b]
-        index = np.minimum(index, self.n_bins - 1)  # a cumulative sum that ends just below 1
-        bins = self.values[cols, index]
+        np.minimum(index, self.n_bins - 1, out=index)  # a cumulative sum that ends just below 1
+        flat = index + self._offsets  # (feature, bin) -> position in the raveled tables
+        bins = self.values.ravel()[flat]
         own = self.discretizer.discretize(np.asarray(x, dtype=np.float64)).astype(np.int64)
         indicators = (bins == own).astype(np.float64)
-        mean, std = self.means[cols, bins], self.stds[cols, bins]
-        low, high = self.mins[cols, bins], self.maxs[cols, bins]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lo, hi = (low - mean) / std, (high - mean) / std
-            # Draw in the tail nearer the centre (Phi keeps its precision below 0): flip when lo > 0.
-            flip = lo > 0
-            lo, hi = np.where(flip, -hi, lo), np.where(flip, -lo, hi)
-            a, b = ndtr(lo), ndtr(hi)
-            z = ndtri(a + random_state.random_sample((n, len(cols))) * (b - a))
-            values = mean + std * np.where(flip, -z, z)
-        degenerate = ~np.isfinite(values) | ~(std > 0) | ~(b > a)
-        values = np.where(degenerate, np.clip(mean, low, high), np.clip(values, low, high))
+        p = self.cdf_low.ravel()[flat] + random_state.random_sample(u.shape) * self.cdf_width.ravel()[flat]
+        values = self.mean.ravel()[flat] + self.std.ravel()[flat] * ndtri(p)
+        np.clip(values, self.low.ravel()[flat], self.high.ravel()[flat], out=values)
+        degenerate = self.degenerate.ravel()[flat]
+        if degenerate.any():
+            values[degenerate] = self.fallback.ravel()[flat[degenerate]]
         indicators[0], values[0] = 1.0, x
         return indicators, values
 

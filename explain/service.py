@@ -17,7 +17,7 @@ import numpy as np
 from litelens.explain import quality
 from litelens.explain.lime_method import CLASSIFICATION, REGRESSION, LimeExplanation, LimeMethod
 from litelens.explain.parameters import ALL_CLASSES, ExplainParameters
-from litelens.explain.shap_method import LOG_ODDS, PROBABILITY, ShapMethod, ShapResult, log_odds
+from litelens.explain.shap_method import LOG_ODDS, PROBABILITY, ShapMethod, ShapResult
 
 
 class Explanations:
@@ -25,9 +25,15 @@ class Explanations:
         self.card = card
         self.features = list(card.features)
         self._predict_batch = predict_batch
-        self.shap = {PROBABILITY: ShapMethod(self.columns, background, weights, self.features)}
+        # Binary: SHAP explains the one model output P(classes[1]) (or its log-odds); classes[0]'s
+        # attributions are the exact mirror (1 - p, -logit), so shap solves one regression, not two.
         if card.task == "binary":
-            self.shap[LOG_ODDS] = ShapMethod(self._log_odds_columns, background, weights, self.features)
+            self.shap = {
+                PROBABILITY: ShapMethod(self._positive, background, weights, self.features),
+                LOG_ODDS: ShapMethod(self._positive, background, weights, self.features, output_space=LOG_ODDS),
+            }
+        else:
+            self.shap = {PROBABILITY: ShapMethod(self.columns, background, weights, self.features)}
         self.lime = LimeMethod(
             self.columns,
             lime_stats,
@@ -54,9 +60,8 @@ class Explanations:
             return np.column_stack([1.0 - out[:, 0], out[:, 0]])
         return out
 
-    def _log_odds_columns(self, X: np.ndarray) -> np.ndarray:
-        z = log_odds(np.asarray(self._predict_batch(X))[:, 0])
-        return np.column_stack([-z, z])
+    def _positive(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self._predict_batch(X), dtype=np.float64)
 
     def output_names(self) -> list[str]:
         return list(self.card.classes) if self.card.classes else [self.card.target]
@@ -115,8 +120,7 @@ class Explanations:
     ) -> dict[str, Any]:
         fields: dict[str, Any] = {}
         if shap_result is not None:
-            values = shap_result.values[:, t]
-            base, output = float(shap_result.base_values[t]), float(shap_result.outputs[t])
+            values, base, output = self._shap_for(shap_result, t, space)
             fields["shap"] = {
                 "base_value": base,
                 "values": dict(zip(self.features, values.tolist(), strict=True)),
@@ -141,6 +145,17 @@ class Explanations:
         if shap_result is not None and lime_result is not None:
             k = params.num_features or min(quality.DEFAULT_TOP_K, len(self.features))
             fields["agreement"] = quality.agreement(
-                shap_result.values[:, t], dict(lime_result.results[t].weights), self.features, k
+                self._shap_for(shap_result, t, space)[0], dict(lime_result.results[t].weights), self.features, k
             )
         return fields
+
+    def _shap_for(self, result: ShapResult, t: int, space: str) -> tuple[np.ndarray, float, float]:
+        """(values, base, output) of output column ``t``; binary classes[0] mirrors the explained P(classes[1])."""
+        if self.card.task != "binary":
+            return result.values[:, t], float(result.base_values[t]), float(result.outputs[t])
+        values, base, output = result.values[:, 0], float(result.base_values[0]), float(result.outputs[0])
+        if t == 1:
+            return values, base, output
+        if space == LOG_ODDS:  # logit(1 - p) = -logit(p)
+            return -values, -base, -output
+        return -values, 1.0 - base, 1.0 - output

@@ -1,0 +1,233 @@
+"""Explain handler latency (SHAP, LIME, both; 1 and 10 rows) and cold start beside the textbook shap/lime calls.
+
+One run builds the synthetic 100-feature 128-64-1 binary model (``--demo synthetic``, the same
+builder as ``bench predict``), writes it as a bundle and keeps the Keras model, then measures, side
+by side:
+
+- warm latency through ``functions/explain/app.py`` (REST API proxy event in, proxy response out)
+  with the defaults (nsamples auto = 2F + 2048 over the bundle's k-means-10 background, every
+  feature kept; LIME 5000 samples): SHAP alone, LIME alone and both, for 1 and for 10 rows;
+- the textbook use of the same libraries on the same weights: ``shap.KernelExplainer`` on the
+  tf.keras model's ``predict`` with a sampled background of the same size (default l1_reg), and
+  ``lime.lime_tabular.LimeTabularExplainer`` built on the raw training rows with
+  ``explain_instance`` over ``predict``; plus lime's own ``explain_instance`` over the TFLite batch
+  predict, to separate the runtime's share from the sampler's;
+- cold start: fresh processes that import the handler (shap, lime, sklearn, the bundle, both
+  explainers) and answer one explain request;
+- one request at the server's caps (instances, nsamples, num_samples), against the function's 29 s
+  timeout;
+
+and prints issue 5's targets next to the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from litelens.functions.common import constants
+from litelens.infra.bench_predict import build_models, import_handler, p50_p99, rest_v1_event, verdict
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPLAIN_APP = ROOT / "functions" / "explain" / "app.py"
+FUNCTION_TIMEOUT_S = 29.0
+TARGETS = {"both_1_p50_ms": 250.0, "cold_s": 3.0}
+VARIANTS = {"shap": ["shap"], "lime": ["lime"], "shap+lime": ["shap", "lime"]}
+
+COLD_CHILD = r"""
+import importlib.util, json, sys, time
+t_start = time.perf_counter()
+import lime.lime_tabular, numpy, shap, sklearn  # the libraries' own import cost, reported apart
+t0 = time.perf_counter()
+spec = importlib.util.spec_from_file_location("app", sys.argv[1])
+app = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(app)
+t1 = time.perf_counter()
+response = app.lambda_handler(json.load(open(sys.argv[2])), None)
+t2 = time.perf_counter()
+assert response["statusCode"] == 200, response
+print("COLD " + json.dumps({"imports_s": t0 - t_start, "init_s": t1 - t0, "first_s": t2 - t1}))
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--demo", choices=["synthetic"], default="synthetic", help="the model to measure")
+    parser.add_argument("--work-dir", help="where the bundle and Keras model go (default: a temp dir)")
+    parser.add_argument("--train-rows", type=int, default=4000, help="synthetic rows to train on (default 4000)")
+    parser.add_argument("--epochs", type=int, default=2, help="training epochs (weights do not change latency)")
+    parser.add_argument("--repeats", type=int, default=15, help="timed calls per 1-row measurement (default 15)")
+    parser.add_argument("--repeats-10", type=int, default=4, help="timed calls per 10-row measurement (default 4)")
+    parser.add_argument("--cold-runs", type=int, default=3, help="fresh processes for the cold start (default 3)")
+    parser.add_argument("--no-caps", action="store_true", help="skip the request at the server's caps")
+
+
+def explain_event(rows: list[list[float]], parameters: dict[str, Any]) -> dict[str, Any]:
+    event = rest_v1_event(json.dumps({"instances": rows, "parameters": parameters}))
+    event["resource"] = event["path"] = "/explain"
+    event["requestContext"].update(resourcePath="/explain", path="/v1/explain")
+    return event
+
+
+def timed(fn: Callable[[], Any], repeats: int, warmup: int = 2) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:9.1f} ms"
+
+
+def run(args: argparse.Namespace) -> int:
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    work = Path(args.work_dir or tempfile.mkdtemp(prefix="litelens-bench-explain-"))
+    work.mkdir(parents=True, exist_ok=True)
+    bundle, _, keras_model = build_models(work, args.train_rows, args.epochs, log)
+    from litelens.build import synthetic
+
+    X_train, _, features = synthetic.make_synthetic(n_rows=args.train_rows, seed=0)
+    X_test, _, _ = synthetic.make_synthetic(n_rows=10, seed=99)
+    rows1, rows10 = X_test[:1].tolist(), X_test.tolist()
+
+    app = import_handler(EXPLAIN_APP, {constants.MODEL_URI: str(bundle), constants.LOG_LEVEL: "ERROR"})
+    # quiet the per-request log line while timing
+    app.log.info = app.log.metrics = lambda *a, **k: None  # type: ignore[method-assign]
+
+    results: dict[str, list[float]] = {}
+
+    def handler(rows: list[list[float]], explainers: list[str]) -> Callable[[], Any]:
+        event = explain_event(rows, {"explainers": explainers})
+
+        def call() -> None:
+            response = app.lambda_handler(event, None)
+            assert response["statusCode"] == 200, response["body"]
+
+        return call
+
+    for name, explainers in VARIANTS.items():
+        log(f"litelens {name}: 1 and 10 rows")
+        results[f"litelens {name} x1"] = timed(handler(rows1, explainers), args.repeats)
+        results[f"litelens {name} x10"] = timed(handler(rows10, explainers), args.repeats_10, warmup=1)
+
+    # --- the textbook calls on the same weights ---
+    import shap
+    from lime.lime_tabular import LimeTabularExplainer
+
+    def keras_predict(X: np.ndarray) -> np.ndarray:
+        return keras_model.predict(np.asarray(X, dtype=np.float32), verbose=0)
+
+    def keras_proba(X: np.ndarray) -> np.ndarray:
+        p = keras_predict(X)[:, 0]
+        return np.column_stack([1 - p, p])
+
+    textbook_shap = shap.KernelExplainer(keras_predict, shap.sample(X_train, 10, random_state=0))
+    textbook_lime = LimeTabularExplainer(
+        X_train, mode="classification", feature_names=features, class_names=synthetic.CLASSES, random_state=0
+    )
+
+    def textbook(rows: np.ndarray, which: list[str]) -> Callable[[], Any]:
+        def call() -> None:
+            for x in rows:
+                if "shap" in which:
+                    textbook_shap.shap_values(x[None, :], silent=True)
+                if "lime" in which:
+                    textbook_lime.explain_instance(x, keras_proba, num_features=10, num_samples=5000)
+
+        return call
+
+    for name, explainers in VARIANTS.items():
+        log(f"textbook {name}: 1 and 10 rows")
+        results[f"textbook {name} x1"] = timed(textbook(X_test[:1], explainers), max(3, args.repeats // 3))
+        results[f"textbook {name} x10"] = timed(textbook(X_test, explainers), 1, warmup=0)
+
+    lime_on_tflite = LimeTabularExplainer(
+        X_train[:10], mode="classification", feature_names=features, training_data_stats=app.MODEL.bundle.lime_stats(),
+        random_state=0,
+    )  # fmt: skip
+    results["lime's own explain_instance on TFLite x1"] = timed(
+        lambda: lime_on_tflite.explain_instance(
+            X_test[0], app.EXPLANATIONS.columns, labels=(1,), num_features=100, num_samples=5000
+        ),
+        max(3, args.repeats // 3),
+    )
+
+    # --- cold start ---
+    log(f"cold start: {args.cold_runs} fresh processes")
+    event_file = work / "explain-event.json"
+    event_file.write_text(json.dumps(explain_event(rows1, {})))
+    env = {**os.environ, constants.MODEL_URI: str(bundle), constants.LOG_LEVEL: "ERROR"}
+    imports, inits, firsts, wholes = [], [], [], []
+    for _ in range(args.cold_runs):
+        start = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-c", COLD_CHILD, str(EXPLAIN_APP), str(event_file)],
+            env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        wholes.append(time.perf_counter() - start)
+        line = next((x for x in result.stdout.splitlines() if x.startswith("COLD ")), None)
+        if result.returncode != 0 or line is None:
+            raise RuntimeError(f"cold start failed: {result.stderr[-2000:]}")
+        report = json.loads(line[5:])
+        imports.append(report["imports_s"])
+        inits.append(report["init_s"])
+        firsts.append(report["first_s"])
+
+    # --- a request at the caps ---
+    caps_s = None
+    if not args.no_caps:
+        caps = app.CAPS
+        log(f"one request at the caps: {caps.instances} rows, nsamples {caps.nsamples}, num_samples {caps.num_samples}")
+        X_caps, _, _ = synthetic.make_synthetic(n_rows=caps.instances, seed=7)
+        event = explain_event(X_caps.tolist(), {"nsamples": caps.nsamples, "num_samples": caps.num_samples})
+        caps_s = timed(lambda: app.lambda_handler(event, None), 1, warmup=0)[0]
+
+    # --- report ---
+    print(f"\nexplain latency, {len(features)} features, bundle {bundle} (warm, through the handler; p50 / p99)")
+    print(f"{'':44s}{'p50':>12s}{'p99':>12s}{'vs textbook p50':>18s}")
+    for n in ("x1", "x10"):
+        for name in VARIANTS:
+            ours = p50_p99(results[f"litelens {name} {n}"])
+            theirs = p50_p99(results[f"textbook {name} {n}"])
+            print(f"litelens {name + ' ' + n:35s}{ms(ours[0])}{ms(ours[1])}{theirs[0] / ours[0]:16.1f}x")
+            print(f"textbook {name + ' ' + n:35s}{ms(theirs[0])}{ms(theirs[1])}")
+    lime_own = p50_p99(results["lime's own explain_instance on TFLite x1"])
+    print(f"{'lime explain_instance (own sampler), TFLite x1':44s}{ms(lime_own[0])}{ms(lime_own[1])}")
+    print(
+        f"\ncold start, p50 of {args.cold_runs}: import shap+lime+sklearn+numpy {np.median(imports):.2f} s, then "
+        f"litelens init (app, bundle, both explainers) {np.median(inits):.2f} s, first request "
+        f"{np.median(firsts) * 1000:.0f} ms; whole process {np.median(wholes):.2f} s"
+    )
+    if caps_s is not None:
+        print(
+            f"request at the caps ({app.CAPS.instances} rows, nsamples {app.CAPS.nsamples}, num_samples "
+            f"{app.CAPS.num_samples}): {caps_s:.1f} s of the {FUNCTION_TIMEOUT_S:.0f} s timeout "
+            f"({verdict(caps_s < FUNCTION_TIMEOUT_S)})"
+        )
+    both = p50_p99(results["litelens shap+lime x1"])[0] * 1000
+    cold = float(np.median(imports) + np.median(inits) + np.median(firsts))
+    print("\ntargets (issue 5):")
+    both_ok = verdict(both <= TARGETS["both_1_p50_ms"])
+    print(f"  SHAP+LIME, 1 row, warm p50 <= {TARGETS['both_1_p50_ms']:.0f} ms: {both:.0f} ms  {both_ok}")
+    print(
+        f"  cold start <= {TARGETS['cold_s']:.0f} s (imports + init + first request): {cold:.2f} s  "
+        f"{verdict(cold <= TARGETS['cold_s'])}"
+    )
+    print(f"  (machine load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+    return 0
