@@ -26,9 +26,12 @@ from litelens.infra.template import DEFAULT_TEMPLATE, ROOT, SamTemplate, Templat
 
 EXIT_USAGE = 2
 BUILD_DIR = ".aws-sam/build"
-# Read by functions/predict/Makefile during `sam build`: the bundle packaged with the function.
+# The bundle packaged with the functions: the predict Makefile reads this variable during
+# `sam build`; the explain image gets the template's PackagedBundle parameter as a Docker build arg
+# (a path inside the repository, its Docker context).
 PACKAGED_BUNDLE_VAR = "LITELENS_BUNDLE"
-DEMO_BUNDLE = ROOT / "bundles" / "demo"
+PACKAGED_BUNDLE_PARAMETER = "PackagedBundle"
+DEMO_BUNDLE_PATH = "bundles/demo"  # what `make run` builds, relative to the repository root
 
 
 class Command(NamedTuple):
@@ -78,12 +81,17 @@ def parameter_overrides(args: argparse.Namespace, template: SamTemplate) -> dict
 
 def packaged_bundle(args: argparse.Namespace) -> Path:
     """The bundle `sam build` packages (the functions serve it when no --model-uri is given)."""
-    path = Path(args.bundle).resolve() if args.bundle else DEMO_BUNDLE
+    path = Path(args.bundle).resolve() if args.bundle else ROOT / DEMO_BUNDLE_PATH
     try:
         Bundle.load(path)
     except BundleError as exc:
         hint = "" if args.bundle else " (run `make run` to build the demo bundle, or pass --bundle PATH)"
         raise ValueError(f"cannot package the bundle: {exc}{hint}") from None
+    if not path.is_relative_to(ROOT):
+        raise ValueError(
+            f"cannot package {path}: the explain image's Docker build context is the repository, "
+            f"so the bundle must be inside {ROOT} (e.g. copy it under bundles/)"
+        )
     return path
 
 
@@ -98,9 +106,10 @@ def commands(args: argparse.Namespace) -> list[Command]:
         common += ["--profile", args.profile]
     out: list[Command] = []
     if not args.no_build:
-        build_env = {PACKAGED_BUNDLE_VAR: str(packaged_bundle(args))}
-        build = [args.sam, "build", "--template-file", args.template, "--build-dir", args.build_dir, *common]
-        out.append(Command(build, build_env))
+        bundle = packaged_bundle(args)
+        build = [args.sam, "build", "--template-file", args.template, "--build-dir", args.build_dir]
+        build += ["--parameter-overrides", f"{PACKAGED_BUNDLE_PARAMETER}={bundle.relative_to(ROOT).as_posix()}"]
+        out.append(Command(build + common, {PACKAGED_BUNDLE_VAR: str(bundle)}))
     deploy = [args.sam, "deploy", "--template-file", str(Path(args.build_dir) / "template.yaml")]
     deploy += ["--stack-name", args.stack_name, "--capabilities", "CAPABILITY_IAM"]
     deploy += ["--no-fail-on-empty-changeset"]
@@ -124,9 +133,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model-uri", help="s3://bucket/prefix published with `litelens publish` (default: the packaged bundle)"
     )
-    parser.add_argument(
-        "--bundle", help=f"bundle to package with the functions (default: {DEMO_BUNDLE.relative_to(ROOT)})"
-    )
+    parser.add_argument("--bundle", help=f"bundle to package with the functions (default: {DEMO_BUNDLE_PATH})")
     parser.add_argument("--stage", default="v1", help="API stage name (default: %(default)s)")
     parser.add_argument("--auth", choices=sorted(AUTH_MODES), default="api-key", help="API auth (default: %(default)s)")
     parser.add_argument("--predict-memory", type=int, help="predict function memory, MB")

@@ -13,9 +13,11 @@ from litelens.infra.cli import main as litelens_main
 from tests.support.structural_bundle import structural_bundle
 
 
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory) -> str:
-    return str(structural_bundle(tmp_path_factory.mktemp("deploy") / "bundle").path)
+@pytest.fixture
+def bundle(tmp_path, monkeypatch) -> str:
+    """A bundle at bundles/credit inside a stand-in repository root (the explain image's Docker context)."""
+    monkeypatch.setattr(deploy, "ROOT", tmp_path)
+    return str(structural_bundle(tmp_path / "bundles" / "credit").path)
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -59,7 +61,12 @@ def test_dry_run_prints_build_then_deploy_and_runs_nothing(capsys, bundle):
     (build_env, build), (deploy_env, deploy_cmd) = printed_commands(capsys.readouterr().out)
     # the predict Makefile packages the bundle named by LITELENS_BUNDLE
     assert build_env == {"LITELENS_BUNDLE": bundle} and deploy_env == {}
-    assert build[:2] == ["sam", "build"] and build[-2:] == ["--region", "eu-west-1"]
+    assert build[:2] == ["sam", "build"]
+    # ... and the explain image gets the same bundle through the template's Docker build arg parameter
+    assert overrides_as_sam_reads_them(build) == {"PackagedBundle": "bundles/credit"} and build[-2:] == [
+        "--region",
+        "eu-west-1",
+    ]
     assert deploy_cmd[:2] == ["sam", "deploy"]
     assert deploy_cmd[deploy_cmd.index("--template-file") + 1] == ".aws-sam/build/template.yaml"
     assert "CAPABILITY_IAM" in deploy_cmd and "--resolve-s3" in deploy_cmd
@@ -116,9 +123,12 @@ def test_commands_run_in_order_when_they_succeed(capsys, bundle):
         (["--parameter", "novalue"], "is not NAME=VALUE"),
         (["--sam", "/no/such/sam"], "not found: install the AWS SAM CLI"),
         (["--bundle", "/no/such/bundle"], "cannot package the bundle: bundle folder /no/such/bundle does not exist"),
+        (["--bundle", "{outside}"], "the bundle must be inside"),
     ],
 )
-def test_errors_exit_2_with_one_line(capsys, argv, message, bundle):
+def test_errors_exit_2_with_one_line(capsys, argv, message, bundle, tmp_path_factory):
+    outside = structural_bundle(tmp_path_factory.mktemp("elsewhere") / "b").path
+    argv = [a.format(outside=outside) for a in argv]
     if "--bundle" not in argv:
         argv = [*argv, "--bundle", bundle]
     assert litelens_main(["deploy", *argv]) == 2
