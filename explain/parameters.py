@@ -130,19 +130,22 @@ def _number(filters: Mapping[str, Any], key: str) -> float | None:
     return float(value)
 
 
+def _reject_unknown(value: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
+    unknown = sorted(k for k in value if k not in allowed)
+    if unknown:
+        raise bad_request(
+            E_UNKNOWN_PARAMETER,
+            f"unknown key(s) {', '.join(map(repr, unknown))} in {where}; allowed: {', '.join(allowed)}",
+        )
+
+
 def _explain_if(value: Any, task: str, classes: Sequence[str] | None) -> ExplainIf | None:
     if value is None:
         return None
     if not isinstance(value, dict) or not value:
         raise bad_request(E_INVALID_PARAMETER, "parameters.explain_if must be a non-empty object")
     allowed = REGRESSION_FILTERS if task == "regression" else CLASSIFICATION_FILTERS
-    unknown = sorted(k for k in value if k not in allowed)
-    if unknown:
-        raise bad_request(
-            E_UNKNOWN_PARAMETER,
-            f"unknown key(s) {', '.join(map(repr, unknown))} in parameters.explain_if for a {task} model; "
-            f"allowed: {', '.join(allowed)}",
-        )
+    _reject_unknown(value, allowed, f"parameters.explain_if (a {task} model)")
     labels = value.get("labels")
     if labels is not None:
         if not isinstance(labels, list) or not labels or not all(isinstance(c, str) for c in labels):
@@ -171,12 +174,7 @@ def parse_parameters(value: Any, card: Any, caps: Caps) -> ExplainParameters:
         return ExplainParameters()
     if not isinstance(value, dict):
         raise bad_request(E_INVALID_PARAMETERS, f'"parameters" must be an object, got {_type_name(value)}')
-    unknown = sorted(k for k in value if k not in PARAMETER_KEYS)
-    if unknown:
-        raise bad_request(
-            E_UNKNOWN_PARAMETER,
-            f"unknown parameter(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(PARAMETER_KEYS)}",
-        )
+    _reject_unknown(value, PARAMETER_KEYS, '"parameters"')
     explainers = value.get("explainers", list(EXPLAINERS))
     if not isinstance(explainers, list) or not explainers or not all(isinstance(e, str) for e in explainers):
         raise bad_request(

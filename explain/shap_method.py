@@ -87,10 +87,6 @@ class ShapMethod:
     def _log_odds_output(self, X: np.ndarray) -> np.ndarray:
         return log_odds(self._predict(X))
 
-    def outputs(self, X: np.ndarray) -> np.ndarray:
-        """The explained output of each row, (n, n_outputs), in this method's space."""
-        return self._log_odds_output(X) if self.output_space == LOG_ODDS else self._output(X)
-
     @property
     def base_values(self) -> np.ndarray:
         """E_background[f] (weighted), (n_outputs,)."""

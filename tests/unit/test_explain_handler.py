@@ -2,37 +2,22 @@
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from litelens.functions.common import constants
+from tests.support.predict_app import import_function_app
 
 EXPLAIN_APP = Path(__file__).resolve().parents[2] / "functions" / "explain" / "app.py"
 FEATURES = ["age", "income", "debt_ratio", "tenure"]
-_counter = itertools.count()
 
 
 def import_explain_app(bundle, **env):
     """A fresh explain module (its own cold start) serving ``bundle``; env vars apply during import only."""
-    name = f"_litelens_test_explain_app_{next(_counter)}"
-    spec = importlib.util.spec_from_file_location(name, EXPLAIN_APP)
-    module = importlib.util.module_from_spec(spec)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(constants.MODEL_URI, str(bundle))
-        for key, value in env.items():
-            patch.setenv(key, value)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        finally:
-            sys.modules.pop(name, None)
-    return module
+    return import_function_app(EXPLAIN_APP, bundle, **env)
 
 
 @pytest.fixture(scope="module")
