@@ -37,7 +37,15 @@ from typing import Any
 import numpy as np
 
 from litelens.functions.common import constants
-from litelens.infra.bench_predict import build_models, import_handler, p50_p99, python312, rest_v1_event, verdict
+from litelens.infra.bench_predict import (
+    add_model_arguments,
+    build_models,
+    import_handler,
+    p50_p99,
+    python312,
+    rest_v1_event,
+    verdict,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPLAIN_APP = ROOT / "functions" / "explain" / "app.py"
@@ -105,10 +113,7 @@ def stage_image(root: Path, bundle: Path, *, compile_with: str | None = None) ->
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--demo", choices=["synthetic"], default="synthetic", help="the model to measure")
-    parser.add_argument("--work-dir", help="where the bundle and Keras model go (default: a temp dir)")
-    parser.add_argument("--train-rows", type=int, default=4000, help="synthetic rows to train on (default 4000)")
-    parser.add_argument("--epochs", type=int, default=2, help="training epochs (weights do not change latency)")
+    add_model_arguments(parser, "the bundle and Keras model")
     parser.add_argument("--repeats", type=int, default=15, help="timed calls per 1-row measurement (default 15)")
     parser.add_argument("--repeats-10", type=int, default=4, help="timed calls per 10-row measurement (default 4)")
     parser.add_argument("--cold-runs", type=int, default=3, help="fresh processes for the cold start (default 3)")

@@ -89,11 +89,16 @@ sys.__stdout__.write("\nCOLD " + json.dumps({"cold_s": cold, "hwm_kb": hwm}) + "
 """
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_model_arguments(parser: argparse.ArgumentParser, work_dir_holds: str) -> None:
+    """The options every benchmark shares: which model to build and where."""
     parser.add_argument("--demo", choices=["synthetic"], default="synthetic", help="the model to measure")
-    parser.add_argument("--work-dir", help="where the bundle, Keras model and build go (default: a temp dir)")
+    parser.add_argument("--work-dir", help=f"where {work_dir_holds} go (default: a temp dir)")
     parser.add_argument("--train-rows", type=int, default=4000, help="synthetic rows to train on (default 4000)")
     parser.add_argument("--epochs", type=int, default=2, help="training epochs (weights do not change latency)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_model_arguments(parser, "the bundle, Keras model and build")
     parser.add_argument("--seconds", type=float, default=1.5, help="time budget per warm measurement (default 1.5)")
     parser.add_argument("--cold-runs", type=int, default=5, help="fresh processes per cold-start variant (default 5)")
     parser.add_argument("--keras-cold-runs", type=int, default=3, help="fresh processes for the Keras handler")

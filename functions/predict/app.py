@@ -30,7 +30,7 @@ log.info(
 def predict(request: protocol.Request) -> dict:
     body = request.json_object(MAX_BODY_BYTES)
     protocol.reject_unknown_fields(body, PREDICT_FIELDS)
-    X = protocol.parse_instances(body, MODEL.card.features, MAX_INSTANCES, booleans_possible=request.booleans_possible)
+    X = protocol.parse_instances(body, MODEL.card.features, MAX_INSTANCES, **request.value_hints())
     request.rows = len(X)
     return protocol.prediction_response(MODEL.card, MODEL.predict_batch(X))
 

@@ -40,6 +40,8 @@ def test_event_kind_and_route_of_every_fixture(load_event, name, kind):
 
 
 finite32 = st.floats(allow_nan=False, allow_infinity=False, width=32)
+# What a body text may rule out (Request.value_hints): none, booleans, booleans and strings.
+HINTS = [{}, {"booleans_possible": False}, {"booleans_possible": False, "strings_possible": False}]
 
 
 @settings(max_examples=60, deadline=None)
@@ -53,47 +55,61 @@ def test_three_request_forms_give_the_same_float32_batch(X):
         {"inputs": {f: X[:, j].tolist() for j, f in enumerate(FEATURES)}},
     ]
     for body in forms:
-        for booleans_possible in (True, False):
-            # WHEN it travels as JSON text and is parsed (with and without the per-value type scan)
-            parsed = protocol.parse_instances(
-                json.loads(json.dumps(body)), FEATURES, 100, booleans_possible=booleans_possible
-            )
+        for hints in HINTS:
+            # WHEN it travels as JSON text and is parsed (by each conversion the hints allow)
+            parsed = protocol.parse_instances(json.loads(json.dumps(body)), FEATURES, 100, **hints)
             # THEN it is exactly the batch the client meant
             assert parsed.dtype == np.float32 and parsed.flags.c_contiguous
             np.testing.assert_array_equal(parsed, X)
 
 
+NON_NUMBERS = [
+    ("3", "invalid_value"),
+    (None, "invalid_value"),
+    ([3], "invalid_value"),
+    ({}, "invalid_value"),
+    (1e39, "non_finite_value"),
+    (10**400, "non_finite_value"),
+    (math.nan, "non_finite_value"),
+]
+
+
 @pytest.mark.parametrize(
-    ("value", "code"),
-    [("3", "invalid_value"), (None, "invalid_value"), ([3], "invalid_value"), (1e39, "non_finite_value")],
+    ("value", "code", "hints"),
+    [(value, code, HINTS[1]) for value, code in NON_NUMBERS]
+    # a body whose text rules out strings holds none: every other non-number
+    + [(value, code, HINTS[2]) for value, code in NON_NUMBERS if not isinstance(value, str)],
 )
-def test_without_the_type_scan_every_non_number_is_still_caught(value, code):
+def test_without_the_type_scan_every_non_number_is_still_caught(value, code, hints):
     rows = [[1, 2, 3, 4], [1, 2, value, 4]]
     with pytest.raises(protocol.ClientError) as exc:
-        protocol.parse_instances({"instances": rows}, FEATURES, 10, booleans_possible=False)
+        protocol.parse_instances({"instances": rows}, FEATURES, 10, **hints)
     assert exc.value.code == code and exc.value.message.startswith("instance 1, feature 'debt_ratio'")
 
 
 @pytest.mark.parametrize(
-    ("body", "possible"),
+    ("body", "booleans", "strings"),
     [
-        ('{"instances": [[1, 2.5, 3, 4]]}', False),  # no "u", no "l": settled without a substring search
-        ('{"instances": [{"age": 1, "income": 2, "debt_ratio": 3, "tenure": 4}], "parameters": {"l": "u"}}', False),
-        ('{"instances": [[1, true, 3, 4]]}', True),
-        ('{"instances": [[1, false, 3, 4]]}', True),
-        ('{"instances": [[1, null, 3, 4]], "x": "false"}', True),  # a false inside a string: merely possible
+        ('{"instances": [[1, 2.5, 3, 4]]}', False, False),  # no "u", no "l": no substring search needed
+        ('{"instances": [[1, 2]], "parameters": {"explainers": ["lime"], "num_samples": 9}}', False, True),
+        ('{"instances": [{"age": 1, "income": 2, "debt_ratio": 3, "tenure": 4}]}', False, True),
+        ('{"instances": [[1, true, 3, 4]]}', True, False),
+        ('{"instances": [[1, false, 3, 4]]}', True, False),
+        ('{"instances": [[1, null, 3, 4]], "x": "false"}', True, True),  # a false inside a string: merely possible
+        ('{"instances": [[1, "2", 3, 4]]}', False, True),
+        ('{"instances": [[1, {}, 3, 4]], "\\"": 1}', False, True),  # an escaped quote counts too: merely possible
     ],
 )
-def test_request_knows_when_its_body_cannot_hold_booleans(load_event, body, possible):
+def test_request_knows_what_its_body_text_rules_out(load_event, body, booleans, strings):
     request = protocol.decode_event(load_event("predict_rest_v1", body=body), ("POST", "/predict"))
     request.json_object()
-    assert request.booleans_possible is possible
+    assert request.value_hints() == {"booleans_possible": booleans, "strings_possible": strings}
 
 
-def test_fixture_body_cannot_hold_booleans(load_event):
+def test_fixture_body_holds_only_numbers(load_event):
     plain = protocol.decode_event(load_event("predict_rest_v1"), ("POST", "/predict"))
     plain.json_object()
-    assert plain.booleans_possible is False
+    assert plain.value_hints() == {"booleans_possible": False, "strings_possible": False}
 
 
 def test_integers_and_mixed_object_and_list_rows_are_accepted():
