@@ -250,11 +250,34 @@ class SamTemplate:
                 routes.append(Route(method=method, path=path, function=logical_id, event=event_name))
         return routes
 
-    def stage_name(self) -> str:
+    def _api_properties(self) -> dict[str, Any]:
         for resource in self.data["Resources"].values():
             if isinstance(resource, Mapping) and resource.get("Type") == "AWS::Serverless::Api":
-                return str(self.resolve(resource.get("Properties", {}).get("StageName", "Prod")))
-        return "Prod"
+                return resource.get("Properties") or {}
+        return {}
+
+    def stage_name(self) -> str:
+        return str(self.resolve(self._api_properties().get("StageName", "Prod")))
+
+    def cors_preflight_headers(self) -> dict[str, str] | None:
+        """The headers API Gateway answers a CORS preflight (OPTIONS) with, from the Api's ``Cors``
+        (SAM's short form ``Cors: "'origin'"`` too); None when the template has no ``Cors``."""
+        cors = self._api_properties().get("Cors")
+        if cors is None:
+            return None
+        cors = self.resolve(cors)
+        if isinstance(cors, str):
+            cors = {"AllowOrigin": cors}
+        if not isinstance(cors, Mapping) or "AllowOrigin" not in cors:
+            raise TemplateError("the Api's Cors needs AllowOrigin")
+        names = {
+            "AllowOrigin": "Access-Control-Allow-Origin",
+            "AllowMethods": "Access-Control-Allow-Methods",
+            "AllowHeaders": "Access-Control-Allow-Headers",
+            "MaxAge": "Access-Control-Max-Age",
+        }
+        # SAM's values are header values in single quotes (API Gateway's static-value syntax).
+        return {header: str(cors[key]).strip("'") for key, header in names.items() if key in cors}
 
     def environment(self, logical_id: str) -> dict[str, str]:
         """The function's environment: Globals merged with its own, intrinsics resolved."""

@@ -231,6 +231,7 @@ class Twin:
         self.lambda_port = lambda_port
         self.api_key = api_key
         self.stage = template.stage_name()
+        self.cors_preflight = template.cors_preflight_headers()
         self.routes: list[tuple[re.Pattern[str], Route]] = [
             (_route_pattern(r.path), r) for r in template.routes() if r.function in self.served
         ]
@@ -468,10 +469,14 @@ class _ApiRequestHandler(_BaseRequestHandler):
             body = self._read_body()
             if body is None:
                 return
+            route, path_parameters, allowed = twin.match(self.command, path)
+            if self.command == "OPTIONS" and route is None and allowed and twin.cors_preflight is not None:
+                # A CORS preflight: API Gateway's mock integration answers it, without key or function.
+                self._send(HTTPStatus.OK, b"{}", [("Content-Type", "application/json"), *twin.cors_preflight.items()])
+                return
             if twin.api_key is not None and self.headers.get("x-api-key") != twin.api_key:
                 self._send(HTTPStatus.FORBIDDEN, _json_bytes({"message": "Forbidden"}))
                 return
-            route, path_parameters, allowed = twin.match(self.command, path)
             if route is None:
                 if allowed:
                     message = f"{self.command} is not allowed on {path} (allowed: {', '.join(allowed)})"

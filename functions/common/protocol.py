@@ -565,7 +565,7 @@ def cors_headers() -> dict[str, str]:
         return {}
     return {
         "Access-Control-Allow-Origin": origin,
-        "Access-Control-Allow-Headers": "Content-Type,X-Api-Key,Authorization",
+        "Access-Control-Allow-Headers": "Content-Type,X-Api-Key,Authorization,X-Amz-Date,X-Amz-Security-Token",
         "Access-Control-Allow-Methods": "GET,POST,OPTIONS",
     }
 

@@ -8,9 +8,11 @@ import http.client
 import pytest
 
 from litelens.build.bundle import Bundle
+from litelens.functions.common import constants
 from litelens.infra.cli import main as litelens_main
 from litelens.infra.client import LitelensClient
 from litelens.infra.template import DEFAULT_TEMPLATE, SamTemplate
+from litelens.infra.twin import Twin
 from tests.support.twin_requests import get, lambda_client, post, rows, serving
 
 
@@ -73,3 +75,33 @@ def test_invoke_command_prints_the_explanation_table_and_plots(twin, features, t
     shap = [abs(float(line.split()[2])) for line in table]
     assert shap == sorted(shap, reverse=True)  # ordered by |SHAP|
     assert (tmp_path / "shap.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cors_preflight_answers_without_a_key_as_api_gateway_does(binary_bundle):
+    # GIVEN the twin requiring an API key, as the deployed API does by default
+    template = SamTemplate.load(DEFAULT_TEMPLATE)
+    env = {constants.MODEL_URI: str(binary_bundle)}
+    with Twin(
+        template, env_overrides=env, api_port=0, lambda_port=None, api_key="k", functions=["PredictFunction"]
+    ) as local:
+        conn = http.client.HTTPConnection(local.host, local.api_port, timeout=30)
+        # WHEN a browser sends the preflight of a POST /predict (no key: browsers never send one)
+        conn.request(
+            "OPTIONS", "/predict", headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+        )
+        response = conn.getresponse()
+        response.read()
+        # THEN it gets the template's CORS headers, and the function is not called
+        assert response.status == 200
+        assert response.getheader("Access-Control-Allow-Origin") == "*"
+        assert "X-Api-Key" in response.getheader("Access-Control-Allow-Headers")
+        assert "POST" in response.getheader("Access-Control-Allow-Methods")
+        # while an OPTIONS on a path the API does not have, and a keyless POST, are refused
+        conn.request("OPTIONS", "/nowhere")
+        unknown = conn.getresponse()
+        unknown.read()
+        conn.request("POST", "/predict", body="{}", headers={"Content-Type": "application/json"})
+        refused = conn.getresponse()
+        refused.read()
+        conn.close()
+    assert (unknown.status, refused.status) == (403, 403)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from litelens.functions.common import constants
+from litelens.functions.common import constants, protocol
 from litelens.infra.template import DEFAULT_TEMPLATE, SamTemplate, load_template
 
 TEMPLATE = SamTemplate.load(DEFAULT_TEMPLATE)
@@ -149,6 +149,8 @@ def test_sam_applies_the_auth_mode_to_every_route(aws_region, overrides, securit
     assert set(paths) == {"/predict", "/metadata", "/explain"}
     for path, methods in paths.items():
         for method, operation in methods.items():
+            if method == "options":
+                continue  # the CORS preflight: open by design (see the test below)
             got = operation.get("security", [])
             assert sorted(map(str, got)) == sorted(map(str, security)), (path, method, got)
 
@@ -168,3 +170,24 @@ def test_sam_builds_the_usage_plan_with_throttle_and_quota(aws_region):
             if "Action" in statement:
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 assert all("*" not in a for a in actions)
+
+
+@pytest.mark.parametrize(
+    "overrides", [{}, {"ApiKeyRequired": "", "IamAuthorizer": "AWS_IAM"}, {"IamAuthorizer": "AWS_IAM"}]
+)
+def test_cors_preflight_needs_no_credentials_and_matches_the_functions_headers(aws_region, overrides, monkeypatch):
+    # GIVEN what SAM makes of the template's Cors in every auth mode
+    paths = _sam_transform(overrides)["Resources"]["LitelensApi"]["Properties"]["Body"]["paths"]
+    preflight = TEMPLATE.cors_preflight_headers()
+    monkeypatch.delenv(constants.CORS_ORIGIN, raising=False)
+    answers = protocol.cors_headers()  # what the functions send with the template's default origin
+    assert TEMPLATE.resolve({"Ref": "CorsOrigin"}) == constants.CORS_ORIGIN_DEFAULT
+    for path in paths:
+        options = paths[path]["options"]
+        # THEN a browser's preflight (no key, no signature) reaches API Gateway's mock answer
+        assert "security" not in options and options["x-amazon-apigateway-integration"]["type"] == "mock"
+        # with the headers the functions' own answers carry
+        parameters = options["x-amazon-apigateway-integration"]["responses"]["default"]["responseParameters"]
+        sent = {name.rsplit(".", 1)[1] for name in parameters}
+        assert sent == set(preflight)
+    assert {k: v for k, v in preflight.items() if k in answers} == answers
