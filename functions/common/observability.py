@@ -30,7 +30,10 @@ except ImportError:  # pragma: no cover - exercised where orjson is absent
 
 def _json_line(record: Mapping[str, Any]) -> str:
     if _orjson is not None:
-        return _orjson.dumps(record, default=str).decode()
+        try:
+            return _orjson.dumps(record, default=str).decode()
+        except TypeError:  # e.g. a lone surrogate in a logged path: the stdlib escapes it
+            pass
     return json.dumps(record, default=str, separators=(",", ":"))
 
 

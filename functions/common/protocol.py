@@ -77,6 +77,7 @@ E_INVALID_VALUE = "invalid_value"
 E_NON_FINITE_VALUE = "non_finite_value"
 E_COLUMN_LENGTH_MISMATCH = "column_length_mismatch"
 E_UNKNOWN_FIELD = "unknown_field"
+E_NON_FINITE_OUTPUT = "non_finite_output"
 E_NOT_FOUND = "not_found"
 E_METHOD_NOT_ALLOWED = "method_not_allowed"
 E_INTERNAL = "internal_error"
@@ -89,6 +90,8 @@ class ClientError(Exception):
     """A mistake in the request: answered with ``status`` and ``{"error": {"code", "message"}}``."""
 
     def __init__(self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> None:
+        # A message may quote the request (a path, a key); lone surrogates in it could not be encoded.
+        message = message.encode("utf-8", "backslashreplace").decode("utf-8")
         super().__init__(message)
         self.status = status
         self.code = code
@@ -147,17 +150,25 @@ class Request:
             limit = max_body_bytes
             if limit is None:
                 limit = constants.env_int(constants.MAX_BODY_BYTES, constants.MAX_BODY_BYTES_DEFAULT)
-            size = len(text.encode()) if not text.isascii() else len(text)
+            try:
+                size = len(text) if text.isascii() else len(text.encode("utf-8"))
+            except UnicodeEncodeError:
+                raise bad_request(E_MALFORMED_BODY, "request body is not valid UTF-8 text (a lone surrogate)") from None
             if size > limit:
                 raise ClientError(413, E_BODY_TOO_LARGE, f"request body is {size} bytes; the limit is {limit} bytes")
             if not text.strip():
                 raise bad_request(E_MALFORMED_JSON, "request body is empty; send a JSON object")
             try:
                 value = loads(text)
-            except (json.JSONDecodeError, RecursionError) as exc:
-                detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-                where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-                raise bad_request(E_MALFORMED_JSON, f"request body is not valid JSON: {detail}{where}") from None
+            except json.JSONDecodeError as exc:
+                raise bad_request(
+                    E_MALFORMED_JSON,
+                    f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                ) from None
+            except RecursionError:
+                raise bad_request(E_MALFORMED_JSON, "request body is not valid JSON: nested too deeply") from None
+            except ValueError as exc:  # e.g. an integer of more than 4300 digits
+                raise bad_request(E_MALFORMED_JSON, f"request body cannot be read: {str(exc).split(';')[0]}") from None
             if isinstance(value, dict):
                 self.booleans_possible = _may_hold_boolean(text)
                 self.strings_possible = not _quote_count_at_most(text, 2 * len(value))
@@ -508,6 +519,24 @@ def reject_unknown_fields(body: Mapping[str, Any], allowed: Iterable[str]) -> No
 
 
 # --- batch -> response ---------------------------------------------------------------------------
+
+
+def require_finite_outputs(outputs: np.ndarray, what: str = "instance") -> None:
+    """400 ``non_finite_output`` naming the rows whose model output is NaN or infinite.
+
+    Finite float32 inputs far outside the training range can overflow the network; such a row has
+    no prediction (a multiclass argmax over NaN would still name a class), so the request is refused
+    rather than answered with a made-up label."""
+    finite = np.isfinite(outputs).reshape(len(outputs), -1).all(axis=1)
+    if finite.all():
+        return
+    bad = np.flatnonzero(~finite).tolist()
+    listed = ", ".join(map(str, bad[:5])) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+    raise bad_request(
+        E_NON_FINITE_OUTPUT,
+        f"the model's output for {what} {listed} is not finite (NaN or infinity): "
+        "its feature values are far outside what the model was trained on",
+    )
 
 
 def _finite_or_none(values: list[float]) -> list[float | None]:

@@ -32,7 +32,9 @@ def predict(request: protocol.Request) -> dict:
     protocol.reject_unknown_fields(body, PREDICT_FIELDS)
     X = protocol.parse_instances(body, MODEL.card.features, MAX_INSTANCES, **request.value_hints())
     request.rows = len(X)
-    return protocol.prediction_response(MODEL.card, MODEL.predict_batch(X))
+    outputs = MODEL.predict_batch(X)
+    protocol.require_finite_outputs(outputs)
+    return protocol.prediction_response(MODEL.card, outputs)
 
 
 def metadata(request: protocol.Request) -> dict:

@@ -178,6 +178,8 @@ BAD_BODIES = [
     ("Infinity", '{"instances": [[1, -Infinity, 3, 4]]}', 400, "non_finite_value", ["'income'"]),
     ("overflowing number", '{"instances": [[1, 2, 1e999, 4]]}', 400, "non_finite_value", ["'debt_ratio'"]),
     ("beyond float32", '{"instances": [[1, 2, 1e39, 4]]}', 400, "non_finite_value", ["float32"]),
+    ("integer of 5000 digits", '{"instances": [[1, 2, 3, ' + "9" * 5000 + "]]}", 400, "malformed_json", ["digits"]),
+    ("lone surrogate in the body", '{"instances": [[1, 2, 3, "\ud800"]]}', 400, "malformed_body", ["UTF-8"]),
     ("nested list", '{"instances": [[1, [2], 3, 4]]}', 400, "invalid_value", ["'income'", "list"]),
     ("3-d instances", '{"instances": [[[1, 2, 3, 4]]]}', 400, "wrong_feature_count", ["instance 0"]),
     ("scalar instance", '{"instances": [5]}', 400, "invalid_instance", ["instance 0"]),
@@ -304,6 +306,38 @@ def test_unknown_path_404_known_path_wrong_method_405(app, load_event, lambda_co
     assert (got, body["error"]["code"]) == (status, code)
     if status == 405:
         assert app.lambda_handler(event, lambda_context)["headers"]["Allow"] in ("GET", "POST")
+
+
+def test_lone_surrogate_in_a_direct_event_path_is_a_404_that_encodes(app, lambda_context, capsys):
+    # GIVEN a direct invocation naming a path with a lone surrogate (valid in an event's JSON)
+    event = {"httpMethod": "GET", "path": "/meta\ud800data"}
+    # WHEN the handler answers
+    body = app.lambda_handler(event, lambda_context)
+    # THEN a 404 whose message and log line are both encodable JSON
+    assert body["error"]["code"] == "not_found" and "\\ud800" in body["error"]["message"]
+    json.dumps(body, ensure_ascii=False).encode("utf-8")
+    assert '"status":404' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_rows_the_model_overflows_on_are_refused_by_index(apps, load_event, lambda_context, monkeypatch, task):
+    # GIVEN a model whose output for some rows is not finite (finite float32 inputs far out of range)
+    app = apps[task]
+    real = app.MODEL.predict_batch
+
+    def overflowing(X):
+        out = np.array(real(X), copy=True)
+        out[1] = np.nan
+        out[3, 0] = np.inf
+        return out
+
+    monkeypatch.setattr(app.MODEL, "predict_batch", overflowing)
+    body = json.dumps({"instances": ROWS * 2})
+    # WHEN those rows are requested
+    status, answer_body = answer(app.lambda_handler(load_event("predict_rest_v1", body=body), lambda_context))
+    # THEN 400 naming them: no null prediction and no argmax-of-NaN label
+    assert (status, answer_body["error"]["code"]) == (400, "non_finite_output")
+    assert "instance 1, 3 is not finite" in answer_body["error"]["message"]
 
 
 def test_unexpected_failure_is_500_with_request_id_and_logged_trace(
