@@ -1,11 +1,11 @@
 """The explain request's ``"parameters"`` object, validated strictly: every mistake is a 400 naming it.
 
-``{"explainers": ["shap", "lime"], "nsamples": int, "num_samples": int, "num_features": int,
+``{"explainers": ["shap", "lime"], "nsamples": int | "auto", "num_samples": int, "num_features": int,
 "seed": int, "class": name | "all", "output_space": "probability" | "log_odds",
 "explain_if": {"min_probability": p, "max_probability": p, "labels": [...], "min_value": y,
 "max_value": y}}``, every key optional. Caps (``Caps``, from the environment at init) bound the work
-of one request so it finishes inside the function's timeout; a value over a cap is a 400 naming the
-cap and its environment variable.
+of one request so it finishes inside the function's timeout, defaults included (a default above a
+cap is lowered to it); a value over a cap is a 400 naming the cap and its environment variable.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from litelens.functions.common.protocol import ClientError, bad_request
 
 EXPLAINERS = ("shap", "lime")
 ALL_CLASSES = "all"
+AUTO = "auto"  # parameters.nsamples: shap's own word for its default, 2 F + 2048
 DEFAULT_LIME_NUM_SAMPLES = 5000
 MIN_LIME_NUM_SAMPLES = 100
 MAX_SEED = 2**32 - 1
@@ -171,7 +172,7 @@ def _explain_if(value: Any, task: str, classes: Sequence[str] | None) -> Explain
 def parse_parameters(value: Any, card: Any, caps: Caps) -> ExplainParameters:
     """The request's ``"parameters"`` (may be absent: None) for the model ``card``, or a 400 naming the mistake."""
     if value is None:
-        return ExplainParameters()
+        value = {}  # every default, still bounded by the caps below
     if not isinstance(value, dict):
         raise bad_request(E_INVALID_PARAMETERS, f'"parameters" must be an object, got {_type_name(value)}')
     _reject_unknown(value, PARAMETER_KEYS, '"parameters"')
@@ -187,6 +188,8 @@ def parse_parameters(value: Any, card: Any, caps: Caps) -> ExplainParameters:
         raise bad_request(E_INVALID_PARAMETER, "parameters.explainers lists an explainer twice")
     n_features = card.n_features
     min_nsamples = min(2 * n_features + 2, caps.nsamples)
+    if value.get("nsamples") == AUTO:
+        value = {k: v for k, v in value.items() if k != "nsamples"}  # shap's "auto" is our default
     nsamples = _integer(value, "nsamples", min_nsamples, caps.nsamples, constants.MAX_SHAP_NSAMPLES)
     if nsamples is None and default_nsamples(n_features) > caps.nsamples:
         nsamples = caps.nsamples
@@ -226,7 +229,7 @@ def parse_parameters(value: Any, card: Any, caps: Caps) -> ExplainParameters:
     return ExplainParameters(
         explainers=tuple(explainers),
         nsamples=nsamples,
-        num_samples=DEFAULT_LIME_NUM_SAMPLES if num_samples is None else num_samples,
+        num_samples=min(DEFAULT_LIME_NUM_SAMPLES, caps.num_samples) if num_samples is None else num_samples,
         num_features=num_features,
         seed=0 if seed is None else seed,
         target_class=target_class,

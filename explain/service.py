@@ -18,6 +18,7 @@ from litelens.explain import quality
 from litelens.explain.lime_method import CLASSIFICATION, REGRESSION, LimeExplanation, LimeMethod
 from litelens.explain.parameters import ALL_CLASSES, ExplainParameters
 from litelens.explain.shap_method import LOG_ODDS, PROBABILITY, ShapMethod, ShapResult
+from litelens.functions.common.protocol import E_NON_FINITE_OUTPUT, ClientError
 
 
 class Explanations:
@@ -49,9 +50,21 @@ class Explanations:
         background, weights = model.bundle.shap_background()
         return cls(model.card, model.predict_batch, background, weights, model.bundle.lime_stats())
 
+    def _outputs(self, X: np.ndarray) -> np.ndarray:
+        """The model on the explainers' samples; a sample the model overflows on is the request's 400."""
+        outputs = np.asarray(self._predict_batch(X), dtype=np.float64)
+        if not np.isfinite(outputs).all():
+            raise ClientError(
+                400,
+                E_NON_FINITE_OUTPUT,
+                "the model's output is not finite (NaN or infinity) on samples around the instance: "
+                "its feature values are far outside what the model was trained on",
+            )
+        return outputs
+
     def columns(self, X: np.ndarray) -> np.ndarray:
         """The explained outputs (n, columns) as float64: class probabilities, or the regression value."""
-        return self.columns_from_outputs(self._predict_batch(X))
+        return self.columns_from_outputs(self._outputs(X))
 
     def columns_from_outputs(self, outputs: np.ndarray) -> np.ndarray:
         """``columns`` from the model's own outputs (binary: P(classes[1]) -> both classes' probabilities)."""
@@ -61,7 +74,7 @@ class Explanations:
         return out
 
     def _positive(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(self._predict_batch(X), dtype=np.float64)
+        return self._outputs(X)
 
     def output_names(self) -> list[str]:
         return list(self.card.classes) if self.card.classes else [self.card.target]

@@ -44,6 +44,7 @@ def explain(request: protocol.Request) -> dict:
     X = protocol.parse_instances(body, MODEL.card.features, max_rows)
     request.rows = len(X)
     outputs = MODEL.predict_batch(X)
+    protocol.require_finite_outputs(outputs)
     columns = EXPLANATIONS.columns_from_outputs(outputs)
     rows = select_rows(params.explain_if, MODEL.card, columns, EXPLANATIONS.predicted_column(columns), CAPS)
     response = protocol.prediction_response(MODEL.card, outputs)

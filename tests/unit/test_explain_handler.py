@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from litelens.explain.parameters import parse_parameters
 from litelens.functions.common import constants
 from tests.support.predict_app import import_function_app
 
@@ -253,7 +255,7 @@ def test_unknown_explainer_fixture(binary_app, load_event, lambda_context):
             400,
             "invalid_parameter",
         ),
-        ({"instances": [[41, 52000, 0.31, 6]], "parameters": {"nsamples": "auto"}}, 400, "invalid_parameter"),
+        ({"instances": [[41, 52000, 0.31, 6]], "parameters": {"nsamples": "many"}}, 400, "invalid_parameter"),
         ({"instances": [[41, 52000, 0.31, 6]], "parameters": {"nsamples": 5}}, 400, "invalid_parameter"),
         ({"instances": [[41, 52000, 0.31, 6]], "parameters": {"num_samples": 10.5}}, 400, "invalid_parameter"),
         ({"instances": [[41, 52000, 0.31, 6]], "parameters": {"num_samples": 99}}, 400, "invalid_parameter"),
@@ -347,6 +349,64 @@ def test_caps_come_from_the_environment(binary_bundle, load_event, lambda_contex
         {"instances": rows, "parameters": {"explain_if": {"min_probability": 0.999999}}},
     )
     assert status == 200 and len(body["predictions"]) == 3
+
+
+def test_defaults_are_bounded_by_the_caps_with_or_without_parameters(binary_bundle, load_event, lambda_context):
+    # GIVEN caps below the defaults (shap auto = 2 F + 2048 = 2056, LIME 5000)
+    app = import_explain_app(
+        binary_bundle, **{constants.MAX_SHAP_NSAMPLES: "50", constants.MAX_LIME_NUM_SAMPLES: "300"}
+    )
+    row = [[41, 52000, 0.31, 6]]
+    for body in (
+        {"instances": row},
+        {"instances": row, "parameters": {}},
+        {"instances": row, "parameters": {"nsamples": "auto"}},
+    ):
+        # WHEN a request leaves the sample counts to the server
+        status, answer = post(app, load_event, lambda_context, body)
+        # THEN the work done is the caps', not the defaults'
+        assert status == 200, answer
+        explanation = answer["explanations"][0]
+        assert explanation["lime"]["num_samples"] == 300
+        assert explanation["shap"]["nsamples"] <= 50  # 4 features: shap enumerates all 14 coalitions
+        # and the parsed request (what a many-feature model would spend) is capped too
+        params = parse_parameters(
+            body.get("parameters"), SimpleNamespace(n_features=100, task="binary", classes=["good", "bad"]), app.CAPS
+        )
+        assert (params.nsamples, params.num_samples) == (50, 300)
+
+
+def test_nsamples_auto_is_shaps_default(binary_app, load_event, lambda_context):
+    row = [[41, 52000, 0.31, 6]]
+    _, auto = post(binary_app, load_event, lambda_context, {"instances": row, "parameters": {"nsamples": "auto"}})
+    _, default = post(binary_app, load_event, lambda_context, {"instances": row})
+    assert auto == default
+
+
+def test_rows_the_model_overflows_on_are_a_400_not_a_500(binary_bundle, load_event, lambda_context, monkeypatch):
+    app = import_explain_app(binary_bundle)
+    real = app.MODEL.predict_batch
+    row = [[41, 52000, 0.31, 6]]
+    # GIVEN a model that is not finite on the instance itself
+    monkeypatch.setattr(app.MODEL, "predict_batch", lambda X: np.full_like(real(X), np.nan))
+    status, body = post(app, load_event, lambda_context, {"instances": row})
+    assert (status, body["error"]["code"]) == (400, "non_finite_output") and "instance 0" in body["error"]["message"]
+
+    # GIVEN a model finite on the instance but not on some of the explainers' samples around it
+    def overflow_on_samples(X):
+        out = np.array(real(X), copy=True)
+        if len(X) > 1:
+            out[len(X) // 2] = np.inf
+        return out
+
+    monkeypatch.setattr(app.MODEL, "predict_batch", overflow_on_samples)
+    monkeypatch.setattr(app.EXPLANATIONS, "_predict_batch", overflow_on_samples)  # bound at init
+    for explainer in ("shap", "lime"):
+        status, body = post(
+            app, load_event, lambda_context, {"instances": row, "parameters": {"explainers": [explainer]}}
+        )
+        assert (status, body["error"]["code"]) == (400, "non_finite_output"), (explainer, body)
+        assert "samples around the instance" in body["error"]["message"]
 
 
 def test_wrong_route_and_method(binary_app, load_event, lambda_context):

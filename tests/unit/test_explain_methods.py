@@ -162,6 +162,26 @@ def test_lime_top_k_keeps_k_features(lime_regression, training_rows):
     assert len(exp.results[0].weights) == 2
 
 
+def test_lime_top_k_keeps_the_largest_weights_of_the_full_fit_without_forward_selection(
+    lime_regression, training_rows, monkeypatch
+):
+    from sklearn.linear_model import Ridge
+
+    # GIVEN lime's forward selection (k x F ridge fits: too slow for the timeout) made to fail
+    def forward_selection(*args, **kwargs):
+        raise AssertionError("forward_selection must not run")
+
+    monkeypatch.setattr(lime_regression._explainer.base, "forward_selection", forward_selection)
+    x = training_rows[4]
+    # WHEN asking for k = 2 <= 6 features (lime's "auto" would pick forward selection)
+    fit = lime_regression.explain(x, [0], num_samples=2000, num_features=2, seed=5).results[0]
+    # THEN the two kept are the two largest |coef| of the full weighted ridge (lime's highest_weights)
+    indicators, outputs, distances = lime_regression.neighbourhood(x, 2000, 5)
+    weights = np.sqrt(np.exp(-(distances**2) / (0.75 * np.sqrt(len(FEATURES))) ** 2))
+    coef = Ridge(alpha=0.01).fit(indicators, outputs[:, 0], sample_weight=weights).coef_
+    assert {j for j, _ in fit.weights} == set(np.argsort(-np.abs(coef))[:2].tolist())
+
+
 def test_lime_classification_explains_each_requested_class(training_rows, background):
     def probabilities(X):
         p = logistic(X)[:, 0]
