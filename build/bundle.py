@@ -99,6 +99,7 @@ class BundleCard:
         return card
 
     def validate(self) -> None:
+        self._check_types()
         if self.task not in TASKS:
             raise BundleError(f"{CARD_FILE}: unknown task {self.task!r} (expected one of {', '.join(TASKS)})")
         if self.quantization not in QUANTIZATIONS:
@@ -111,8 +112,80 @@ class BundleCard:
             raise BundleError(f"{CARD_FILE}: a binary bundle needs exactly 2 classes")
         if self.task == "multiclass" and (not self.classes or len(self.classes) < 3):
             raise BundleError(f"{CARD_FILE}: a multiclass bundle needs 3 or more classes")
-        if MODEL_FILE not in self.files:
-            raise BundleError(f"{CARD_FILE}: files does not list {MODEL_FILE}")
+        if set(self.files) != set(BUNDLE_FILES):
+            listed, wanted = sorted(self.files), sorted(BUNDLE_FILES)
+            raise BundleError(f"{CARD_FILE}: files must list exactly {', '.join(wanted)}, not {', '.join(listed)}")
+        bad = [name for name, digest in self.files.items() if not _is_sha256(digest)]
+        if bad:
+            raise BundleError(f"{CARD_FILE}: files[{bad[0]!r}] is not a sha256 hex digest")
+
+    def _check_types(self) -> None:
+        """Every field of the type the functions and ``inspect`` read it as (a hand-edited card may not be)."""
+        expected: dict[str, tuple[type, ...]] = {
+            "name": (str,),
+            "version": (str,),
+            "created_at": (str,),
+            "task": (str,),
+            "features": (list,),
+            "classes": (list, type(None)),
+            "target": (str,),
+            "input_dtype": (str,),
+            "input_shape": (list,),
+            "metrics": (dict,),
+            "quantization": (str,),
+            "training": (dict,),
+            "libraries": (dict,),
+            "files": (dict,),
+            "format": (str,),
+            "extra": (dict,),
+        }
+        for name, types in expected.items():
+            if not isinstance(getattr(self, name), types):
+                kinds = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+                raise BundleError(f"{CARD_FILE}: {name} must be {kinds}, got {type(getattr(self, name)).__name__}")
+        for name in ("features", "classes"):
+            values = getattr(self, name) or []
+            if not all(isinstance(v, str) for v in values):
+                raise BundleError(f"{CARD_FILE}: {name} must be a list of strings")
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.libraries.items()):
+            raise BundleError(f"{CARD_FILE}: libraries must map names to version strings")
+
+    def content_version(self) -> str:
+        """The version the card's files and schema hash to (what ``version`` says when intact)."""
+        return content_version(self.files, self.task, self.features, self.classes)
+
+
+BUNDLE_FILES = (MODEL_FILE, SHAP_BACKGROUND_FILE, SHAP_WEIGHTS_FILE, LIME_STATS_FILE)
+
+
+def _is_sha256(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def check_output_dir(out_dir: str | os.PathLike[str], force: bool = False) -> Path:
+    """The resolved folder a bundle may be written to, or a BundleError saying why not.
+
+    Checked before any work (training takes minutes) and again when writing. ``force`` replaces an
+    earlier bundle (a folder holding bundle.json) or an empty folder, never a file, a folder of
+    other things, or the current directory or one of its parents."""
+    out = Path(out_dir).expanduser().resolve()
+    if out.exists() or out.is_symlink():
+        if not out.is_dir():
+            raise BundleError(f"{out_dir} is a file, not a bundle folder")
+        if not force:
+            raise BundleError(f"{out_dir} already exists (use --force to replace it)")
+        if out == Path.cwd().resolve() or out in Path.cwd().resolve().parents:
+            raise BundleError(f"{out_dir} is the current directory or holds it: choose a folder such as bundles/NAME")
+        if not (out / CARD_FILE).is_file() and any(out.iterdir()):
+            raise BundleError(
+                f"{out_dir} is not a bundle (no {CARD_FILE}) and not empty: --force replaces only bundles"
+            )
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise BundleError(f"{parent} is a file: cannot create {out_dir} under it")
+            break
+    return out
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -173,9 +246,7 @@ def write_bundle(
     the end, so a failure leaves no half-written bundle. An existing ``out_dir`` is replaced only
     with ``force``.
     """
-    out = Path(out_dir)
-    if out.exists() and not force:
-        raise BundleError(f"{out} already exists (use --force to replace it)")
+    out = check_output_dir(out_dir, force)
     background = np.asarray(shap_background, dtype=np.float64)
     weights = np.asarray(shap_weights, dtype=np.float64).ravel()
     if background.ndim != 2 or background.shape[1] != len(features):
@@ -186,13 +257,12 @@ def write_bundle(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        tmp.chmod(0o755)  # mkdtemp's 0700 would hide the bundle from a packaging or serving user
         (tmp / MODEL_FILE).write_bytes(model)
         np.save(tmp / SHAP_BACKGROUND_FILE, background, allow_pickle=False)
         np.save(tmp / SHAP_WEIGHTS_FILE, weights, allow_pickle=False)
         (tmp / LIME_STATS_FILE).write_text(json.dumps(_lime_stats_to_json(lime_stats)))
-        files = {
-            f: sha256_file(tmp / f) for f in (MODEL_FILE, SHAP_BACKGROUND_FILE, SHAP_WEIGHTS_FILE, LIME_STATS_FILE)
-        }
+        files = {f: sha256_file(tmp / f) for f in BUNDLE_FILES}
         card = BundleCard(
             name=name,
             version=content_version(files, task, features, list(classes) if classes else None),
@@ -254,6 +324,11 @@ class Bundle:
     def verify(self) -> list[str]:
         """Every mismatch between the card and the files: empty means intact."""
         problems = []
+        if self.card.version != self.card.content_version():
+            problems.append(
+                f"{CARD_FILE} version {self.card.version} is not the content hash {self.card.content_version()} "
+                "of its files and schema (edited card?)"
+            )
         for name, expected in self.card.files.items():
             file = self.path / name
             if not file.is_file():

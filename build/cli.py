@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from litelens.build.bundle import QUANTIZATIONS, TASKS, BundleError
+from litelens.build.bundle import QUANTIZATIONS, TASKS, BundleError, check_output_dir
 from litelens.build.data import DEMOS, BuildInputError, Dataset, load_demo, read_csv
 from litelens.build.export import ExportError
 from litelens.build.pipeline import BuildConfig, BuildResult, build_bundle
@@ -100,6 +100,8 @@ def load_dataset(args: argparse.Namespace) -> Dataset:
             raise BuildInputError("give either --data or --demo, not both")
         if args.demo not in DEMOS:
             raise BuildInputError(f"unknown demo {args.demo!r} (choose from {', '.join(DEMOS)})")
+        if args.rows < 1:
+            raise BuildInputError(f"--rows must be a positive number of rows, got {args.rows}")
         dataset = load_demo(args.demo, n_rows=args.rows, seed=args.seed or 0)
         if args.task is not None and args.task != dataset.task:
             raise BuildInputError(f"--demo {args.demo} is a {dataset.task} dataset, not {args.task}")
@@ -155,8 +157,7 @@ def run(args: argparse.Namespace) -> int:
         config = config_from_args(args)
         dataset = load_dataset(args)
         out = Path(args.out)
-        if out.exists() and not args.force:
-            raise BuildInputError(f"{out} already exists (use --force to replace it)")
+        check_output_dir(out, args.force)
         print(describe(dataset), flush=True)
         result = build_bundle(
             dataset.X,

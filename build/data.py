@@ -12,6 +12,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +23,7 @@ MIN_TRAIN_ROWS = 10
 MIN_VALIDATION_ROWS = 5
 # A numeric target with at most this many distinct integer values (and few per row) is read as classes.
 MAX_INFERRED_CLASSES = 20
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class BuildInputError(ValueError):
@@ -43,11 +45,26 @@ class Dataset:
 
 
 def _parse_float(cell: str) -> float | None:
+    """The number a CSV cell holds, or None. Python's float() also reads ``1_000``: not a CSV number."""
+    if "_" in cell:
+        return None
     try:
         value = float(cell)
     except ValueError:
         return None
     return value
+
+
+def _class_keys(values: Sequence[str]) -> tuple[list[Any], dict[Any, str]]:
+    """Per value the key that identifies its class, and each key's label, in class order.
+
+    All-numeric labels are classes by value ("1", "1.0" and "01" are one class, sorted as numbers,
+    named "1"); otherwise by text, sorted."""
+    numbers = {v: _parse_float(v) for v in set(values)}
+    if all(n is not None for n in numbers.values()):
+        keys: list[Any] = [numbers[v] for v in values]
+        return keys, {n: _label_text(n) for n in sorted(set(keys))}
+    return list(values), {v: v for v in sorted(set(values))}
 
 
 def _label_text(value: float) -> str:
@@ -56,8 +73,9 @@ def _label_text(value: float) -> str:
 
 def infer_task(values: Sequence[str]) -> str:
     """binary for 2 distinct values; multiclass for 3+ text labels or few distinct integers; else regression."""
-    distinct = set(values)
-    numbers = [_parse_float(v) for v in distinct]
+    _, labels = _class_keys(values)
+    distinct = list(labels)
+    numbers = [_parse_float(labels[k]) for k in distinct]
     if len(distinct) <= 2:  # one value is a (degenerate) binary target: encode_target says so
         return "binary"
     if any(n is None for n in numbers):
@@ -67,8 +85,12 @@ def infer_task(values: Sequence[str]) -> str:
     return "regression"
 
 
-def encode_target(values: Sequence[str], task: str, target: str) -> tuple[np.ndarray, list[str] | None]:
-    """``(y, classes)``: class indices in the sorted order of the labels (numeric labels sorted as numbers)."""
+def encode_target(
+    values: Sequence[str], task: str, target: str, lines: Sequence[int] | None = None
+) -> tuple[np.ndarray, list[str] | None]:
+    """``(y, classes)``: class indices in the sorted order of the labels (numeric labels by value).
+
+    ``lines``: each value's line in the file, for messages."""
     if task not in TASKS:
         raise BuildInputError(f"unknown task {task!r} (choose from {', '.join(TASKS)})")
     if task == "regression":
@@ -77,19 +99,19 @@ def encode_target(values: Sequence[str], task: str, target: str) -> tuple[np.nda
             value = _parse_float(cell)
             if value is None or not math.isfinite(value):
                 raise BuildInputError(
-                    f"target column {target!r}, row {i + 2}: {cell!r} is not a number (task regression)"
+                    f"target column {target!r}, {_row(i, lines)}: {cell!r} is not a number (task regression)"
                 )
+            if abs(value) > FLOAT32_MAX:
+                raise BuildInputError(f"target column {target!r}, {_row(i, lines)}: {cell} is too large for float32")
             y[i] = value
         if np.ptp(y) == 0:
             raise BuildInputError(f"target column {target!r} is constant ({y[0]:g}): nothing to learn")
         return y, None
-    distinct = sorted(set(values))
-    numbers = {v: _parse_float(v) for v in distinct}
-    if all(n is not None for n in numbers.values()):
-        distinct.sort(key=lambda v: numbers[v])
-        labels = [_label_text(numbers[v]) for v in distinct]
-    else:
-        labels = distinct
+    keys, names = _class_keys(values)
+    for i, key in enumerate(keys):
+        if isinstance(key, float) and not math.isfinite(key):
+            raise BuildInputError(f"target column {target!r}, {_row(i, lines)}: {values[i]!r} is not a class label")
+    distinct, labels = list(names), list(names.values())
     if len(distinct) < 2:
         raise BuildInputError(f"target column {target!r} has a single class ({labels[0]!r}): nothing to learn")
     if task == "binary" and len(distinct) != 2:
@@ -102,8 +124,13 @@ def encode_target(values: Sequence[str], task: str, target: str) -> tuple[np.nda
             f"target column {target!r} has {len(distinct)} classes but --task multiclass needs 3 or more "
             "(use --task binary)"
         )
-    index = {v: i for i, v in enumerate(distinct)}
-    return np.array([index[v] for v in values], dtype=np.int64), labels
+    index = {k: i for i, k in enumerate(distinct)}
+    return np.array([index[k] for k in keys], dtype=np.int64), labels
+
+
+def _row(i: int, lines: Sequence[int] | None) -> str:
+    """``row N``: the file's line number of data row ``i`` when known (blank lines skipped), else i + 2."""
+    return f"row {lines[i] if lines is not None else i + 2}"
 
 
 def read_csv(path: str | os.PathLike[str], target: str, task: str | None = None) -> Dataset:
@@ -113,12 +140,18 @@ def read_csv(path: str | os.PathLike[str], target: str, task: str | None = None)
         raise BuildInputError(f"data file {file} does not exist")
     if not file.is_file():
         raise BuildInputError(f"data file {file} is not a file")
+    rows: list[list[str]] = []
+    lines: list[int] = []  # each kept row's line in the file (the last line of a multi-line record)
     try:
         with file.open(newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh))
+            reader = csv.reader(fh)
+            for row in reader:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # a blank line; a row of empty cells (",,,") is kept and reported
+                rows.append(row)
+                lines.append(reader.line_num)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise BuildInputError(f"cannot read {file} as CSV: {exc}") from None
-    rows = [r for r in rows if any(cell.strip() for cell in r)]
     if not rows:
         raise BuildInputError(f"{file} is empty")
     header = [h.strip() for h in rows[0]]
@@ -141,9 +174,11 @@ def read_csv(path: str | os.PathLike[str], target: str, task: str | None = None)
     X = np.empty((len(body), len(features)), dtype=np.float64)
     labels: list[str] = []
     for r, row in enumerate(body):
-        line = r + 2  # 1-based, after the header: the row number an editor shows
+        line = lines[r + 1]  # the line number an editor shows
         if len(row) != len(header):
             raise BuildInputError(f"{file}, row {line}: {len(row)} cells, the header has {len(header)}")
+        if not any(cell.strip() for cell in row):
+            raise BuildInputError(f"{file}, row {line}: every cell is empty")
         label = row[t].strip()
         if not label:
             raise BuildInputError(f"{file}, row {line}: target column {target!r} is empty")
@@ -162,12 +197,12 @@ def read_csv(path: str | os.PathLike[str], target: str, task: str | None = None)
                 )
             X[r, c] = value
             c += 1
-    if np.any(np.abs(X) > np.finfo(np.float32).max):
-        r, c = np.argwhere(np.abs(X) > np.finfo(np.float32).max)[0]
-        raise BuildInputError(f"{file}, row {r + 2}, column {features[c]!r}: value too large for float32")
+    if np.any(np.abs(X) > FLOAT32_MAX):
+        r, c = np.argwhere(np.abs(X) > FLOAT32_MAX)[0]
+        raise BuildInputError(f"{file}, row {lines[r + 1]}, column {features[c]!r}: value too large for float32")
     inferred = task is None
     task = infer_task(labels) if task is None else task
-    y, classes = encode_target(labels, task, target)
+    y, classes = encode_target(labels, task, target, lines[1:])
     return Dataset(X.astype(np.float32), y, features, target, task, classes, str(file), inferred)
 
 
@@ -215,6 +250,8 @@ def check_arrays(
         y = y.astype(np.float64)
         if not np.all(np.isfinite(y)):
             raise BuildInputError(f"target row {int(np.argwhere(~np.isfinite(y))[0][0])}: NaN or infinite value")
+        if np.any(np.abs(y) > FLOAT32_MAX):
+            raise BuildInputError(f"target row {int(np.argmax(np.abs(y) > FLOAT32_MAX))}: too large for float32")
         return X.astype(np.float32), y
     n_classes = len(classes) if classes else int(y.max()) + 1
     if not np.all(np.equal(np.mod(y, 1), 0)) or y.min() < 0 or y.max() >= n_classes:

@@ -11,7 +11,7 @@ import sys
 import textwrap
 from typing import Any
 
-from litelens.build.bundle import Bundle, BundleCard, BundleError
+from litelens.build.bundle import CARD_FILE, Bundle, BundleCard, BundleError
 
 EXIT_MISMATCH = 1
 EXIT_UNREADABLE = 2
@@ -78,14 +78,20 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"card": card.to_json(), "path": str(bundle.path), "problems": problems}, indent=2))
         return EXIT_MISMATCH if problems else 0
     print(render_card(card))
-    by_file = {p.split(" ", 1)[0]: p for p in problems}
+    by_file = {p.split(" ", 1)[0]: p for p in problems if p.split(" ", 1)[0] in card.files}
     print("  files (sha256)")
     for name, digest in card.files.items():
         status = "MISMATCH: " + by_file[name] if name in by_file else "ok"
         size = (bundle.path / name).stat().st_size if (bundle.path / name).is_file() else 0
         print(f"    {name:<29}{size:>10,} B  {digest[:16]}  {status}")
+    unlisted = sorted(p.name for p in bundle.path.iterdir() if p.name not in card.files and p.name != CARD_FILE)
+    if unlisted:
+        print(f"  not in the card (ignored by the functions): {', '.join(unlisted)}")
     if problems:
-        print(f"litelens inspect: {len(problems)} file(s) do not match bundle.json", file=sys.stderr)
+        for problem in problems:
+            if problem not in by_file.values():
+                print(f"  MISMATCH: {problem}")
+        print(f"litelens inspect: {len(problems)} problem(s): the bundle does not match bundle.json", file=sys.stderr)
         return EXIT_MISMATCH
     print("  verified: every file matches its sha256")
     return 0

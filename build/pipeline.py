@@ -7,6 +7,7 @@ accuracy gate, summarizes the training rows for SHAP and LIME, and writes the bu
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import platform
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from litelens.build import stats
-from litelens.build.bundle import QUANTIZATIONS, BundleCard, write_bundle
+from litelens.build.bundle import QUANTIZATIONS, BundleCard, check_output_dir, write_bundle
 from litelens.build.data import MIN_TRAIN_ROWS, MIN_VALIDATION_ROWS, BuildInputError, check_arrays
 
 LIBRARIES = ("tensorflow-cpu", "tensorflow", "keras", "numpy", "scikit-learn", "ai-edge-litert")
@@ -60,6 +61,15 @@ class BuildConfig:
             raise BuildInputError(f"l2 and l1_first must be >= 0, got {self.l2} and {self.l1_first}")
         if self.max_metric_drop < 0:
             raise BuildInputError(f"max metric drop must be >= 0, got {self.max_metric_drop}")
+        for name in ("validation_split", "learning_rate", "clipnorm", "l2", "l1_first", "max_metric_drop"):
+            if not math.isfinite(getattr(self, name)):  # NaN slips through every comparison above
+                raise BuildInputError(f"{name.replace('_', ' ')} must be a finite number, got {getattr(self, name)}")
+        if not 0 < self.learning_rate <= 1:
+            raise BuildInputError(f"learning rate must be in (0, 1], got {self.learning_rate}")
+        if not 0 <= self.seed < 2**32:
+            raise BuildInputError(f"seed must be between 0 and {2**32 - 1}, got {self.seed}")
+        if self.patience < 1:
+            raise BuildInputError(f"patience must be at least 1 epoch, got {self.patience}")
 
 
 @dataclass
@@ -142,7 +152,8 @@ def build_bundle(
 ) -> BuildResult:
     """Train, export, evaluate and write a bundle. ``y``: class indices into ``classes`` or regression floats.
 
-    Raises :class:`BuildInputError` (bad data/config, existing ``out`` without ``force``),
+    Raises :class:`BuildInputError` (bad data/config), :class:`BundleError` (``out`` exists without
+    ``force``, or is not a folder ``force`` may replace),
     :class:`MetricGateError` (quantized model too inaccurate); nothing is written in either case.
     """
     started = time.perf_counter()
@@ -153,8 +164,7 @@ def build_bundle(
         classes = [str(c) for c in range(int(np.max(y)) + 1)]
     X, y = check_arrays(X, y, features, task, classes)
     out = Path(out)
-    if out.exists() and not force:
-        raise BuildInputError(f"{out} already exists (use --force to replace it)")
+    check_output_dir(out, force)  # before minutes of training, not after
     train_idx, val_idx = split(len(X), y, task, config.validation_split, config.seed, classes)
     X_train, y_train, X_val, y_val = X[train_idx], y[train_idx], X[val_idx], y[val_idx]
 

@@ -55,6 +55,31 @@ CASES = {
         ["--target", "label"],
         "row 4: target column 'label' is empty",
     ),
+    "row number counts blank lines": (
+        GOOD_HEADER + "\n\n" + _rows(3) + "\n\n\n33,x,0.1,1\n" + _rows(30),
+        ["--target", "label"],
+        "row 8, column 'income'",
+    ),
+    "row of empty cells": (
+        GOOD_HEADER + "\n" + _rows(3) + "\n,,,\n" + _rows(30),
+        ["--target", "label"],
+        "row 5: every cell is empty",
+    ),
+    "underscore number": (
+        GOOD_HEADER + "\n" + _rows(3) + "\n33,1_000,0.1,1\n" + _rows(30),
+        ["--target", "label"],
+        "'1_000' is not a number",
+    ),
+    "NaN class label": (
+        GOOD_HEADER + "\n" + _rows(3) + "\n33,1000,0.1,nan\n" + _rows(30),
+        ["--target", "label", "--task", "binary"],
+        "row 5: 'nan' is not a class label",
+    ),
+    "regression target beyond float32": (
+        GOOD_HEADER + "\n" + _rows(30, lambda i: i / 3) + "\n33,1000,0.1,1e39\n",
+        ["--target", "label", "--task", "regression"],
+        "row 32: 1e39 is too large for float32",
+    ),
     "ragged row": (GOOD_HEADER + "\n" + _rows(2) + "\n33,4000\n", ["--target", "label"], "row 4: 2 cells"),
     "single class": (GOOD_HEADER + "\n" + _rows(40, lambda i: 1), ["--target", "label"], "single class ('1')"),
     "too few rows": (GOOD_HEADER + "\n" + _rows(12), ["--target", "label"], "too few rows for the split"),
@@ -82,6 +107,18 @@ CASES = {
     "header only": (GOOD_HEADER + "\n", ["--target", "label"], "has a header but no rows"),
     "bad quantization": (GOOD_HEADER + "\n" + _rows(40), ["--target", "label", "--quantize", "int4"], "int4"),
     "bad hidden sizes": (GOOD_HEADER + "\n" + _rows(40), ["--target", "label", "--hidden", "128,x"], "--hidden"),
+    "zero learning rate": (
+        GOOD_HEADER + "\n" + _rows(40),
+        ["--target", "label", "--learning-rate", "0"],
+        "learning rate",
+    ),
+    "NaN metric drop": (
+        GOOD_HEADER + "\n" + _rows(40),
+        ["--target", "label", "--max-metric-drop", "nan"],
+        "max metric drop must be a finite number",
+    ),
+    "negative seed": (GOOD_HEADER + "\n" + _rows(40), ["--target", "label", "--seed", "-1"], "seed must be between"),
+    "zero patience": (GOOD_HEADER + "\n" + _rows(40), ["--target", "label", "--patience", "0"], "patience"),
     "bad validation split": (
         GOOD_HEADER + "\n" + _rows(40),
         ["--target", "label", "--validation-split", "1.5"],
@@ -124,6 +161,7 @@ def test_existing_bundle_is_not_overwritten_without_force(tmp_path, capsys):
         (["--demo", "iris"], "unknown demo 'iris'"),
         (["--demo", "breast_cancer", "--data", "x.csv"], "either --data or --demo"),
         (["--demo", "breast_cancer", "--task", "regression"], "is a binary dataset, not regression"),
+        (["--demo", "synthetic", "--rows", "0"], "--rows must be a positive number"),
     ],
 )
 def test_bad_source_options(args, expected, tmp_path, capsys):
@@ -157,6 +195,14 @@ def test_task_inference_from_the_target(labels, task, classes, tmp_path):
     data = read_csv(_csv(tmp_path, "a,b,y\n" + body), "y")
     assert (data.task, data.classes, data.task_inferred) == (task, classes, True)
     assert data.features == ["a", "b"] and data.X.shape == (len(labels), 2)
+
+
+def test_numeric_labels_are_classes_by_value(tmp_path):
+    # "1", "1.0" and "01" are one class; sorting and naming by value
+    body = "\n".join(f"{i},{i * 2},{lab}" for i, lab in enumerate(["0", "1", "1.0", "01", "0.0"] * 12))
+    data = read_csv(_csv(tmp_path, "a,b,y\n" + body), "y")
+    assert (data.task, data.classes) == ("binary", ["0", "1"])
+    assert data.y.tolist()[:5] == [0, 1, 1, 1, 0]
 
 
 def test_inferred_task_is_printed(tmp_path, capsys):

@@ -1,0 +1,133 @@
+"""The bundle card's integrity (`litelens inspect`, Bundle.load) and where a bundle may be written."""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+
+import pytest
+
+from litelens.build.bundle import CARD_FILE, LIME_STATS_FILE, MODEL_FILE, Bundle, BundleError, check_output_dir
+from litelens.infra.cli import main
+from tests.support.structural_bundle import structural_bundle
+
+
+@pytest.fixture
+def bundle_dir(tmp_path):
+    path = tmp_path / "bundles" / "tiny"
+    structural_bundle(path)
+    return path
+
+
+def edit_card(bundle_dir, change):
+    card = json.loads((bundle_dir / CARD_FILE).read_text())
+    change(card)
+    (bundle_dir / CARD_FILE).write_text(json.dumps(card))
+
+
+def inspect(capsys, *args):
+    code = main(["inspect", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+# --- the card against its content -----------------------------------------------------------------
+
+
+def test_an_intact_bundle_inspects_clean_and_mentions_unlisted_files(bundle_dir, capsys):
+    (bundle_dir / "notes.txt").write_text("mine")
+    code, out, err = inspect(capsys, str(bundle_dir))
+    assert code == 0, err
+    assert "not in the card (ignored by the functions): notes.txt" in out
+    assert Bundle.load(bundle_dir).verify() == []
+
+
+def test_an_edited_schema_no_longer_matches_the_version(bundle_dir, capsys):
+    # GIVEN a card whose feature order was edited by hand (every file hash still matches)
+    edit_card(bundle_dir, lambda card: card["features"].reverse())
+    # WHEN inspecting and loading it
+    code, out, _ = inspect(capsys, str(bundle_dir))
+    # THEN the version no longer is the content hash: exit 1 naming it, and the functions refuse it
+    assert code == 1 and "MISMATCH: bundle.json version" in out and "content hash" in out
+    with pytest.raises(BundleError, match="content hash"):
+        Bundle.load(bundle_dir)
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda card: card.update(features=7), "features must be list"),
+        (lambda card: card.update(features=["a", 2, "c", "d"]), "features must be a list of strings"),
+        (lambda card: card.update(classes="good,bad"), "classes must be list or null"),
+        (lambda card: card.update(metrics=[]), "metrics must be dict"),
+        (lambda card: card.update(name=None), "name must be str"),
+        (lambda card: card["files"].pop(LIME_STATS_FILE), "files must list exactly"),
+        (lambda card: card["files"].update({"../../etc/passwd": "0" * 64}), "files must list exactly"),
+        (lambda card: card["files"].update({MODEL_FILE: "not-a-digest"}), "is not a sha256 hex digest"),
+        (lambda card: card.update(task="ranking"), "unknown task 'ranking'"),
+        (lambda card: card.pop("version"), "missing field(s) version"),
+    ],
+    ids=["features int", "feature int", "classes str", "metrics list", "name null", "file missing", "path escape",
+         "bad digest", "task", "no version"],
+)  # fmt: skip
+def test_a_malformed_card_is_one_line_exit_2(bundle_dir, capsys, change, words):
+    edit_card(bundle_dir, change)
+    code, out, err = inspect(capsys, str(bundle_dir))
+    assert code == 2, out + err
+    assert words in err and err.count("\n") == 1 and "Traceback" not in err
+    with pytest.raises(BundleError):
+        Bundle.load(bundle_dir)
+
+
+def test_written_bundles_are_readable_by_others(bundle_dir):
+    mode = stat.S_IMODE(bundle_dir.stat().st_mode)
+    assert mode & 0o055 == 0o055, oct(mode)  # group and others may list and enter (mkdtemp makes 0700)
+
+
+# --- where a bundle may be written -----------------------------------------------------------------
+
+
+def test_output_checks(tmp_path, monkeypatch, bundle_dir):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_file").write_text("x")
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "cat.jpg").write_text("meow")
+    (tmp_path / "empty").mkdir()
+    cases = {
+        "a_file": "is a file, not a bundle folder",
+        "a_file/model": "is a file: cannot create",
+        "photos": "already exists (use --force",
+        str(bundle_dir): "already exists (use --force",
+    }
+    for out, words in cases.items():
+        with pytest.raises(BundleError, match=re.escape(words)):
+            check_output_dir(out, force=False)
+    forced = {
+        "photos": "is not a bundle (no bundle.json) and not empty",
+        ".": "is the current directory or holds it",
+        str(tmp_path.parent): "is the current directory or holds it",
+    }
+    for out, words in forced.items():
+        with pytest.raises(BundleError, match=re.escape(words)):
+            check_output_dir(out, force=True)
+    # what --force may replace: an earlier bundle or an empty folder; a new path needs no force
+    assert check_output_dir(bundle_dir, force=True) == bundle_dir.resolve()
+    assert check_output_dir("empty", force=True) == (tmp_path / "empty").resolve()
+    assert check_output_dir("bundles/new", force=False) == (tmp_path / "bundles" / "new").resolve()
+
+
+def test_build_refuses_a_bad_out_before_training_and_touches_nothing(tmp_path, monkeypatch, capsys):
+    # GIVEN a valid CSV and a working directory full of the user's files
+    monkeypatch.chdir(tmp_path)
+    rows = "\n".join(f"{i},{i * 3 % 7},{i % 2}" for i in range(60))
+    (tmp_path / "train.csv").write_text("a,b,label\n" + rows)
+    for out in (".", "train.csv"):
+        # WHEN building into the current directory with --force, or into a file
+        code = main(["build", "--data", "train.csv", "--target", "label", "--out", out, "--force", "--epochs", "1"])
+        captured = capsys.readouterr()
+        # THEN exit 2 with one line, before any training output, and every file still there
+        assert code == 2, captured
+        assert captured.err.startswith("litelens build: error: ") and captured.err.count("\n") == 1
+        assert "epoch" not in captured.out.lower()
+        assert (tmp_path / "train.csv").read_text().startswith("a,b,label")
