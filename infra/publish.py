@@ -4,7 +4,8 @@ Layout (``build/bundle.py``): ``prefix/versions/<version>/<every bundle file>`` 
 ``prefix/latest.json`` names the version the functions load and is written last, only after
 every object of the version has been read back and its sha256 checked. A version that already
 exists is left alone: identical content only moves the ``latest`` pointer (a rollback), different
-content is refused.
+content is refused. A version without ``bundle.json`` (uploaded last) is an interrupted upload
+that no reader can load: publishing again keeps its intact files and uploads the rest.
 """
 
 from __future__ import annotations
@@ -104,7 +105,16 @@ def publish(
 
     existing = _remote_files(s3, bucket, target)
     uploaded: list[str] = []
-    if existing:
+    complete = CARD_FILE in existing  # the card goes last: without it the version is an interrupted upload
+    if existing and not complete:
+        extra = sorted(set(existing) - set(names))
+        if extra:
+            raise PublishError(
+                f"s3://{bucket}/{target} holds files that are not in this bundle ({', '.join(extra)}) "
+                f"and no {CARD_FILE}: remove them, or publish to another prefix"
+            )
+        log(f"version {card.version} at s3://{bucket}/{target} is incomplete (no {CARD_FILE}): resuming")
+    if complete:
         differing = sorted(n for n in names if n not in existing or _remote_sha256(s3, bucket, existing[n]) != local[n])
         extra = sorted(set(existing) - set(names))
         if differing or extra:
@@ -117,6 +127,9 @@ def publish(
     else:
         for name in names:
             key = target + name
+            if name in existing and _remote_sha256(s3, bucket, existing[name]) == local[name]:
+                log(f"kept     {name:<30} already uploaded, sha256 verified")
+                continue  # an earlier, interrupted run uploaded it intact
             s3.put_object(
                 Bucket=bucket,
                 Key=key,
@@ -147,7 +160,7 @@ def publish(
             ContentType="application/json",
         )
         log(f"s3://{bucket}/{prefix}/{S3_LATEST_POINTER} -> {card.version}")
-    return PublishResult(bucket, prefix, card.version, uploaded, already_published=bool(existing))
+    return PublishResult(bucket, prefix, card.version, uploaded, already_published=complete)
 
 
 def s3_client(endpoint_url: str | None = None, region: str | None = None, profile: str | None = None) -> Any:

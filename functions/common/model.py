@@ -71,15 +71,22 @@ def _join(*parts: str) -> str:
     return "/".join(p.strip("/") for p in parts if p.strip("/"))
 
 
-def _s3_get(client: Any, bucket: str, key: str) -> bytes | None:
-    """The object's bytes, or None when it does not exist; other failures are BundleErrors."""
+_MISSING = ("NoSuchKey", "404", "NotFound")
+# Without s3:ListBucket (the template grants only s3:GetObject on the prefix) S3 answers a missing key
+# with 403 AccessDenied: for an optional object (latest.json) that means "not there" as well.
+_MISSING_OR_HIDDEN = (*_MISSING, "AccessDenied", "403", "Forbidden")
+
+
+def _s3_get(client: Any, bucket: str, key: str, missing: tuple[str, ...] = _MISSING) -> bytes | None:
+    """The object's bytes, or None when it does not exist (an error code in ``missing``); other
+    failures are BundleErrors."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         return client.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", ""))
-        if code in ("NoSuchKey", "404", "NotFound"):
+        if code in missing:
             return None
         raise BundleError(f"cannot read s3://{bucket}/{key}: {code or exc}") from None
     except BotoCoreError as exc:
@@ -104,7 +111,9 @@ def download_s3_bundle(uri: str, cache_dir: str | os.PathLike[str], client: Any 
 
         client = boto3.client("s3")
     version_prefix = prefix
-    pointer = _s3_get(client, bucket, _join(prefix, S3_LATEST_POINTER))
+    parts = prefix.split("/")
+    names_a_version = len(parts) >= 2 and parts[-2] == S3_VERSIONS_DIR  # .../versions/<v>: no pointer to follow
+    pointer = None if names_a_version else _s3_get(client, bucket, _join(prefix, S3_LATEST_POINTER), _MISSING_OR_HIDDEN)
     expected_version = None
     if pointer is not None:
         latest = _json_object(pointer, f"s3://{bucket}/{_join(prefix, S3_LATEST_POINTER)}")

@@ -67,6 +67,41 @@ def test_a_version_folder_uri_is_served_directly(published, tmp_path):
     assert model.card.version == version
 
 
+class GetObjectOnlyClient:
+    """What the function's role sees with only s3:GetObject: a missing key is 403 AccessDenied."""
+
+    def __init__(self, client) -> None:
+        self.client, self.keys = client, []
+
+    def get_object(self, **kwargs):
+        from botocore.exceptions import ClientError
+
+        self.keys.append(kwargs["Key"])
+        try:
+            return self.client.get_object(**kwargs)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "NoSuchKey":
+                error = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}
+                raise ClientError(error, "GetObject") from None
+            raise
+
+
+def test_without_list_bucket_a_version_folder_and_a_flat_prefix_still_load(published, s3, binary_bundle, tmp_path):
+    version, _ = published
+    # a version folder: no latest.json lookup at all
+    client = GetObjectOnlyClient(s3)
+    path = download_s3_bundle(f"s3://{BUCKET}/credit/versions/{version}", tmp_path / "a", client=client)
+    assert Bundle.load(path).card.version == version and not any(k.endswith("latest.json") for k in client.keys)
+    # a prefix holding the bundle files directly (no latest.json, whose GET is then AccessDenied)
+    for file in binary_bundle.iterdir():
+        s3.put_object(Bucket=BUCKET, Key=f"flat/{file.name}", Body=file.read_bytes())
+    path = download_s3_bundle(f"s3://{BUCKET}/flat", tmp_path / "b", client=GetObjectOnlyClient(s3))
+    assert Bundle.load(path).card.version == version
+    # a missing object of the bundle is still an error, not "absent"
+    with pytest.raises(BundleError, match="AccessDenied"):
+        download_s3_bundle(f"s3://{BUCKET}/nothing", tmp_path / "c", client=GetObjectOnlyClient(s3))
+
+
 def test_warm_start_reuses_the_verified_cache(published, s3, tmp_path):
     version, _ = published
     first = CountingClient(s3)

@@ -73,6 +73,32 @@ def test_an_existing_version_with_other_content_is_never_overwritten(moto_s3, bu
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="m/latest.json")
 
 
+def test_an_interrupted_upload_is_resumed_keeping_intact_files(moto_s3, bucket, tmp_path):
+    # GIVEN a version whose upload stopped part-way: some files there, one truncated, no bundle.json
+    _, s3 = moto_s3
+    bundle = structural_bundle(tmp_path / "b")
+    target = f"m/versions/{bundle.card.version}/"
+    names = sorted(bundle.card.files)
+    s3.put_object(Bucket=bucket, Key=target + names[0], Body=(bundle.path / names[0]).read_bytes())
+    s3.put_object(Bucket=bucket, Key=target + names[1], Body=(bundle.path / names[1]).read_bytes()[:3])
+    # WHEN publishing again
+    result = publish_mod.publish(bundle.path, f"s3://{bucket}/m", s3=s3)
+    # THEN the intact file is kept, the rest (the truncated one included) uploaded, the card last
+    assert not result.already_published
+    assert result.uploaded == [*names[1:], CARD_FILE]
+    for name in [*names, CARD_FILE]:
+        assert _get(s3, bucket, target + name) == (bundle.path / name).read_bytes()
+    assert json.loads(_get(s3, bucket, "m/latest.json"))["version"] == bundle.card.version
+
+
+def test_an_incomplete_version_with_foreign_files_is_refused(moto_s3, bucket, tmp_path):
+    _, s3 = moto_s3
+    bundle = structural_bundle(tmp_path / "b")
+    s3.put_object(Bucket=bucket, Key=f"m/versions/{bundle.card.version}/notes.txt", Body=b"mine")
+    with pytest.raises(publish_mod.PublishError, match=r"not in this bundle \(notes\.txt\)"):
+        publish_mod.publish(bundle.path, f"s3://{bucket}/m", s3=s3)
+
+
 def test_a_corrupt_download_after_upload_stops_before_latest(moto_s3, bucket, tmp_path, monkeypatch):
     # GIVEN S3 returning other bytes than were sent WHEN publishing THEN it fails and latest.json is not written
     _, s3 = moto_s3
