@@ -521,7 +521,7 @@ def reject_unknown_fields(body: Mapping[str, Any], allowed: Iterable[str]) -> No
 # --- batch -> response ---------------------------------------------------------------------------
 
 
-def require_finite_outputs(outputs: np.ndarray, what: str = "instance") -> None:
+def require_finite_outputs(outputs: np.ndarray) -> None:
     """400 ``non_finite_output`` naming the rows whose model output is NaN or infinite.
 
     Finite float32 inputs far outside the training range can overflow the network; such a row has
@@ -534,7 +534,7 @@ def require_finite_outputs(outputs: np.ndarray, what: str = "instance") -> None:
     listed = ", ".join(map(str, bad[:5])) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
     raise bad_request(
         E_NON_FINITE_OUTPUT,
-        f"the model's output for {what} {listed} is not finite (NaN or infinity): "
+        f"the model's output for instance {listed} is not finite (NaN or infinity): "
         "its feature values are far outside what the model was trained on",
     )
 
