@@ -21,6 +21,7 @@ from litelens.functions.common import constants
 from litelens.functions.common.protocol import ClientError, bad_request
 
 EXPLAINERS = ("shap", "lime")
+REQUEST_FIELDS = ("instances", "inputs", "parameters")  # the top-level keys of an explain request
 ALL_CLASSES = "all"
 AUTO = "auto"  # parameters.nsamples: shap's own word for its default, 2 F + 2048
 DEFAULT_LIME_NUM_SAMPLES = 5000

@@ -14,7 +14,9 @@ full jitter, honouring ``Retry-After``. Over Lambda it invokes the functions dir
 
 from __future__ import annotations
 
+import email.utils
 import json
+import math
 import random
 import time
 import urllib.error
@@ -75,18 +77,33 @@ def _parse_body(raw: bytes) -> Any:
         return raw.decode("utf-8", "replace")
 
 
+def predict_request(
+    instances: Sequence[Any] | None = None, inputs: Mapping[str, Sequence[Any]] | None = None
+) -> dict[str, Any]:
+    """The ``POST /predict`` body: rows (``instances``) or columns (``inputs``), exactly one of them."""
+    if (instances is None) == (inputs is None):
+        raise ValueError("give instances or inputs")
+    if instances is None:
+        return {"inputs": dict(inputs or {})}
+    # a non-list (an object, a string) goes as it is, for the server to name the mistake
+    return {"instances": list(instances) if isinstance(instances, list | tuple) else instances}
+
+
 def build_explain_request(
-    instances: Sequence[Any],
+    instances: Sequence[Any] | None = None,
     *,
+    inputs: Mapping[str, Sequence[Any]] | None = None,
     explainers: Sequence[str] | None = None,
     nsamples: int | str | None = None,
     num_samples: int | None = None,
     num_features: int | None = None,
     seed: int | None = None,
     class_name: str | None = None,
+    output_space: str | None = None,
     explain_if: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The ``POST /explain`` body: the predict request plus the explainers' parameters."""
+    """The ``POST /explain`` body: the predict request plus ``"parameters"`` (every given option,
+    ``explain_if`` included: the server reads nothing else at the top level)."""
     parameters: dict[str, Any] = {}
     for key, value in (
         ("explainers", list(explainers) if explainers else None),
@@ -95,15 +112,36 @@ def build_explain_request(
         ("num_features", num_features),
         ("seed", seed),
         ("class", class_name),
+        ("output_space", output_space),
+        ("explain_if", dict(explain_if) if explain_if else None),
     ):
         if value is not None:
             parameters[key] = value
-    request: dict[str, Any] = {"instances": list(instances)}
+    request = predict_request(instances, inputs)
     if parameters:
         request["parameters"] = parameters
-    if explain_if:
-        request["explain_if"] = dict(explain_if)
     return request
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds to wait: delta-seconds or an HTTP date; None when absent or unusable
+    (negative, NaN, infinite, garbage), so the caller falls back to its own backoff."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return seconds
 
 
 class LitelensClient:
@@ -177,14 +215,19 @@ class LitelensClient:
     ) -> Any:
         """Predictions for ``instances`` (rows as lists in feature order, or objects by feature name),
         or for the columnar ``inputs`` ({feature: [values...]})."""
-        if (instances is None) == (inputs is None):
-            raise ValueError("give instances or inputs")
-        request = {"instances": list(instances)} if instances is not None else {"inputs": dict(inputs or {})}
-        return self._call("predict", "POST", "/predict", request)
+        return self._call("predict", "POST", "/predict", predict_request(instances, inputs))
 
-    def explain(self, instances: Sequence[Any], **parameters: Any) -> Any:
-        """Predictions with SHAP and LIME attributions; ``parameters`` as ``build_explain_request``."""
-        return self._call("explain", "POST", "/explain", build_explain_request(instances, **parameters))
+    def explain(
+        self,
+        instances: Sequence[Any] | None = None,
+        *,
+        inputs: Mapping[str, Sequence[Any]] | None = None,
+        **parameters: Any,
+    ) -> Any:
+        """Predictions with SHAP and LIME attributions for ``instances`` or columnar ``inputs``;
+        ``parameters`` as ``build_explain_request`` (explainers, nsamples, num_samples,
+        num_features, seed, class_name, output_space, explain_if)."""
+        return self._call("explain", "POST", "/explain", build_explain_request(instances, inputs=inputs, **parameters))
 
     def send(self, route: str, request: Mapping[str, Any]) -> Any:
         """POST a complete request body to ``predict`` or ``explain``."""
@@ -208,11 +251,11 @@ class LitelensClient:
         return self._invoke(name, event)
 
     def _backoff(self, attempt: int, retry_after: str | None) -> float:
-        if retry_after:
-            try:
-                return min(float(retry_after), self.backoff_max)
-            except ValueError:
-                pass
+        """The server's Retry-After when usable (at most ``backoff_max``), else exponential backoff
+        with full jitter."""
+        seconds = retry_after_seconds(retry_after)
+        if seconds is not None:
+            return min(seconds, self.backoff_max)
         return self._jitter() * min(self.backoff_max, self.backoff_base * 2**attempt)
 
     def _http(self, method: str, path: str, request: Any) -> Any:

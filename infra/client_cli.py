@@ -19,7 +19,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from litelens.infra.client import ApiError, LitelensClient, LitelensError, TransportError, build_explain_request
+from litelens.infra.client import (
+    ApiError,
+    LitelensClient,
+    LitelensError,
+    TransportError,
+    build_explain_request,
+    predict_request,
+)
 
 EXIT_USAGE = 2
 EXIT_SERVICE = 1
@@ -278,6 +285,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     explain.add_argument("--num-features", type=int, help="top-k features")
     explain.add_argument("--seed", type=int, help="seed for reproducible attributions")
     explain.add_argument("--class", dest="class_name", help="class to explain (multiclass), or 'all'")
+    explain.add_argument(
+        "--output-space", choices=["probability", "log_odds"], help="SHAP's output space (log_odds: binary models)"
+    )
+    explain.add_argument(
+        "--explain-if", metavar="JSON", help="explain only matching rows, e.g. '{\"min_probability\": 0.8}'"
+    )
     out = parser.add_argument_group("output")
     out.add_argument(
         "--output",
@@ -309,6 +322,47 @@ def _nsamples(value: str | None) -> int | str | None:
         raise InputError(f"--nsamples must be a number or 'auto', not {value!r}") from None
 
 
+def explain_body(request: Mapping[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """The explain request: the input's rows and parameters, overridden by the command's options."""
+    explainers = [e.strip() for e in args.explainers.split(",")] if args.explainers else None
+    explain_if = _json_option("--explain-if", args.explain_if) if args.explain_if else None
+    body = build_explain_request(
+        request.get("instances"), inputs=request.get("inputs"), explainers=explainers,
+        nsamples=_nsamples(args.nsamples), num_samples=args.num_samples, num_features=args.num_features,
+        seed=args.seed, class_name=args.class_name, output_space=args.output_space, explain_if=explain_if,
+    )  # fmt: skip
+    given = dict(request.get("parameters") or {})
+    if "explain_if" in request:  # a request file written for the top level: it belongs in parameters
+        given.setdefault("explain_if", request["explain_if"])
+    parameters = {**given, **(body.get("parameters") or {})}
+    if parameters:
+        body["parameters"] = parameters
+    return body
+
+
+def _json_option(option: str, text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{option} is not valid JSON: {exc.msg}") from None
+    if not isinstance(value, dict):
+        raise InputError(f"{option} must be a JSON object, e.g. '{{\"min_probability\": 0.8}}'")
+    return value
+
+
+def display_rows(request: Mapping[str, Any]) -> list[Any]:
+    """The request's rows as instances (columnar ``inputs`` turned into one object per row), for the
+    feature values shown next to the attributions."""
+    if isinstance(request.get("instances"), list):
+        return request["instances"]
+    inputs = request.get("inputs")
+    if not isinstance(inputs, Mapping) or not inputs:
+        return []
+    columns = {k: v for k, v in inputs.items() if isinstance(v, list)}
+    n = min((len(v) for v in columns.values()), default=0)
+    return [{k: v[i] for k, v in columns.items()} for i in range(n)]
+
+
 def run(args: argparse.Namespace) -> int:
     def fail(message: str, code: int = EXIT_USAGE) -> int:
         print(f"litelens invoke: {message}", file=sys.stderr)
@@ -327,24 +381,12 @@ def run(args: argparse.Namespace) -> int:
         if not args.input:
             raise InputError(f"{args.action} needs rows: a .json/.csv file, inline JSON, or - for stdin")
         request = read_request(args.input, args.format)
+        rows = {"instances": request.get("instances"), "inputs": request.get("inputs")}
         if args.action == "predict":
-            if "inputs" in request:
-                response = client.predict(inputs=request["inputs"])
-            else:
-                response = client.predict(request["instances"])
+            response = client.send("predict", predict_request(**rows))
         else:
-            explainers = [e.strip() for e in args.explainers.split(",")] if args.explainers else None
-            body = build_explain_request(
-                request.get("instances") or [], explainers=explainers, nsamples=_nsamples(args.nsamples),
-                num_samples=args.num_samples, num_features=args.num_features, seed=args.seed,
-                class_name=args.class_name,
-            )  # fmt: skip
-            body["parameters"] = {**(request.get("parameters") or {}), **(body.get("parameters") or {})}
-            if not body["parameters"]:
-                del body["parameters"]
-            if "explain_if" in request:
-                body["explain_if"] = request["explain_if"]
-            response = client.send("explain", body)
+            response = client.send("explain", explain_body(request, args))
+        instances = display_rows(request)
     except InputError as exc:
         return fail(str(exc))
     except ApiError as exc:
@@ -359,10 +401,10 @@ def run(args: argparse.Namespace) -> int:
     elif args.action == "predict":
         print(format_predictions(response))
     else:
-        print(format_explanations(response, request.get("instances") or []))
+        print(format_explanations(response, instances))
     if args.plot:
         try:
-            path = plot_shap(response, args.instance, args.plot, request.get("instances"))
+            path = plot_shap(response, args.instance, args.plot, instances)
         except InputError as exc:
             return fail(str(exc))
         except OSError as exc:

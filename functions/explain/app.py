@@ -12,14 +12,12 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from litelens.explain.parameters import Caps, parse_parameters, select_rows
+from litelens.explain.parameters import REQUEST_FIELDS, Caps, parse_parameters, select_rows
 from litelens.explain.service import Explanations
 from litelens.functions.common import constants, protocol
 from litelens.functions.common.model import load_at_init
 from litelens.functions.common.observability import JsonLogger
 from litelens.functions.common.routing import Router
-
-EXPLAIN_FIELDS = ("instances", "inputs", "parameters")
 
 # One BLAS thread: the solves are small (100 x 2248, 5000 x 100) and a Lambda of 2 GB has ~1 vCPU;
 # OpenBLAS's spinning worker threads made LIME's ridge fit 10x slower on a busy 2-core host.
@@ -36,7 +34,7 @@ log.info("explainers ready", model=MODEL.card.name, version=MODEL.card.version, 
 
 def explain(request: protocol.Request) -> dict:
     body = request.json_object(MAX_BODY_BYTES)
-    protocol.reject_unknown_fields(body, EXPLAIN_FIELDS)
+    protocol.reject_unknown_fields(body, REQUEST_FIELDS)
     params = parse_parameters(body.get("parameters"), MODEL.card, CAPS)
     # Without a filter every row is explained, so the explanation cap bounds the rows; with one,
     # a batch may be as large as predict's and only the rows passing the filter count.

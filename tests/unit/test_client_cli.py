@@ -151,6 +151,37 @@ def test_invoke_explain_end_to_end_with_plot(fake_send, tmp_path, capsys):
     assert (tmp_path / "p.png").stat().st_size > 1000
 
 
+def test_invoke_with_columnar_inputs_sends_them_for_predict_and_explain(fake_send, tmp_path, capsys):
+    # GIVEN a request file in the columnar form
+    sent, answers = fake_send
+    columns = {"age": [41, 29], "income": [52000, 23000], "debt_ratio": [0.62, 0.1], "tenure": [4, 1]}
+    path = tmp_path / "columns.json"
+    path.write_text(json.dumps({"inputs": columns}))
+    answers += [{"predictions": [{"value": 1}, {"value": 2}]}, EXPLAIN_RESPONSE]
+    # WHEN predicting and explaining from it
+    assert litelens_main(["invoke", "predict", str(path), "--output", "json"]) == 0
+    assert litelens_main(["invoke", "explain", str(path), "--output", "table", "--num-features", "2"]) == 0
+    # THEN both send the columns (no empty instances) and the table shows the row's values
+    assert sent[0][2:] == ("predict", {"inputs": columns})
+    assert sent[1][2:] == ("explain", {"inputs": columns, "parameters": {"num_features": 2}})
+    assert "52000" in capsys.readouterr().out
+
+
+def test_invoke_explain_puts_explain_if_and_output_space_in_parameters(fake_send, tmp_path):
+    sent, answers = fake_send
+    answers += [EXPLAIN_RESPONSE, EXPLAIN_RESPONSE]
+    argv = ["invoke", "explain", "[[1, 2, 3, 4]]", "--output", "json"]
+    assert litelens_main([*argv, "--explain-if", '{"min_probability": 0.8}', "--output-space", "log_odds"]) == 0
+    assert sent[0][3] == {
+        "instances": [[1, 2, 3, 4]],
+        "parameters": {"output_space": "log_odds", "explain_if": {"min_probability": 0.8}},
+    }
+    # a request file with explain_if at the top level (where the server rejects it) is moved into parameters
+    legacy = {"instances": [[1, 2, 3, 4]], "explain_if": {"labels": ["bad"]}, "parameters": {"seed": 1}}
+    assert litelens_main(["invoke", "explain", json.dumps(legacy), "--output", "json"]) == 0
+    assert sent[1][3] == {"instances": [[1, 2, 3, 4]], "parameters": {"seed": 1, "explain_if": {"labels": ["bad"]}}}
+
+
 def test_invoke_predict_prints_json_when_piped(fake_send, capsys):
     _, answers = fake_send
     answers.append({"predictions": [{"value": 2.5}], "model": {"name": "r", "version": "1"}})
@@ -182,6 +213,8 @@ def test_service_errors_are_one_line(fake_send, capsys, answer, code, message):
         (["invoke", "predict", "/no/such/file.json"], "cannot read /no/such/file.json"),
         (["invoke", "predict", "[[1]]", "--plot", "x.png"], "--plot needs `explain`"),
         (["invoke", "explain", "[[1]]", "--nsamples", "lots"], "--nsamples must be a number"),
+        (["invoke", "explain", "[[1]]", "--explain-if", "{oops"], "--explain-if is not valid JSON"),
+        (["invoke", "explain", "[[1]]", "--explain-if", "[0.8]"], "--explain-if must be a JSON object"),
         (["invoke", "predict", "[[1]]", "--retries", "-1"], "--retries must be 0 or more"),
     ],
 )

@@ -7,6 +7,7 @@ import io
 import json
 import urllib.error
 from email.message import Message
+from types import SimpleNamespace
 
 import pytest
 
@@ -134,16 +135,57 @@ def test_connection_errors_are_retried_then_raised_as_transport_errors(fake_urlo
     assert len(calls) == 2 and len(sleeps) == 1
 
 
-def test_explain_request_carries_parameters():
+def test_explain_request_is_what_the_server_accepts():
+    from litelens.explain.parameters import REQUEST_FIELDS, Caps, parse_parameters
+    from litelens.functions.common.protocol import parse_instances, reject_unknown_fields
+
+    # GIVEN every option the client offers
     request = build_explain_request(
-        [[1, 2]], explainers=["shap"], nsamples=200, seed=3, class_name="bad", explain_if={"min_probability": 0.8}
-    )
+        [[1, 2]], explainers=["shap"], nsamples=200, seed=3, class_name="bad", output_space="log_odds",
+        explain_if={"min_probability": 0.8},
+    )  # fmt: skip
+    # THEN explain_if sits inside parameters, and the server's own parsers take the body as it is
     assert request == {
         "instances": [[1, 2]],
-        "parameters": {"explainers": ["shap"], "nsamples": 200, "seed": 3, "class": "bad"},
-        "explain_if": {"min_probability": 0.8},
-    }
+        "parameters": {
+            "explainers": ["shap"], "nsamples": 200, "seed": 3, "class": "bad", "output_space": "log_odds",
+            "explain_if": {"min_probability": 0.8},
+        },
+    }  # fmt: skip
+    card = SimpleNamespace(n_features=2, task="binary", classes=["good", "bad"], features=["a", "b"])
+    reject_unknown_fields(request, REQUEST_FIELDS)
+    params = parse_parameters(request["parameters"], card, Caps())
+    assert (params.output_space, params.explain_if.min_probability, params.nsamples) == ("log_odds", 0.8, 200)
+    columnar = build_explain_request(inputs={"a": [1, 2], "b": [3, 4]}, num_features=1)
+    assert columnar == {"inputs": {"a": [1, 2], "b": [3, 4]}, "parameters": {"num_features": 1}}
+    assert parse_instances(columnar, card.features, 10).tolist() == [[1, 3], [2, 4]]
     assert build_explain_request([[1]]) == {"instances": [[1]]}
+    with pytest.raises(ValueError, match="instances or inputs"):
+        build_explain_request()
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("2", 2.0),
+        ("0.5", 0.5),
+        ("3600", 8.0),  # clamped to backoff_max
+        ("-5", 1.6),  # unusable: the computed backoff (jitter 1.0 x base 0.2 x 2**3)
+        ("nan", 1.6),
+        ("inf", 1.6),
+        ("soon", 1.6),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 1.6),  # in the past
+    ],
+)
+def test_retry_after_is_parsed_defensively(header, expected):
+    client, _ = make_client()
+    assert client._backoff(3, header) == pytest.approx(expected)
+
+
+def test_retry_after_http_date_in_the_future():
+    from email.utils import formatdate
+
+    assert client_mod.retry_after_seconds(formatdate(1_000_030, usegmt=True), now=1_000_000) == pytest.approx(30)
 
 
 def test_client_needs_exactly_one_transport():
