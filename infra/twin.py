@@ -59,6 +59,7 @@ DEFAULT_LAMBDA_PORT = 3001
 DEMO_BUNDLE = ROOT / "bundles" / "demo"
 # Lambda's synchronous invocation payload limit, request and response.
 PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 ACCOUNT_ID = PSEUDO_PARAMETERS["AWS::AccountId"]
 REGION = PSEUDO_PARAMETERS["AWS::Region"]
@@ -440,22 +441,90 @@ class _BaseRequestHandler(BaseHTTPRequestHandler):
         self._status = status
 
     def _read_body(self) -> bytes | None:
-        """The request body, or None after answering 413 when it is over Lambda's payload limit."""
-        length = int(self.headers.get("Content-Length") or 0)
+        """The request body (Content-Length or chunked), or None after answering: 413 over Lambda's
+        payload limit, 400 for a length or chunk framing that cannot be read. Either closes the
+        connection: what is left of the body on it cannot be trusted."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
+        raw = self.headers.get("Content-Length")
+        length = int(raw.strip()) if raw is not None and raw.strip().isdigit() else None
+        if raw is not None and length is None:
+            return self._refuse(f"Content-Length {raw!r} is not a byte count")
+        length = length or 0
         if length > PAYLOAD_LIMIT_BYTES:
             self.close_connection = True
             self._reject_too_large(length)
             return None
         return self.rfile.read(length) if length > 0 else b""
 
+    def _read_chunked(self) -> bytes | None:
+        """A ``Transfer-Encoding: chunked`` body: hex sizes (extensions ignored), data, CRLF, then a
+        zero-size chunk and optional trailers. The payload limit applies as the chunks arrive."""
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(1024)
+            size_text = line.split(b";", 1)[0].strip()
+            if not line.endswith(b"\n") or not _HEX.fullmatch(size_text):
+                return self._refuse(f"malformed chunk size line {line[:40]!r}")
+            size = int(size_text, 16)
+            if size == 0:
+                break
+            total += size
+            if total > PAYLOAD_LIMIT_BYTES:
+                self.close_connection = True
+                self._reject_too_large(total)
+                return None
+            data = self.rfile.read(size)
+            if len(data) != size or self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                return self._refuse("chunk data does not match its size")
+            chunks.append(data)
+        for _ in range(100):  # trailers, up to the blank line that ends the message
+            line = self.rfile.readline(8192)
+            if line in (b"\r\n", b"\n", b""):
+                return b"".join(chunks)
+        return self._refuse("too many trailer lines")
+
+    def _refuse(self, message: str) -> None:
+        self.close_connection = True
+        self._reject_bad_request(message)
+        return None
+
     def _reject_too_large(self, length: int) -> None:
         raise NotImplementedError
+
+    def _reject_bad_request(self, message: str) -> None:
+        raise NotImplementedError
+
+    def _answer_internal_error(self) -> None:
+        raise NotImplementedError
+
+    def _handle(self) -> None:
+        raise NotImplementedError
+
+    def _handle_safely(self) -> None:
+        """``_handle``, with any failure of the twin itself answered (500) and logged, never a dropped
+        connection."""
+        try:
+            self._handle()
+        except Exception:
+            log.exception("%s %s: the twin failed", self.command, self.path)
+            self.close_connection = True
+            if not getattr(self, "_status", 0):
+                with contextlib.suppress(OSError):
+                    self._answer_internal_error()
 
 
 class _ApiRequestHandler(_BaseRequestHandler):
     def _reject_too_large(self, length: int) -> None:
         message = f"request body of {length} bytes is over the {PAYLOAD_LIMIT_BYTES} byte limit"
         self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, _error_body("payload_too_large", message))
+
+    def _reject_bad_request(self, message: str) -> None:
+        self._send(HTTPStatus.BAD_REQUEST, _error_body("bad_request", message))
+
+    def _answer_internal_error(self) -> None:
+        self._send(HTTPStatus.INTERNAL_SERVER_ERROR, _json_bytes({"message": "Internal server error"}))
 
     def _handle(self) -> None:
         twin = self.server.twin
@@ -515,7 +584,7 @@ class _ApiRequestHandler(_BaseRequestHandler):
             log.info('%s "%s %s" %s %.1fms %s', self.client_address[0], self.command, self.path, self._status,
                      elapsed_ms, function_name)  # fmt: skip
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _BaseRequestHandler._handle_safely
 
 
 def _proxy_response(result: Any) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -553,6 +622,12 @@ class _InvokeRequestHandler(_BaseRequestHandler):
         message = f"Request must be smaller than {PAYLOAD_LIMIT_BYTES} bytes for the InvokeFunction operation"
         self._lambda_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "RequestTooLargeException", message)
 
+    def _reject_bad_request(self, message: str) -> None:
+        self._lambda_error(HTTPStatus.BAD_REQUEST, "InvalidRequestContentException", message)
+
+    def _answer_internal_error(self) -> None:
+        self._lambda_error(HTTPStatus.INTERNAL_SERVER_ERROR, "ServiceException", "the local twin failed; see its log")
+
     def _handle(self) -> None:
         twin = self.server.twin
         started = time.perf_counter()
@@ -575,8 +650,8 @@ class _InvokeRequestHandler(_BaseRequestHandler):
                 return
             try:
                 event = json.loads(body) if body.strip() else {}
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                message = f"Could not parse request body into json: {exc}"
+            except ValueError as exc:  # not UTF-8, not JSON, or an integer of more than 4300 digits
+                message = f"Could not parse request body into json: {str(exc).split(';')[0]}"
                 self._lambda_error(HTTPStatus.BAD_REQUEST, "InvalidRequestContentException", message)
                 return
             invocation_type = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
@@ -609,7 +684,7 @@ class _InvokeRequestHandler(_BaseRequestHandler):
             log.info('%s "%s %s" %s %.1fms %s', self.client_address[0], self.command, self.path, self._status,
                      elapsed_ms, name)  # fmt: skip
 
-    do_GET = do_POST = do_PUT = do_DELETE = _handle
+    do_GET = do_POST = do_PUT = do_DELETE = _BaseRequestHandler._handle_safely
 
 
 def _invoke_quietly(function: LocalFunction, event: Any, request_id: str) -> None:

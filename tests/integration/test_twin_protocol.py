@@ -294,6 +294,83 @@ def test_body_over_the_lambda_payload_limit_is_413(twin):
     assert '"payload_too_large"' in answer
 
 
+def raw_exchange(port: int, *requests: bytes) -> bytes:
+    """Send raw HTTP requests on one connection; everything the twin answers until it closes or goes quiet."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        for request in requests:
+            sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        return b"".join(iter(lambda: sock.recv(65536), b""))
+
+
+def chunked(body: bytes, sizes=(3, 5)) -> bytes:
+    out, start = b"", 0
+    for size in (*sizes, len(body)):
+        piece = body[start : start + size]
+        if piece:
+            out += f"{len(piece):x};ext=1\r\n".encode() + piece + b"\r\n"
+        start += len(piece)
+    return out + b"0\r\nX-Trailer: t\r\n\r\n"
+
+
+def test_chunked_bodies_arrive_whole_and_keep_the_connection_usable(twin):
+    # GIVEN a chunked POST followed by a plain one on the same keep-alive connection
+    body = b'{"instances": [[1, 2]], "note": "chunked"}'
+    first = b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(body)
+    second = b'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\nConnection: close\r\n\r\n{"y": 2}'
+    # WHEN both are sent
+    answers = raw_exchange(twin.api_port, first, second).split(b"HTTP/1.1 ")[1:]
+    # THEN the handler saw each body whole, and both were answered
+    assert [a[:3] for a in answers] == [b"201", b"201"]
+    bodies = [json.loads(a.split(b"\r\n\r\n", 1)[1]) for a in answers]
+    assert [b["event"]["body"] for b in bodies] == [body.decode(), '{"y": 2}']
+
+
+@pytest.mark.parametrize(
+    ("head", "rest", "status", "code"),
+    [
+        ("Content-Length: abc", b"", b"400", b"bad_request"),
+        ("Content-Length: -5", b"", b"400", b"bad_request"),
+        ("Transfer-Encoding: chunked", b"zz\r\nhello\r\n0\r\n\r\n", b"400", b"bad_request"),
+        ("Transfer-Encoding: chunked", b"3\r\nhello\r\n0\r\n\r\n", b"400", b"bad_request"),
+        ("Transfer-Encoding: chunked", f"{PAYLOAD_LIMIT_BYTES + 1:x}\r\n".encode(), b"413", b"payload_too_large"),
+    ],
+    ids=[
+        "length not a number",
+        "negative length",
+        "chunk size not hex",
+        "chunk longer than its size",
+        "chunk over limit",
+    ],
+)
+def test_unreadable_framing_is_a_4xx_and_closes_the_connection(twin, head, rest, status, code):
+    request = f"POST /echo HTTP/1.1\r\nHost: x\r\n{head}\r\n\r\n".encode() + rest
+    answer = raw_exchange(twin.api_port, request)
+    assert answer.startswith(b"HTTP/1.1 " + status) and code in answer
+    assert answer.count(b"HTTP/1.1 ") == 1
+
+
+def test_invoke_api_framing_and_huge_integers_are_invalid_content(twin):
+    answer = raw_exchange(
+        twin.lambda_port,
+        b"POST /2015-03-31/functions/EchoFunction/invocations HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\n\r\n",
+    )
+    assert answer.startswith(b"HTTP/1.1 400") and b"InvalidRequestContentException" in answer
+    with pytest.raises(ClientError) as huge:
+        lambda_client(twin).invoke(FunctionName="EchoFunction", Payload=b'{"n": ' + b"9" * 5000 + b"}")
+    assert huge.value.response["Error"]["Code"] == "InvalidRequestContentException"
+    assert "digits" in huge.value.response["Error"]["Message"]
+
+
+def test_a_failure_of_the_twin_itself_is_answered_500_not_dropped(twin, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("twin bug")
+
+    monkeypatch.setattr(twin, "proxy_event", broken)
+    status, _, raw = call(twin, "POST", "/echo", body="{}")
+    assert status == 500 and json.loads(raw) == {"message": "Internal server error"}
+
+
 def test_handler_exception_and_malformed_response_are_502_without_internals(twin):
     for path in ("/boom", "/bad", "/broken"):
         status, _, raw = call(twin, "GET", path)
