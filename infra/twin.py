@@ -60,6 +60,10 @@ DEMO_BUNDLE = ROOT / "bundles" / "demo"
 # Lambda's synchronous invocation payload limit, request and response.
 PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
+# ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+_DIGITS = re.compile(r"[0-9]+")
+# A Content-Length with more significant digits is over any limit (and int() refuses over 4300).
+_MAX_LENGTH_DIGITS = 16
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 ACCOUNT_ID = PSEUDO_PARAMETERS["AWS::AccountId"]
 REGION = PSEUDO_PARAMETERS["AWS::Region"]
@@ -434,6 +438,8 @@ class _BaseRequestHandler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         if "content-type" not in names:
             self.send_header("Content-Type", "application/json")
+        if self.close_connection and "connection" not in names:
+            self.send_header("Connection", "close")  # tell the client not to reuse the connection
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
@@ -444,17 +450,23 @@ class _BaseRequestHandler(BaseHTTPRequestHandler):
         """The request body (Content-Length or chunked), or None after answering: 413 over Lambda's
         payload limit, 400 for a length or chunk framing that cannot be read. Either closes the
         connection: what is left of the body on it cannot be trusted."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+        codings = self.headers.get_all("Transfer-Encoding")
+        if codings:
+            if ",".join(codings).strip().lower() != "chunked":  # RFC 9112 6.3: 400 unless chunked is last
+                return self._refuse(f"Transfer-Encoding {', '.join(codings)!r} is not supported (only chunked)")
             return self._read_chunked()
-        raw = self.headers.get("Content-Length")
-        length = int(raw.strip()) if raw is not None and raw.strip().isdigit() else None
-        if raw is not None and length is None:
+        values = {value.strip() for value in self.headers.get_all("Content-Length") or []}
+        if len(values) > 1:
+            return self._refuse(f"conflicting Content-Length headers {sorted(values)}")
+        raw = values.pop() if values else "0"
+        if not _DIGITS.fullmatch(raw):
             return self._refuse(f"Content-Length {raw!r} is not a byte count")
-        length = length or 0
+        digits = raw.lstrip("0") or "0"
+        if len(digits) > _MAX_LENGTH_DIGITS:
+            return self._too_large(None)
+        length = int(digits)
         if length > PAYLOAD_LIMIT_BYTES:
-            self.close_connection = True
-            self._reject_too_large(length)
-            return None
+            return self._too_large(length)
         return self.rfile.read(length) if length > 0 else b""
 
     def _read_chunked(self) -> bytes | None:
@@ -472,25 +484,32 @@ class _BaseRequestHandler(BaseHTTPRequestHandler):
                 break
             total += size
             if total > PAYLOAD_LIMIT_BYTES:
-                self.close_connection = True
-                self._reject_too_large(total)
-                return None
+                return self._too_large(total)
             data = self.rfile.read(size)
             if len(data) != size or self.rfile.readline(3) not in (b"\r\n", b"\n"):
                 return self._refuse("chunk data does not match its size")
             chunks.append(data)
-        for _ in range(100):  # trailers, up to the blank line that ends the message
+        for _ in range(100):  # trailers (ignored), up to the blank line that ends the message
             line = self.rfile.readline(8192)
-            if line in (b"\r\n", b"\n", b""):
+            if not line.endswith(b"\n"):  # a cut line would leave its rest on the connection
+                return self._refuse("trailer line too long, or the body ends before its last blank line")
+            if line in (b"\r\n", b"\n"):
                 return b"".join(chunks)
         return self._refuse("too many trailer lines")
 
     def _refuse(self, message: str) -> None:
+        """Answer 400 in the server's own error shape and close the connection."""
         self.close_connection = True
         self._reject_bad_request(message)
         return None
 
-    def _reject_too_large(self, length: int) -> None:
+    def _too_large(self, length: int | None) -> None:
+        """Answer 413 (``length`` None: too large to say) and close the connection."""
+        self.close_connection = True
+        self._reject_too_large(length)
+        return None
+
+    def _reject_too_large(self, length: int | None) -> None:
         raise NotImplementedError
 
     def _reject_bad_request(self, message: str) -> None:
@@ -516,8 +535,9 @@ class _BaseRequestHandler(BaseHTTPRequestHandler):
 
 
 class _ApiRequestHandler(_BaseRequestHandler):
-    def _reject_too_large(self, length: int) -> None:
-        message = f"request body of {length} bytes is over the {PAYLOAD_LIMIT_BYTES} byte limit"
+    def _reject_too_large(self, length: int | None) -> None:
+        size = "request body" if length is None else f"request body of {length} bytes"
+        message = f"{size} is over the {PAYLOAD_LIMIT_BYTES} byte limit"
         self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, _error_body("payload_too_large", message))
 
     def _reject_bad_request(self, message: str) -> None:
@@ -618,7 +638,7 @@ class _InvokeRequestHandler(_BaseRequestHandler):
         body = _json_bytes({"Type": "User", "message": message, "__type": error_type})
         self._send(status, body, [("x-amzn-ErrorType", error_type), ("x-amzn-RequestId", str(uuid.uuid4()))])
 
-    def _reject_too_large(self, length: int) -> None:
+    def _reject_too_large(self, length: int | None) -> None:
         message = f"Request must be smaller than {PAYLOAD_LIMIT_BYTES} bytes for the InvokeFunction operation"
         self._lambda_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "RequestTooLargeException", message)
 
@@ -636,6 +656,7 @@ class _InvokeRequestHandler(_BaseRequestHandler):
         try:
             found = INVOKE_PATH.match(urlsplit(self.path).path)
             if self.command != "POST" or not found:
+                self.close_connection = True  # its body, if any, is not read: the connection cannot be reused
                 self._lambda_error(HTTPStatus.NOT_FOUND, "UnknownOperationException", f"{self.command} {self.path}")
                 return
             body = self._read_body()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import logging
 import os
 import re
 import signal
@@ -331,6 +332,10 @@ def test_chunked_bodies_arrive_whole_and_keep_the_connection_usable(twin):
     [
         ("Content-Length: abc", b"", b"400", b"bad_request"),
         ("Content-Length: -5", b"", b"400", b"bad_request"),
+        ("Content-Length: \xb2", b"", b"400", b"bad_request"),
+        ("Content-Length: " + "9" * 5000, b"", b"413", b"payload_too_large"),
+        ("Content-Length: 2\r\nContent-Length: 7", b"{}", b"400", b"bad_request"),
+        ("Transfer-Encoding: gzip\r\nContent-Length: 2", b"{}", b"400", b"bad_request"),
         ("Transfer-Encoding: chunked", b"zz\r\nhello\r\n0\r\n\r\n", b"400", b"bad_request"),
         ("Transfer-Encoding: chunked", b"3\r\nhello\r\n0\r\n\r\n", b"400", b"bad_request"),
         ("Transfer-Encoding: chunked", f"{PAYLOAD_LIMIT_BYTES + 1:x}\r\n".encode(), b"413", b"payload_too_large"),
@@ -338,16 +343,57 @@ def test_chunked_bodies_arrive_whole_and_keep_the_connection_usable(twin):
     ids=[
         "length not a number",
         "negative length",
+        "length in non-ASCII digits",
+        "length of 5000 digits",
+        "conflicting lengths",
+        "transfer coding other than chunked",
         "chunk size not hex",
         "chunk longer than its size",
         "chunk over limit",
     ],
 )
 def test_unreadable_framing_is_a_4xx_and_closes_the_connection(twin, head, rest, status, code):
-    request = f"POST /echo HTTP/1.1\r\nHost: x\r\n{head}\r\n\r\n".encode() + rest
-    answer = raw_exchange(twin.api_port, request)
+    # GIVEN a request with unreadable framing, then a valid one on the same connection
+    request = f"POST /echo HTTP/1.1\r\nHost: x\r\n{head}\r\n\r\n".encode("latin-1") + rest
+    answer = raw_exchange(twin.api_port, request, VALID_ECHO)
+    # THEN one answer in the API's error envelope, telling the client the connection is closed
     assert answer.startswith(b"HTTP/1.1 " + status) and code in answer
+    assert b"\r\nConnection: close\r\n" in answer
     assert answer.count(b"HTTP/1.1 ") == 1
+
+
+VALID_ECHO = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [b"0\r\nX-Long: " + b"a" * 8189 + b"\r\n\r\n", b""],
+    ids=["trailer longer than a read", "connection ends before the last chunk"],
+)
+def test_a_chunked_body_that_does_not_end_cleanly_is_400(twin, ending):
+    # GIVEN a chunked body whose ending cannot be read whole WHEN a valid request follows on the connection
+    request = b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n" + ending
+    answer = raw_exchange(twin.api_port, request, VALID_ECHO if ending else b"")
+    # THEN a 400 and a closed connection: what follows is not mistaken for the next request
+    assert answer.startswith(b"HTTP/1.1 400") and b"bad_request" in answer
+    assert answer.count(b"HTTP/1.1 ") == 1
+
+
+def test_invoke_api_reads_chunked_payloads_and_closes_after_an_unread_body(twin):
+    # GIVEN a chunked invocation, then a plain one on the same connection
+    path = b"/2015-03-31/functions/EchoFunction/invocations"
+    chunked_invoke = b"POST " + path + b" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    plain_invoke = b"POST " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\nConnection: close\r\n\r\n"
+    answers = raw_exchange(twin.lambda_port, chunked_invoke + chunked(b'{"x": 1}'), plain_invoke + b'{"y": 2}')
+    # THEN both are answered with the event each sent
+    parts = answers.split(b"HTTP/1.1 ")[1:]
+    assert [a[:3] for a in parts] == [b"200", b"200"]
+    assert [json.loads(a.split(b"\r\n\r\n", 1)[1])["echo"] for a in parts] == [{"x": 1}, {"y": 2}]
+    # AND an unknown operation, whose body is not read, closes the connection instead of misreading it
+    unknown = b"PUT /nope HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+    answer = raw_exchange(twin.lambda_port, unknown, plain_invoke + b'{"y": 2}')
+    assert answer.startswith(b"HTTP/1.1 404") and b"UnknownOperationException" in answer
+    assert b"\r\nConnection: close\r\n" in answer and answer.count(b"HTTP/1.1 ") == 1
 
 
 def test_invoke_api_framing_and_huge_integers_are_invalid_content(twin):
@@ -362,13 +408,23 @@ def test_invoke_api_framing_and_huge_integers_are_invalid_content(twin):
     assert "digits" in huge.value.response["Error"]["Message"]
 
 
-def test_a_failure_of_the_twin_itself_is_answered_500_not_dropped(twin, monkeypatch):
+def test_a_failure_of_the_twin_itself_is_answered_500_not_dropped(twin, monkeypatch, caplog):
     def broken(*args, **kwargs):
         raise RuntimeError("twin bug")
 
+    # GIVEN the twin's own code failing in the API handler and in the Invoke API handler
     monkeypatch.setattr(twin, "proxy_event", broken)
-    status, _, raw = call(twin, "POST", "/echo", body="{}")
-    assert status == 500 and json.loads(raw) == {"message": "Internal server error"}
+    monkeypatch.setattr("litelens.infra.twin._function_name", broken)
+    with caplog.at_level(logging.ERROR, logger="litelens.twin"):
+        # THEN API Gateway's 500 and the Lambda service's 500, each logged with its traceback
+        status, _, raw = call(twin, "POST", "/echo", body="{}")
+        assert status == 500 and json.loads(raw) == {"message": "Internal server error"}
+        with pytest.raises(ClientError) as failed:
+            lambda_client(twin).invoke(FunctionName="EchoFunction", Payload=b"{}")
+    assert failed.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert failed.value.response["Error"]["Code"] == "ServiceException"
+    failures = [r for r in caplog.records if "the twin failed" in r.getMessage()]
+    assert len(failures) == 2 and all("twin bug" in str(r.exc_info[1]) for r in failures)
 
 
 def test_handler_exception_and_malformed_response_are_502_without_internals(twin):

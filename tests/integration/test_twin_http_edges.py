@@ -1,0 +1,49 @@
+"""HTTP framing against the twin over the real template: a chunked POST /predict reaches the
+predict handler whole, answers what the same request with a Content-Length answers, and leaves
+the keep-alive connection usable."""
+
+from __future__ import annotations
+
+import http.client
+import json
+
+import pytest
+
+from litelens.build.bundle import Bundle
+from tests.support.twin_requests import get, post, rows, serving
+
+
+@pytest.fixture(scope="module")
+def twin(binary_bundle):
+    with serving(binary_bundle, functions=["PredictFunction"]) as running:
+        yield running
+
+
+def pieces(data: bytes, size: int = 7):
+    """The body as an iterable, which http.client sends chunked (one chunk per piece)."""
+    return (data[start : start + size] for start in range(0, len(data), size))
+
+
+def test_chunked_predict_equals_the_plain_one_and_the_connection_stays_usable(twin, binary_bundle):
+    # GIVEN one request body sent once with a Content-Length and once chunked, on one connection
+    features = Bundle.load(binary_bundle).card.features
+    request = {"instances": rows(features, 3, seed=5)}
+    conn = http.client.HTTPConnection(twin.host, twin.api_port, timeout=120)
+    try:
+        status, plain = post(conn, "/predict", request)
+        assert status == 200, plain
+        data = json.dumps(request).encode()
+        conn.request(
+            "POST", "/predict", body=pieces(data), headers={"Content-Type": "application/json"}, encode_chunked=True
+        )
+        response = conn.getresponse()
+        chunked_status, chunked_answer = response.status, json.loads(response.read())
+        # THEN the chunked request is predicted the same
+        assert chunked_status == 200, chunked_answer
+        assert chunked_answer["predictions"] == plain["predictions"]
+        # AND the same connection serves the next request
+        status, metadata = get(conn, "/metadata")
+        assert status == 200 and metadata["features"] == features
+        assert post(conn, "/predict", request) == (200, plain)
+    finally:
+        conn.close()
