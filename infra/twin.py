@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import sys
 import threading
 import time
@@ -60,6 +61,9 @@ DEMO_BUNDLE = ROOT / "bundles" / "demo"
 # Lambda's synchronous invocation payload limit, request and response.
 PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
+# After refusing a request, how long and how much of the client's remaining input to read and drop.
+LINGER_SECONDS = 1.0
+LINGER_MAX_BYTES = 1 << 20
 # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
 _DIGITS = re.compile(r"[0-9]+")
 # A Content-Length with more significant digits is over any limit (and int() refuses over 4300).
@@ -501,13 +505,32 @@ class _BaseRequestHandler(BaseHTTPRequestHandler):
         """Answer 400 in the server's own error shape and close the connection."""
         self.close_connection = True
         self._reject_bad_request(message)
+        self._linger()
         return None
 
     def _too_large(self, length: int | None) -> None:
         """Answer 413 (``length`` None: too large to say) and close the connection."""
         self.close_connection = True
         self._reject_too_large(length)
+        self._linger()
         return None
+
+    def _linger(self) -> None:
+        """Close our side gracefully and read (and drop) what the client is still sending, briefly.
+
+        Closing a socket with unread input makes the kernel send a reset, which can destroy the
+        answer just written before the client reads it; a lingering close lets the 400/413 arrive."""
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(LINGER_SECONDS)
+            deadline = time.monotonic() + LINGER_SECONDS
+            drained = 0
+            while drained < LINGER_MAX_BYTES and time.monotonic() < deadline:
+                data = self.connection.recv(65536)
+                if not data:
+                    break
+                drained += len(data)
 
     def _reject_too_large(self, length: int | None) -> None:
         raise NotImplementedError
