@@ -14,6 +14,7 @@ full jitter, honouring ``Retry-After``. Over Lambda it invokes the functions dir
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import json
 import math
@@ -80,12 +81,16 @@ def _parse_body(raw: bytes) -> Any:
 def predict_request(
     instances: Sequence[Any] | None = None, inputs: Mapping[str, Sequence[Any]] | None = None
 ) -> dict[str, Any]:
-    """The ``POST /predict`` body: rows (``instances``) or columns (``inputs``), exactly one of them."""
-    if (instances is None) == (inputs is None):
+    """The ``POST /predict`` body: rows (``instances``) or columns (``inputs``), exactly one of them.
+
+    A value of the wrong shape (instances that are not a list, inputs that are not an object) goes
+    as it is, for the server to name the mistake: converting it could silently change the rows."""
+    if instances is not None and inputs is not None:
+        raise ValueError("give instances or inputs, not both")
+    if instances is None and inputs is None:
         raise ValueError("give instances or inputs")
     if instances is None:
-        return {"inputs": dict(inputs or {})}
-    # a non-list (an object, a string) goes as it is, for the server to name the mistake
+        return {"inputs": dict(inputs) if isinstance(inputs, Mapping) else inputs}
     return {"instances": list(instances) if isinstance(instances, list | tuple) else instances}
 
 
@@ -136,8 +141,8 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
             return None
-        if when.tzinfo is None:
-            return None
+        if when.tzinfo is None:  # asctime's form names no zone: an HTTP-date is always GMT
+            when = when.replace(tzinfo=datetime.UTC)
         seconds = when.timestamp() - (time.time() if now is None else now)
     if not math.isfinite(seconds) or seconds < 0:
         return None

@@ -31,6 +31,8 @@ from litelens.infra.client import (
 EXIT_USAGE = 2
 EXIT_SERVICE = 1
 DEFAULT_URL = "http://127.0.0.1:3000"
+# what the command reads from a request file; explain_if is moved into parameters (explain) or dropped
+KNOWN_REQUEST_KEYS = frozenset({"instances", "inputs", "parameters", "explain_if"})
 
 
 class InputError(ValueError):
@@ -331,7 +333,10 @@ def explain_body(request: Mapping[str, Any], args: argparse.Namespace) -> dict[s
         nsamples=_nsamples(args.nsamples), num_samples=args.num_samples, num_features=args.num_features,
         seed=args.seed, class_name=args.class_name, output_space=args.output_space, explain_if=explain_if,
     )  # fmt: skip
-    given = dict(request.get("parameters") or {})
+    given = request.get("parameters")
+    if given is not None and not isinstance(given, Mapping):  # the command's options cannot be merged in
+        raise InputError('"parameters" in the input must be a JSON object, e.g. {"seed": 0}')
+    given = dict(given or {})
     if "explain_if" in request:  # a request file written for the top level: it belongs in parameters
         given.setdefault("explain_if", request["explain_if"])
     parameters = {**given, **(body.get("parameters") or {})}
@@ -382,10 +387,10 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"{args.action} needs rows: a .json/.csv file, inline JSON, or - for stdin")
         request = read_request(args.input, args.format)
         rows = {"instances": request.get("instances"), "inputs": request.get("inputs")}
-        if args.action == "predict":
-            response = client.send("predict", predict_request(**rows))
-        else:
-            response = client.send("explain", explain_body(request, args))
+        body = predict_request(**rows) if args.action == "predict" else explain_body(request, args)
+        # keys the command does not know (a typo such as "paramters") go along for the server to name
+        body.update({k: v for k, v in request.items() if k not in KNOWN_REQUEST_KEYS})
+        response = client.send(args.action, body)
         instances = display_rows(request)
     except InputError as exc:
         return fail(str(exc))

@@ -182,6 +182,24 @@ def test_invoke_explain_puts_explain_if_and_output_space_in_parameters(fake_send
     assert sent[1][3] == {"instances": [[1, 2, 3, 4]], "parameters": {"seed": 1, "explain_if": {"labels": ["bad"]}}}
 
 
+def test_invoke_sends_malformed_columns_unchanged_for_the_server_to_name(fake_send):
+    # GIVEN "inputs" that is a list of rows, not {feature: [values]}
+    sent, answers = fake_send
+    answers.append(ApiError(400, "invalid_inputs", '"inputs" must be an object'))
+    # WHEN predicting THEN the server sees it as written (not converted to {1: 2}) and its answer is shown
+    assert litelens_main(["invoke", "predict", '{"inputs": [[1, 2]]}']) == 2
+    assert sent[0][3] == {"inputs": [[1, 2]]}
+
+
+def test_unknown_top_level_keys_reach_the_server_to_be_named(fake_send):
+    sent, answers = fake_send
+    answers += [{"predictions": []}, EXPLAIN_RESPONSE]
+    typo = {"instances": [[1, 2, 3, 4]], "paramters": {"seed": 1}}
+    assert litelens_main(["invoke", "predict", json.dumps(typo), "--output", "json"]) == 0
+    assert litelens_main(["invoke", "explain", json.dumps(typo), "--output", "json"]) == 0
+    assert [request for *_, request in sent] == [typo, typo]
+
+
 def test_invoke_predict_prints_json_when_piped(fake_send, capsys):
     _, answers = fake_send
     answers.append({"predictions": [{"value": 2.5}], "model": {"name": "r", "version": "1"}})
@@ -216,6 +234,8 @@ def test_service_errors_are_one_line(fake_send, capsys, answer, code, message):
         (["invoke", "explain", "[[1]]", "--explain-if", "{oops"], "--explain-if is not valid JSON"),
         (["invoke", "explain", "[[1]]", "--explain-if", "[0.8]"], "--explain-if must be a JSON object"),
         (["invoke", "predict", "[[1]]", "--retries", "-1"], "--retries must be 0 or more"),
+        (["invoke", "predict", '{"instances": [[1]], "inputs": {"a": [1]}}'], "instances or inputs, not both"),
+        (["invoke", "explain", '{"instances": [[1]], "parameters": [1]}'], '"parameters" in the input must be'),
     ],
 )
 def test_usage_errors_exit_2(capsys, argv, message):

@@ -188,6 +188,21 @@ def test_retry_after_http_date_in_the_future():
     assert client_mod.retry_after_seconds(formatdate(1_000_030, usegmt=True), now=1_000_000) == pytest.approx(30)
 
 
+def test_retry_after_in_asctime_form_is_read_as_gmt():
+    # asctime's form of an HTTP-date names no zone; it is GMT, not a reason to ignore the header
+    assert client_mod.retry_after_seconds("Thu Jan  1 00:16:40 1970", now=970) == pytest.approx(30)
+
+
+def test_predict_request_never_reshapes_a_malformed_request():
+    # GIVEN columns that are not an object: dict() would turn [[1, 2]] into {1: 2}, or raise TypeError
+    # THEN they go as they are, for the server to name the mistake
+    assert client_mod.predict_request(inputs=[[1, 2]]) == {"inputs": [[1, 2]]}
+    assert client_mod.predict_request(inputs=5) == {"inputs": 5}
+    assert client_mod.predict_request(instances={"age": 1}) == {"instances": {"age": 1}}
+    with pytest.raises(ValueError, match="not both"):
+        client_mod.predict_request([[1]], {"age": [1]})
+
+
 def test_client_needs_exactly_one_transport():
     with pytest.raises(ValueError, match="either an API url or Lambda"):
         LitelensClient()
