@@ -1,0 +1,105 @@
+"""Property: whatever a client sends, both handlers answer it: never a 5xx, never an exception, and
+always a body JSON can encode. Bodies come from hypothesis: arbitrary JSON values, near-valid
+requests with one part broken, arbitrary body text, and arbitrary direct-invocation events."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from litelens.explain.parameters import PARAMETER_KEYS
+from tests.support.events import load_event
+from tests.support.predict_app import EXPLAIN_APP, PREDICT_APP, import_function_app
+
+FEATURES = ["age", "income", "debt_ratio", "tenure"]
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**40), 10**40)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=6)
+    | st.sampled_from([*FEATURES, "auto", "all", "shap", "lime", "good", "bad", "\ud800"])
+)
+json_values = st.recursive(
+    scalars,
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    max_leaves=16,
+)
+numbers = st.integers(-1000, 1000) | st.floats(-1e6, 1e6, allow_nan=False)
+near_rows = st.lists(st.lists(numbers | scalars, min_size=3, max_size=5), min_size=1, max_size=4)
+near_objects = st.lists(
+    st.dictionaries(st.sampled_from([*FEATURES, "zip"]), numbers | scalars, min_size=3, max_size=5),
+    min_size=1,
+    max_size=3,
+)
+near_columns = st.dictionaries(st.sampled_from([*FEATURES, "zip"]), st.lists(numbers | scalars, max_size=3), max_size=5)
+near_parameters = st.dictionaries(
+    st.sampled_from([*PARAMETER_KEYS, "nsample"]),
+    json_values
+    | st.integers(-5, 12_000)
+    | st.just({"min_probability": 0.5})
+    | st.lists(st.sampled_from(["shap", "lime", "anchors"]), max_size=3),
+    max_size=4,
+)
+bodies = st.one_of(
+    json_values,
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "instances": near_rows | near_objects | json_values,
+            "inputs": near_columns | json_values,
+            "parameters": near_parameters | json_values,
+        },
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def apps(binary_bundle):
+    # small caps keep each fuzzed explanation cheap; the caps' own checks are part of what is fuzzed
+    caps = {"LITELENS_MAX_SHAP_NSAMPLES": "200", "LITELENS_MAX_LIME_NUM_SAMPLES": "300"}
+    return {
+        "predict": import_function_app(PREDICT_APP, binary_bundle),
+        "explain": import_function_app(EXPLAIN_APP, binary_bundle, **caps),
+    }
+
+
+def check_answer(response):
+    """Status < 500 and a body JSON can encode, for a proxy response or a direct payload."""
+    if "statusCode" in response:
+        status, body = response["statusCode"], json.loads(response["body"])
+    else:
+        body = response
+        status = body["error"]["status"] if isinstance(body, dict) and "error" in body else 200
+    json.dumps(body, allow_nan=False, ensure_ascii=False).encode("utf-8")  # strict JSON, valid UTF-8
+    assert status < 500, body
+    if status >= 400:
+        assert set(body["error"]) >= {"code", "message"}
+    return status
+
+
+@FUZZ
+@given(body=bodies, route=st.sampled_from(["predict", "explain"]))
+def test_any_json_body_gets_an_answer_below_500(apps, lambda_context, body, route):
+    text = json.dumps(body, allow_nan=True)
+    event = load_event(f"{route}_rest_v1", body=text)
+    check_answer(apps[route].lambda_handler(event, lambda_context))
+
+
+@FUZZ
+@given(text=st.text(max_size=60) | st.binary(max_size=40).map(lambda b: b.decode("latin-1")))
+def test_any_body_text_gets_an_answer_below_500(apps, lambda_context, text):
+    for route in ("predict", "explain"):
+        check_answer(apps[route].lambda_handler(load_event(f"{route}_rest_v1", body=text), lambda_context))
+
+
+@FUZZ
+@given(event=json_values | st.fixed_dictionaries({"httpMethod": scalars, "path": scalars}, optional={"body": scalars}))
+def test_any_direct_invocation_event_gets_an_answer_below_500(apps, lambda_context, event):
+    for route in ("predict", "explain"):
+        check_answer(apps[route].lambda_handler(event, lambda_context))
