@@ -10,6 +10,7 @@ cap is lowered to it); a value over a cap is a 400 naming the cap and its enviro
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -127,9 +128,24 @@ def _number(filters: Mapping[str, Any], key: str) -> float | None:
     if key not in filters:
         return None
     value = filters[key]
-    if type(value) not in (int, float) or not np.isfinite(value):
-        raise bad_request(E_INVALID_PARAMETER, f"parameters.explain_if.{key} must be a finite number, got {value!r}")
-    return float(value)
+    try:
+        number = float(value) if type(value) in (int, float) else math.nan
+    except OverflowError:  # an integer beyond float64 (a direct invocation's event holds Python ints)
+        number = math.nan
+    if not math.isfinite(number):
+        raise bad_request(
+            E_INVALID_PARAMETER, f"parameters.explain_if.{key} must be a finite number, got {_short(value)}"
+        )
+    return number
+
+
+def _short(value: Any) -> str:
+    text = (
+        repr(value)
+        if not isinstance(value, int) or abs(value) < 10**30
+        else f"an integer of {len(str(abs(value)))} digits"
+    )
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _reject_unknown(value: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:

@@ -273,6 +273,11 @@ def test_unknown_explainer_fixture(binary_app, load_event, lambda_context):
         ),
         ({"instances": [[41, 52000, 0.31, 6]], "parameters": {"explain_if": {}}}, 400, "invalid_parameter"),
         (
+            {"instances": [[41, 52000, 0.31, 6]], "parameters": {"explain_if": {"max_probability": 10**400}}},
+            400,
+            "invalid_parameter",
+        ),
+        (
             {"instances": [[41, 52000, 0.31, 6]], "parameters": {"explain_if": {"min_value": 1}}},
             400,
             "unknown_parameter",
@@ -306,6 +311,20 @@ def test_over_limit_names_the_cap(binary_app, load_event, lambda_context):
         {"instances": [[41, 52000, 0.31, 6]], "parameters": {"num_samples": 10_001}},
     )
     assert constants.MAX_LIME_NUM_SAMPLES in body["error"]["message"] and "10000" in body["error"]["message"]
+
+
+def test_a_huge_integer_bound_in_a_direct_event_is_a_400(regression_app, lambda_context):
+    # a direct invocation's event holds Python ints: 2**64 is a bound like any other (numpy's isfinite
+    # refused it), 10**400 is beyond float64
+    row = [[41, 52000, 0.31, 6]]
+    status, body = call(
+        regression_app, {"instances": row, "parameters": {"explain_if": {"min_value": 2**64}}}, lambda_context
+    )
+    assert status == 200 and body["explanations"] == [None]
+    event = {"instances": row, "parameters": {"explain_if": {"min_value": 10**400}}}
+    status, body = call(regression_app, event, lambda_context)
+    assert (status, body["error"]["code"]) == (400, "invalid_parameter"), body
+    assert "an integer of 401 digits" in body["error"]["message"]
 
 
 def test_task_specific_parameters(multiclass_app, regression_app, load_event, lambda_context):
