@@ -166,26 +166,51 @@ def check_output_dir(out_dir: str | os.PathLike[str], force: bool = False) -> Pa
     """The resolved folder a bundle may be written to, or a BundleError saying why not.
 
     Checked before any work (training takes minutes) and again when writing. ``force`` replaces an
-    earlier bundle (a folder holding bundle.json) or an empty folder, never a file, a folder of
-    other things, or the current directory or one of its parents."""
-    out = Path(out_dir).expanduser().resolve()
-    if out.exists() or out.is_symlink():
-        if not out.is_dir():
-            raise BundleError(f"{out_dir} is a file, not a bundle folder")
-        if not force:
-            raise BundleError(f"{out_dir} already exists (use --force to replace it)")
-        if out == Path.cwd().resolve() or out in Path.cwd().resolve().parents:
-            raise BundleError(f"{out_dir} is the current directory or holds it: choose a folder such as bundles/NAME")
-        if not (out / CARD_FILE).is_file() and any(out.iterdir()):
-            raise BundleError(
-                f"{out_dir} is not a bundle (no {CARD_FILE}) and not empty: --force replaces only bundles"
-            )
-    for parent in out.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise BundleError(f"{parent} is a file: cannot create {out_dir} under it")
-            break
+    earlier bundle (a folder holding a litelens card and nothing but bundle files) or an empty
+    folder; never a file, a folder holding anything else (a training CSV, notes), or the current
+    directory or one of its parents."""
+    try:
+        out = Path(out_dir).expanduser().resolve()
+        exists = out.exists() or out.is_symlink()
+        if exists:
+            _check_replaceable(out, out_dir, force)
+        for parent in out.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise BundleError(f"{parent} is a file: cannot create {out_dir} under it")
+                break
+    except (OSError, RuntimeError) as exc:  # a name too long, a symlink loop, an unknown ~user
+        raise BundleError(f"cannot use {out_dir} as the bundle folder: {exc}") from None
     return out
+
+
+def _check_replaceable(out: Path, out_dir: str | os.PathLike[str], force: bool) -> None:
+    if not out.is_dir():
+        raise BundleError(f"{out_dir} is a file, not a bundle folder")
+    if not force:
+        raise BundleError(f"{out_dir} already exists (use --force to replace it)")
+    cwd = Path.cwd().resolve()
+    if out == cwd or out in cwd.parents:
+        raise BundleError(f"{out_dir} is the current directory or holds it: choose a folder such as bundles/NAME")
+    entries = {p.name for p in out.iterdir()}
+    if not entries:
+        return
+    if CARD_FILE not in entries or not _is_litelens_card(out / CARD_FILE):
+        raise BundleError(f"{out_dir} is not a litelens bundle and not empty: --force replaces only bundles")
+    others = sorted(entries - {CARD_FILE, *BUNDLE_FILES})
+    if others:
+        raise BundleError(
+            f"{out_dir} holds files that are not part of its bundle ({', '.join(others[:5])}): "
+            "--force would delete them; move them out or choose another folder"
+        )
+
+
+def _is_litelens_card(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and data.get("format") == FORMAT
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -265,7 +290,7 @@ def write_bundle(
         files = {f: sha256_file(tmp / f) for f in BUNDLE_FILES}
         card = BundleCard(
             name=name,
-            version=content_version(files, task, features, list(classes) if classes else None),
+            version=content_version(files, task, features, [str(c) for c in classes] if classes else None),
             created_at=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             task=task,
             features=list(features),
@@ -282,6 +307,9 @@ def write_bundle(
         )
         card.validate()
         (tmp / CARD_FILE).write_text(json.dumps(card.to_json(), indent=2, sort_keys=False) + "\n")
+        problems = Bundle(tmp, card).verify()
+        if problems:  # a bundle no reader could load is never put in place
+            raise BundleError("the written bundle does not verify: " + "; ".join(problems))
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -302,14 +330,19 @@ class Bundle:
     def load(cls, path: str | os.PathLike[str], *, verify: bool = True) -> Bundle:
         root = Path(path)
         card_path = root / CARD_FILE
-        if not root.is_dir():
-            raise BundleError(f"bundle folder {root} does not exist")
-        if not card_path.is_file():
-            raise BundleError(f"{root} is not a bundle: no {CARD_FILE}")
         try:
+            if not root.is_dir():
+                what = "is a file, not a bundle folder" if root.exists() else "does not exist"
+                raise BundleError(f"bundle folder {root} {what}")
+            if not card_path.is_file():
+                raise BundleError(f"{root} is not a bundle: no {CARD_FILE}")
             data = json.loads(card_path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+            if isinstance(exc, BundleError):
+                raise
             raise BundleError(f"{card_path}: unreadable card ({exc})") from None
+        except RecursionError:
+            raise BundleError(f"{card_path}: unreadable card (nested too deeply)") from None
         try:
             card = BundleCard.from_json(data)
         except TypeError as exc:

@@ -62,13 +62,26 @@ def _class_keys(values: Sequence[str]) -> tuple[list[Any], dict[Any, str]]:
     named "1"); otherwise by text, sorted."""
     numbers = {v: _parse_float(v) for v in set(values)}
     if all(n is not None for n in numbers.values()):
-        keys: list[Any] = [numbers[v] for v in values]
-        return keys, {n: _label_text(n) for n in sorted(set(keys))}
+        # integers by exact value (floats merge 2**53 and 2**53 + 1), other numbers as floats
+        exact = {v: _exact_integer(v, n) for v, n in numbers.items()}
+        keys: list[Any] = [exact[v] for v in values]
+        return keys, {k: _label_text(k) for k in sorted(set(keys))}
     return list(values), {v: v for v in sorted(set(values))}
 
 
+def _exact_integer(text: str, number: float) -> int | float:
+    if math.isfinite(number) and number.is_integer():
+        try:
+            return int(text)
+        except ValueError:  # "1.0", "1e3": the float is exact enough
+            return int(number)
+    return number
+
+
 def _label_text(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+    if isinstance(value, int):
+        return str(value)
+    return str(int(value)) if math.isfinite(value) and value.is_integer() else repr(float(value))
 
 
 def infer_task(values: Sequence[str]) -> str:
@@ -108,9 +121,10 @@ def encode_target(
             raise BuildInputError(f"target column {target!r} is constant ({y[0]:g}): nothing to learn")
         return y, None
     keys, names = _class_keys(values)
-    for i, key in enumerate(keys):
-        if isinstance(key, float) and not math.isfinite(key):
-            raise BuildInputError(f"target column {target!r}, {_row(i, lines)}: {values[i]!r} is not a class label")
+    for i, value in enumerate(values):
+        number = _parse_float(value)
+        if number is not None and not math.isfinite(number):  # "nan", "inf": among text labels too
+            raise BuildInputError(f"target column {target!r}, {_row(i, lines)}: {value!r} is not a class label")
     distinct, labels = list(names), list(names.values())
     if len(distinct) < 2:
         raise BuildInputError(f"target column {target!r} has a single class ({labels[0]!r}): nothing to learn")
@@ -136,10 +150,13 @@ def _row(i: int, lines: Sequence[int] | None) -> str:
 def read_csv(path: str | os.PathLike[str], target: str, task: str | None = None) -> Dataset:
     """Read a header + numeric rows CSV; every feature column must be a finite number in every row."""
     file = Path(path)
-    if not file.exists():
-        raise BuildInputError(f"data file {file} does not exist")
-    if not file.is_file():
-        raise BuildInputError(f"data file {file} is not a file")
+    try:
+        if not file.exists():
+            raise BuildInputError(f"data file {file} does not exist")
+        if not file.is_file():
+            raise BuildInputError(f"data file {file} is not a file")
+    except OSError as exc:  # e.g. a name too long
+        raise BuildInputError(f"cannot read {file}: {exc.strerror or exc}") from None
     rows: list[list[str]] = []
     lines: list[int] = []  # each kept row's line in the file (the last line of a multi-line record)
     try:

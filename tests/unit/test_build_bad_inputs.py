@@ -75,6 +75,11 @@ CASES = {
         ["--target", "label", "--task", "binary"],
         "row 5: 'nan' is not a class label",
     ),
+    "NaN among text labels": (
+        GOOD_HEADER + "\n" + _rows(30, lambda i: ["yes", "no"][i % 2]) + "\n33,1000,0.1,NaN\n",
+        ["--target", "label"],
+        "row 32: 'NaN' is not a class label",
+    ),
     "regression target beyond float32": (
         GOOD_HEADER + "\n" + _rows(30, lambda i: i / 3) + "\n33,1000,0.1,1e39\n",
         ["--target", "label", "--task", "regression"],
@@ -203,6 +208,18 @@ def test_numeric_labels_are_classes_by_value(tmp_path):
     data = read_csv(_csv(tmp_path, "a,b,y\n" + body), "y")
     assert (data.task, data.classes) == ("binary", ["0", "1"])
     assert data.y.tolist()[:5] == [0, 1, 1, 1, 0]
+
+
+def test_big_integer_labels_stay_distinct(tmp_path):
+    labels = ["9007199254740992", "9007199254740993", "5"] * 20
+    body = "\n".join(f"{i},{i * 2},{lab}" for i, lab in enumerate(labels))
+    data = read_csv(_csv(tmp_path, "a,b,y\n" + body), "y", "multiclass")
+    assert data.classes == ["5", "9007199254740992", "9007199254740993"]
+
+
+def test_a_data_path_too_long_is_one_line(tmp_path, capsys):
+    code, _, stderr = _build(capsys, "--data", "d" * 300 + ".csv", "--target", "y", "--out", str(tmp_path / "m"))
+    assert code == 2 and "cannot read" in stderr and stderr.count("\n") == 1
 
 
 def test_inferred_task_is_printed(tmp_path, capsys):

@@ -104,7 +104,7 @@ def test_output_checks(tmp_path, monkeypatch, bundle_dir):
         with pytest.raises(BundleError, match=re.escape(words)):
             check_output_dir(out, force=False)
     forced = {
-        "photos": "is not a bundle (no bundle.json) and not empty",
+        "photos": "is not a litelens bundle and not empty",
         ".": "is the current directory or holds it",
         str(tmp_path.parent): "is the current directory or holds it",
     }
@@ -131,3 +131,57 @@ def test_build_refuses_a_bad_out_before_training_and_touches_nothing(tmp_path, m
         assert captured.err.startswith("litelens build: error: ") and captured.err.count("\n") == 1
         assert "epoch" not in captured.out.lower()
         assert (tmp_path / "train.csv").read_text().startswith("a,b,label")
+
+
+def test_force_never_deletes_what_is_not_the_bundle(tmp_path, bundle_dir, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    # GIVEN an earlier bundle that also holds the user's training data and notes
+    (bundle_dir / "train.csv").write_text("a,y\n1,0\n")
+    (bundle_dir / "notes").mkdir()
+    # THEN --force refuses to replace it, naming what it would delete
+    with pytest.raises(BundleError, match=r"holds files that are not part of its bundle \(notes, train\.csv\)"):
+        check_output_dir(bundle_dir, force=True)
+    # AND a folder whose bundle.json is someone else's (not a litelens card) is not a bundle
+    other = tmp_path / "webapp"
+    other.mkdir()
+    (other / CARD_FILE).write_text('{"name": "some npm thing"}')
+    (other / "model.tflite").write_text("x")
+    with pytest.raises(BundleError, match="is not a litelens bundle"):
+        check_output_dir(other, force=True)
+
+
+@pytest.mark.parametrize("out", ["~no_such_user_litelens/x", "loop/x", "x" * 300])
+def test_unusable_output_paths_are_bundle_errors(tmp_path, monkeypatch, out):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    with pytest.raises(BundleError, match="cannot use"):
+        check_output_dir(out, force=True)
+
+
+def test_inspect_of_a_file_or_a_too_deep_card_is_unreadable_exit_2(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    code, _, err = inspect(capsys, str(tmp_path / "afile"))
+    assert code == 2 and "is a file, not a bundle folder" in err
+    deep = tmp_path / "deep"
+    deep.mkdir()
+    (deep / CARD_FILE).write_text("[" * 100_000 + "]" * 100_000)
+    code, _, err = inspect(capsys, str(deep))
+    assert code == 2 and "unreadable card" in err and err.count("\n") == 1
+    code, _, err = inspect(capsys, "y" * 300)
+    assert code == 2 and "unreadable card" in err
+
+
+def test_non_string_classes_give_a_bundle_that_verifies(tmp_path):
+    import numpy as np
+
+    from litelens.build.bundle import LIME_STATS_KEYS, write_bundle
+
+    per_feature = {"feature_values": [0.0, 1.0], "feature_frequencies": [0.5, 0.5], "bins": [0.5]}
+    card = write_bundle(
+        tmp_path / "b", name="ints", task="binary", features=["a", "b"], classes=[0, 1], target="y", model=b"m",
+        shap_background=np.zeros((1, 2)), shap_weights=np.ones(1),
+        lime_stats={key: {i: per_feature.get(key, 0.5) for i in range(2)} for key in LIME_STATS_KEYS},
+        metrics={}, quantization="none", training={}, libraries={},
+    )  # fmt: skip
+    assert card.classes == ["0", "1"]
+    assert Bundle.load(tmp_path / "b").card.version == card.version
