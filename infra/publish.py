@@ -37,6 +37,14 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     prefix = prefix.strip("/")
     if not bucket or not prefix:
         raise PublishError(f"{uri!r} needs a bucket and a prefix: s3://bucket/prefix")
+    parts = prefix.split("/")
+    if any(part in (".", "..", "") for part in parts):
+        raise PublishError(f"{uri!r}: the prefix has an empty, '.' or '..' segment")
+    if len(parts) >= 2 and parts[-2] == S3_VERSIONS_DIR:
+        # the functions read s3://.../versions/<v> as one published version, not as a prefix
+        raise PublishError(
+            f"{uri!r} ends in {S3_VERSIONS_DIR}/<name>, which names a version folder; choose another prefix"
+        )
     return bucket, prefix
 
 
@@ -66,7 +74,9 @@ def _remote_files(s3: Any, bucket: str, key_prefix: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key_prefix):
         for obj in page.get("Contents", []):
-            found[obj["Key"][len(key_prefix) :]] = obj["Key"]
+            name = obj["Key"][len(key_prefix) :]
+            if name:  # "versions/<v>/" itself: a console-made folder marker, not a file
+                found[name] = obj["Key"]
     return found
 
 
@@ -194,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
         error = exc.response.get("Error", {})
         print(f"litelens publish: S3 refused: {error.get('Code')}: {error.get('Message')}", file=sys.stderr)
         return EXIT_ERROR
-    except BotoCoreError as exc:
+    except (BotoCoreError, ValueError) as exc:  # ValueError: boto3 refusing e.g. --endpoint-url notaurl
         print(f"litelens publish: {exc}", file=sys.stderr)
         return EXIT_ERROR
     state = "already published" if result.already_published else f"published {len(result.uploaded)} files"

@@ -30,8 +30,10 @@ boto3 is imported only for s3:// URIs (the Lambda runtime provides it; it is nev
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -103,6 +105,18 @@ def _json_object(data: bytes, where: str) -> dict[str, Any]:
     return value
 
 
+_VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,63}")  # content_version() writes 12 hex digits
+
+
+def cache_folder(cache_dir: str | os.PathLike[str], bucket: str, key_prefix: str) -> Path:
+    """The local copy of s3://bucket/key_prefix: one flat folder per location, named readably and by
+    a hash of the location, so no location's copy lies inside another's (replacing one never deletes
+    another) and no key (``..``) can point outside ``cache_dir``."""
+    digest = hashlib.sha256(f"{bucket}/{key_prefix}".encode()).hexdigest()[:12]
+    readable = re.sub(r"[^0-9A-Za-z._-]+", "_", key_prefix).strip("._")[-80:] or "root"
+    return Path(cache_dir) / re.sub(r"[^0-9A-Za-z.-]+", "_", bucket) / f"{readable}-{digest}"
+
+
 def download_s3_bundle(uri: str, cache_dir: str | os.PathLike[str], client: Any = None) -> Path:
     """Download (or reuse from ``cache_dir``) the bundle ``uri`` names; every file sha256-verified."""
     bucket, prefix = split_s3_uri(uri)
@@ -118,7 +132,7 @@ def download_s3_bundle(uri: str, cache_dir: str | os.PathLike[str], client: Any 
     if pointer is not None:
         latest = _json_object(pointer, f"s3://{bucket}/{_join(prefix, S3_LATEST_POINTER)}")
         expected_version = latest.get("version")
-        if not isinstance(expected_version, str) or not expected_version or "/" in expected_version:
+        if not isinstance(expected_version, str) or not _VERSION.fullmatch(expected_version):
             raise BundleError(f"s3://{bucket}/{_join(prefix, S3_LATEST_POINTER)} has no valid version")
         version_prefix = _join(prefix, S3_VERSIONS_DIR, expected_version)
     card_key = _join(version_prefix, CARD_FILE)
@@ -134,7 +148,7 @@ def download_s3_bundle(uri: str, cache_dir: str | os.PathLike[str], client: Any 
     if expected_version is not None and card.version != expected_version:
         raise BundleError(f"s3://{bucket}/{card_key} is version {card.version}, latest.json says {expected_version}")
 
-    target = Path(cache_dir) / bucket / version_prefix
+    target = cache_folder(cache_dir, bucket, version_prefix)
     if (target / CARD_FILE).is_file():
         try:
             cached = Bundle.load(target, verify=True)

@@ -11,7 +11,7 @@ import pytest
 
 from litelens.build.bundle import CARD_FILE, MODEL_FILE, SHAP_BACKGROUND_FILE, Bundle, BundleError
 from litelens.functions.common import constants
-from litelens.functions.common.model import download_s3_bundle, load_model
+from litelens.functions.common.model import cache_folder, download_s3_bundle, load_model
 from litelens.infra.publish import publish
 from tests.support.moto_s3 import moto_s3_server
 from tests.support.predict_app import import_predict_app
@@ -56,7 +56,11 @@ def test_handler_serves_the_latest_published_version(published, binary_bundle, t
     version, _ = published
     app = import_predict_app(f"s3://{BUCKET}/credit", **{constants.MODEL_CACHE_DIR: str(tmp_path)})
     assert app.MODEL.card.version == version
-    assert app.MODEL.bundle.path == tmp_path / BUCKET / "credit" / "versions" / version
+    assert app.MODEL.bundle.path == cache_folder(tmp_path, BUCKET, f"credit/versions/{version}")
+    assert (
+        app.MODEL.bundle.path.parent == tmp_path / BUCKET
+        and f"credit_versions_{version}-" in app.MODEL.bundle.path.name
+    )
     local = import_predict_app(binary_bundle)
     assert app.lambda_handler({"instances": ROWS}, lambda_context) == local.lambda_handler({"instances": ROWS}, None)
 
@@ -102,6 +106,26 @@ def test_without_list_bucket_a_version_folder_and_a_flat_prefix_still_load(publi
         download_s3_bundle(f"s3://{BUCKET}/nothing", tmp_path / "c", client=GetObjectOnlyClient(s3))
 
 
+@pytest.mark.parametrize("version", [".", "..", "../../x", "a b"])
+def test_a_latest_pointer_naming_no_version_is_refused_and_deletes_nothing(published, s3, tmp_path, version):
+    real, _ = published
+    cached = download_s3_bundle(f"s3://{BUCKET}/credit", tmp_path, client=s3)
+    s3.put_object(Bucket=BUCKET, Key="credit/latest.json", Body=json.dumps({"version": version}).encode())
+    with pytest.raises(BundleError, match="has no valid version"):
+        download_s3_bundle(f"s3://{BUCKET}/credit", tmp_path, client=s3)
+    assert Bundle.load(cached).card.version == real
+
+
+def test_a_bundle_at_the_bucket_root_never_replaces_another_cached_location(published, s3, binary_bundle, tmp_path):
+    version, _ = published
+    deep = download_s3_bundle(f"s3://{BUCKET}/credit", tmp_path, client=s3)
+    for file in binary_bundle.iterdir():
+        s3.put_object(Bucket=BUCKET, Key=file.name, Body=file.read_bytes())
+    root = download_s3_bundle(f"s3://{BUCKET}", tmp_path, client=s3)
+    assert root != deep and deep not in root.parents and root not in deep.parents
+    assert Bundle.load(deep).card.version == version
+
+
 def test_warm_start_reuses_the_verified_cache(published, s3, tmp_path):
     version, _ = published
     first = CountingClient(s3)
@@ -131,8 +155,8 @@ def test_corrupted_object_fails_init_and_leaves_no_cache(published, s3, tmp_path
     # THEN init fails with one clear log line, and nothing half-downloaded is left to be reused
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["level"] == "ERROR" and "corrupt" in lines[0]
-    assert not (tmp_path / BUCKET / "credit" / "versions" / version).exists()
-    assert not [p for p in (tmp_path / BUCKET / "credit" / "versions").iterdir()]
+    assert not cache_folder(tmp_path, BUCKET, f"credit/versions/{version}").exists()
+    assert not list((tmp_path / BUCKET).iterdir())  # no temporary folder either
 
 
 def test_missing_object_fails_init(published, s3, tmp_path):

@@ -99,6 +99,21 @@ def test_an_incomplete_version_with_foreign_files_is_refused(moto_s3, bucket, tm
         publish_mod.publish(bundle.path, f"s3://{bucket}/m", s3=s3)
 
 
+def test_a_folder_marker_in_the_version_is_not_a_foreign_file(moto_s3, bucket, tmp_path):
+    _, s3 = moto_s3
+    bundle = structural_bundle(tmp_path / "b")
+    s3.put_object(Bucket=bucket, Key=f"m/versions/{bundle.card.version}/", Body=b"")
+    assert publish_mod.publish(bundle.path, f"s3://{bucket}/m", s3=s3).uploaded[-1] == CARD_FILE
+
+
+@pytest.mark.parametrize("prefix", ["team/versions/prod", "a/../b", "a//b"])
+def test_prefixes_the_functions_would_misread_are_refused(moto_s3, bucket, tmp_path, prefix):
+    _, s3 = moto_s3
+    bundle = structural_bundle(tmp_path / "b")
+    with pytest.raises(publish_mod.PublishError, match=r"versions/<name>|segment"):
+        publish_mod.publish(bundle.path, f"s3://{bucket}/{prefix}", s3=s3)
+
+
 def test_a_corrupt_download_after_upload_stops_before_latest(moto_s3, bucket, tmp_path, monkeypatch):
     # GIVEN S3 returning other bytes than were sent WHEN publishing THEN it fails and latest.json is not written
     _, s3 = moto_s3
