@@ -19,7 +19,7 @@ import numpy as np
 
 from litelens.explain.shap_method import LOG_ODDS, OUTPUT_SPACES, PROBABILITY, default_nsamples
 from litelens.functions.common import constants
-from litelens.functions.common.protocol import ClientError, bad_request
+from litelens.functions.common.protocol import ClientError, bad_request, short_value
 
 EXPLAINERS = ("shap", "lime")
 REQUEST_FIELDS = ("instances", "inputs", "parameters")  # the top-level keys of an explain request
@@ -109,9 +109,13 @@ def _integer(params: Mapping[str, Any], key: str, low: int, high: int, cap_env: 
     if type(value) is not int:
         raise bad_request(E_INVALID_PARAMETER, f"parameters.{key} must be an integer, got {_type_name(value)}")
     if value > high and cap_env is not None:
-        raise bad_request(E_OVER_LIMIT, f"parameters.{key} = {value} is over the server's limit of {high} ({cap_env})")
+        raise bad_request(
+            E_OVER_LIMIT, f"parameters.{key} = {short_value(value)} is over the server's limit of {high} ({cap_env})"
+        )
     if not low <= value <= high:
-        raise bad_request(E_INVALID_PARAMETER, f"parameters.{key} must be between {low} and {high}, got {value}")
+        raise bad_request(
+            E_INVALID_PARAMETER, f"parameters.{key} must be between {low} and {high}, got {short_value(value)}"
+        )
     return value
 
 
@@ -120,7 +124,9 @@ def _probability(filters: Mapping[str, Any], key: str) -> float | None:
         return None
     value = filters[key]
     if type(value) not in (int, float) or not 0.0 <= value <= 1.0:
-        raise bad_request(E_INVALID_PARAMETER, f"parameters.explain_if.{key} must be a number in [0, 1], got {value!r}")
+        raise bad_request(
+            E_INVALID_PARAMETER, f"parameters.explain_if.{key} must be a number in [0, 1], got {short_value(value)}"
+        )
     return float(value)
 
 
@@ -134,18 +140,9 @@ def _number(filters: Mapping[str, Any], key: str) -> float | None:
         number = math.nan
     if not math.isfinite(number):
         raise bad_request(
-            E_INVALID_PARAMETER, f"parameters.explain_if.{key} must be a finite number, got {_short(value)}"
+            E_INVALID_PARAMETER, f"parameters.explain_if.{key} must be a finite number, got {short_value(value)}"
         )
     return number
-
-
-def _short(value: Any) -> str:
-    text = (
-        repr(value)
-        if not isinstance(value, int) or abs(value) < 10**30
-        else f"an integer of {len(str(abs(value)))} digits"
-    )
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _reject_unknown(value: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:

@@ -318,15 +318,25 @@ def _json_type(value: Any) -> str:
 def _check_value(value: Any, where: str) -> None:
     """Raise the precise error for one feature value (only called on the slow, error-finding path)."""
     if type(value) not in _NUMBER_TYPES:
-        raise bad_request(E_INVALID_VALUE, f"{where} must be a number, got {_json_type(value)}: {_short(value)}")
+        raise bad_request(E_INVALID_VALUE, f"{where} must be a number, got {_json_type(value)}: {short_value(value)}")
     if isinstance(value, float) and not math.isfinite(value):
         raise bad_request(E_NON_FINITE_VALUE, f"{where} must be finite, got {value}")
     if abs(value) > float(np.finfo(np.float32).max):
-        raise bad_request(E_NON_FINITE_VALUE, f"{where} = {value} is outside the float32 range")
+        raise bad_request(E_NON_FINITE_VALUE, f"{where} = {short_value(value)} is outside the float32 range")
 
 
-def _short(value: Any) -> str:
-    text = json.dumps(value, allow_nan=True, default=str)
+def short_value(value: Any) -> str:
+    """A request value as an error message quotes it: JSON of at most 40 characters. A big integer
+    is given by its digit count: Python refuses to print one of more than 4300 digits (a direct
+    invocation's event can hold one), and its digits would say nothing anyway."""
+    if type(value) is int and abs(value) >= 10**30:
+        digits = int((abs(value).bit_length() - 1) * 0.30102999566398120) + 1
+        digits += abs(value) >= 10**digits
+        return f"an integer of {digits} digits"
+    try:
+        text = json.dumps(value, allow_nan=True, default=str)
+    except ValueError:  # a big integer inside a list or object
+        return f"{_json_type(value)} too large to show"
     return text if len(text) <= 40 else text[:37] + "..."
 
 

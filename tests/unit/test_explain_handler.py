@@ -327,6 +327,23 @@ def test_a_huge_integer_bound_in_a_direct_event_is_a_400(regression_app, lambda_
     assert "an integer of 401 digits" in body["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    ("parameters", "code"),
+    [
+        ({"nsamples": 10**5000}, "over_limit"),
+        ({"seed": -(10**5000)}, "invalid_parameter"),
+        ({"explain_if": {"min_probability": 10**5000}}, "invalid_parameter"),
+    ],
+    ids=["nsamples", "seed", "min_probability"],
+)
+def test_integers_too_long_to_print_are_a_400(binary_app, lambda_context, parameters, code):
+    # a direct invocation's event can hold an int Python refuses to print (over 4300 digits)
+    event = {"instances": [[41, 52000, 0.31, 6]], "parameters": parameters}
+    status, body = call(binary_app, event, lambda_context)
+    assert (status, body["error"]["code"]) == (400, code), body
+    assert "an integer of 5001 digits" in body["error"]["message"]
+
+
 def test_task_specific_parameters(multiclass_app, regression_app, load_event, lambda_context):
     row = {"instances": [[41, 52000, 0.31, 6]]}
     _, body = post(multiclass_app, load_event, lambda_context, row | {"parameters": {"output_space": "log_odds"}})

@@ -1,13 +1,14 @@
 """Property: whatever a client sends, both handlers answer it: never a 5xx, never an exception, and
 always a body JSON can encode. Bodies come from hypothesis: arbitrary JSON values, near-valid
-requests with one part broken, arbitrary body text, and arbitrary direct-invocation events."""
+requests with one part broken (integers too long to print included), arbitrary body text, and
+arbitrary direct-invocation events."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from litelens.explain.parameters import PARAMETER_KEYS
@@ -21,6 +22,7 @@ scalars = (
     st.none()
     | st.booleans()
     | st.integers(-(10**40), 10**40)
+    | st.sampled_from([400, -5000]).map(lambda d: 10 ** abs(d) * (1 if d > 0 else -1))  # no int of > 4300 digits prints
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=6)
     | st.sampled_from([*FEATURES, "auto", "all", "shap", "lime", "good", "bad", "\ud800"])
@@ -86,7 +88,10 @@ def check_answer(response):
 @FUZZ
 @given(body=bodies, route=st.sampled_from(["predict", "explain"]))
 def test_any_json_body_gets_an_answer_below_500(apps, lambda_context, body, route):
-    text = json.dumps(body, allow_nan=True)
+    try:
+        text = json.dumps(body, allow_nan=True)
+    except ValueError:
+        assume(False)  # an integer JSON text cannot carry here; the direct-event test sends it
     event = load_event(f"{route}_rest_v1", body=text)
     check_answer(apps[route].lambda_handler(event, lambda_context))
 
@@ -99,7 +104,7 @@ def test_any_body_text_gets_an_answer_below_500(apps, lambda_context, text):
 
 
 @FUZZ
-@given(event=json_values | st.fixed_dictionaries({"httpMethod": scalars, "path": scalars}, optional={"body": scalars}))
+@given(event=bodies | st.fixed_dictionaries({"httpMethod": scalars, "path": scalars}, optional={"body": scalars}))
 def test_any_direct_invocation_event_gets_an_answer_below_500(apps, lambda_context, event):
     for route in ("predict", "explain"):
         check_answer(apps[route].lambda_handler(event, lambda_context))

@@ -308,6 +308,15 @@ def test_unknown_path_404_known_path_wrong_method_405(app, load_event, lambda_co
         assert app.lambda_handler(event, lambda_context)["headers"]["Allow"] in ("GET", "POST")
 
 
+def test_a_feature_integer_too_long_to_print_is_a_400(app, lambda_context):
+    body = app.lambda_handler({"instances": [[1, 2, 3, 10**5000], [1, 2, [10**5000], 4]]}, lambda_context)
+    assert body["error"]["code"] == "non_finite_value"
+    assert (
+        body["error"]["message"]
+        == "instance 0, feature 'tenure' = an integer of 5001 digits is outside the float32 range"
+    )
+
+
 def test_lone_surrogate_in_a_direct_event_path_is_a_404_that_encodes(app, lambda_context, capsys):
     # GIVEN a direct invocation naming a path with a lone surrogate (valid in an event's JSON)
     event = {"httpMethod": "GET", "path": "/meta\ud800data"}
