@@ -272,6 +272,7 @@ def write_bundle(
     with ``force``.
     """
     out = check_output_dir(out_dir, force)
+    class_names = [str(c) for c in classes] if classes else None  # hashed as the card stores them
     background = np.asarray(shap_background, dtype=np.float64)
     weights = np.asarray(shap_weights, dtype=np.float64).ravel()
     if background.ndim != 2 or background.shape[1] != len(features):
@@ -290,11 +291,11 @@ def write_bundle(
         files = {f: sha256_file(tmp / f) for f in BUNDLE_FILES}
         card = BundleCard(
             name=name,
-            version=content_version(files, task, features, [str(c) for c in classes] if classes else None),
+            version=content_version(files, task, features, class_names),
             created_at=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             task=task,
             features=list(features),
-            classes=[str(c) for c in classes] if classes else None,
+            classes=class_names,
             target=target,
             input_dtype="float32",
             input_shape=[None, len(features)],
@@ -337,9 +338,9 @@ class Bundle:
             if not card_path.is_file():
                 raise BundleError(f"{root} is not a bundle: no {CARD_FILE}")
             data = json.loads(card_path.read_text())
-        except (OSError, UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
-            if isinstance(exc, BundleError):
-                raise
+        except BundleError:
+            raise
+        except (OSError, ValueError) as exc:  # a name too long; not UTF-8; not JSON
             raise BundleError(f"{card_path}: unreadable card ({exc})") from None
         except RecursionError:
             raise BundleError(f"{card_path}: unreadable card (nested too deeply)") from None
@@ -357,9 +358,10 @@ class Bundle:
     def verify(self) -> list[str]:
         """Every mismatch between the card and the files: empty means intact."""
         problems = []
-        if self.card.version != self.card.content_version():
+        content = self.card.content_version()
+        if self.card.version != content:
             problems.append(
-                f"{CARD_FILE} version {self.card.version} is not the content hash {self.card.content_version()} "
+                f"{CARD_FILE} version {self.card.version} is not the content hash {content} "
                 "of its files and schema (edited card?)"
             )
         for name, expected in self.card.files.items():
