@@ -223,7 +223,13 @@ def dumps(payload: Any) -> str:
 def _lower_headers(headers: Any) -> dict[str, str]:
     if not isinstance(headers, Mapping):
         return {}
-    return {str(k).lower(): str(v) for k, v in headers.items() if v is not None}
+    return {k.lower(): v for k, v in headers.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _text(*candidates: Any, default: str = "") -> str:
+    """The first non-empty string among an event's fields. A gateway always sends strings; anything
+    else (a number, even one of 5000 digits that str() refuses, in a hand-made event) counts as absent."""
+    return next((c for c in candidates if isinstance(c, str) and c), default)
 
 
 def _decode_body(event: Mapping[str, Any]) -> str | None:
@@ -258,24 +264,24 @@ def decode_event(event: Any, direct_route: tuple[str, str]) -> Request:
     if kind == REST_V1:
         context = event["requestContext"]
         return Request(
-            method=str(event.get("httpMethod") or "").upper(),
-            path=str(event.get("path") or event.get("resource") or "/"),
+            method=_text(event.get("httpMethod")).upper(),
+            path=_text(event.get("path"), event.get("resource"), default="/"),
             headers=_lower_headers(event.get("headers")),
             body=_decode_body(event),
             kind=kind,
-            request_id=str(context.get("requestId") or ""),
-            stage=str(context.get("stage") or ""),
+            request_id=_text(context.get("requestId")),
+            stage=_text(context.get("stage")),
         )
     if kind == HTTP_V2:
         context = event["requestContext"]
         return Request(
-            method=str(context["http"].get("method") or "").upper(),
-            path=str(event.get("rawPath") or context["http"].get("path") or "/"),
+            method=_text(context["http"].get("method")).upper(),
+            path=_text(event.get("rawPath"), context["http"].get("path"), default="/"),
             headers=_lower_headers(event.get("headers")),
             body=_decode_body(event),
             kind=kind,
-            request_id=str(context.get("requestId") or ""),
-            stage=str(context.get("stage") or ""),
+            request_id=_text(context.get("requestId")),
+            stage=_text(context.get("stage")),
         )
     method, path = direct_route
     if (
@@ -287,7 +293,7 @@ def decode_event(event: Any, direct_route: tuple[str, str]) -> Request:
         headers = _lower_headers(event.get("headers"))
         text = _decode_body(event)
         return Request(
-            method=str(event.get("httpMethod") or event.get("method") or "").upper(),
+            method=_text(event.get("httpMethod"), event.get("method")).upper(),
             path=event["path"],
             headers=headers,
             body=text,

@@ -317,6 +317,12 @@ def test_a_feature_integer_too_long_to_print_is_a_400(app, lambda_context):
     )
 
 
+def test_event_fields_that_are_not_strings_count_as_absent(app, lambda_context):
+    # a hand-made direct event naming its route with a number (str() refuses one of 5000 digits)
+    body = app.lambda_handler({"httpMethod": -(10**5000), "path": "/metadata"}, lambda_context)
+    assert (body["error"]["status"], body["error"]["code"]) == (405, "method_not_allowed")
+
+
 def test_lone_surrogate_in_a_direct_event_path_is_a_404_that_encodes(app, lambda_context, capsys):
     # GIVEN a direct invocation naming a path with a lone surrogate (valid in an event's JSON)
     event = {"httpMethod": "GET", "path": "/meta\ud800data"}
