@@ -1,0 +1,108 @@
+"""Every client mistake the functions answer, in one place: the error type and its stable codes.
+
+``ClientError(status, code, message)`` is raised for a mistake in the request; the router answers it
+as ``{"error": {"code", "message", "status"}}`` with that status (``error_payload``). Codes are the
+``E_*`` constants below: the stable part of every 4xx answer (clients branch on them; messages may
+change). The local twin answers its own gateway errors (unknown route, wrong method) with the same
+codes and envelope. Libraries (``litelens.explain``) raise their own errors; a function maps them
+to a ``ClientError`` when it routes them (``routing.Router(client_errors=...)``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+# The body and its framing.
+E_MALFORMED_JSON = "malformed_json"
+E_MALFORMED_BODY = "malformed_body"
+E_BODY_NOT_OBJECT = "body_not_object"
+E_UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+E_BODY_TOO_LARGE = "body_too_large"
+E_UNKNOWN_FIELD = "unknown_field"
+# Instances.
+E_MISSING_INSTANCES = "missing_instances"
+E_AMBIGUOUS_INPUT = "ambiguous_input"
+E_INVALID_INSTANCES = "invalid_instances"
+E_EMPTY_INSTANCES = "empty_instances"
+E_TOO_MANY_INSTANCES = "too_many_instances"
+E_INVALID_INSTANCE = "invalid_instance"
+E_WRONG_FEATURE_COUNT = "wrong_feature_count"
+E_MISSING_FEATURE = "missing_feature"
+E_UNKNOWN_FEATURE = "unknown_feature"
+E_INVALID_VALUE = "invalid_value"
+E_NON_FINITE_VALUE = "non_finite_value"
+E_COLUMN_LENGTH_MISMATCH = "column_length_mismatch"
+# The model's answer.
+E_NON_FINITE_OUTPUT = "non_finite_output"
+# The explain request's "parameters".
+E_INVALID_PARAMETERS = "invalid_parameters"
+E_UNKNOWN_PARAMETER = "unknown_parameter"
+E_INVALID_PARAMETER = "invalid_parameter"
+E_UNKNOWN_EXPLAINER = "unknown_explainer"
+E_UNKNOWN_CLASS = "unknown_class"
+E_OVER_LIMIT = "over_limit"
+E_TOO_MANY_EXPLANATIONS = "too_many_explanations"
+# Routing (the functions' router and the local twin's gateway).
+E_NOT_FOUND = "not_found"
+E_METHOD_NOT_ALLOWED = "method_not_allowed"
+# Not the client's: a bug or an outage, answered 500 with the request id only.
+E_INTERNAL = "internal_error"
+
+
+class ClientError(Exception):
+    """A mistake in the request: answered with ``status`` and ``{"error": {"code", "message", "status"}}``."""
+
+    def __init__(self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> None:
+        # A message may quote the request (a path, a key); lone surrogates in it could not be encoded.
+        message = message.encode("utf-8", "backslashreplace").decode("utf-8")
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+    def payload(self) -> dict[str, Any]:
+        return error_payload(self.status, self.code, self.message)
+
+
+def error_payload(status: int, code: str, message: str, **extra: Any) -> dict[str, Any]:
+    """The error envelope every litelens answer >= 400 carries."""
+    return {"error": {"code": code, "message": message, "status": status, **extra}}
+
+
+def bad_request(code: str, message: str) -> ClientError:
+    return ClientError(400, code, message)
+
+
+def json_type(value: Any) -> str:
+    """A JSON value's kind as a message names it: "null", "a boolean", "a number", "a list", ..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def short_value(value: Any) -> str:
+    """A request value as an error message quotes it: JSON of at most 40 characters. A big integer
+    is given by its digit count: Python refuses to print one of more than 4300 digits (a direct
+    invocation's event can hold one), and its digits would say nothing anyway."""
+    if type(value) is int and abs(value) >= 10**30:
+        digits = int((abs(value).bit_length() - 1) * 0.30102999566398120) + 1
+        digits += abs(value) >= 10**digits
+        return f"an integer of {digits} digits"
+    try:
+        text = json.dumps(value, allow_nan=True, default=str)
+    except ValueError:  # a big integer inside a list or object
+        return f"{json_type(value)} too large to show"
+    return text if len(text) <= 40 else text[:37] + "..."
