@@ -3,22 +3,39 @@
 ``Explanations.from_model(model)`` (cold start) wraps ``model.predict_batch`` into one batch
 function over *output columns*: binary ``[P(classes[0]), P(classes[1])]``, multiclass the class
 probabilities, regression the value. Both methods explain those columns, so "which class" is a
-column index everywhere. ``explain(X, columns, params)`` returns one JSON-able explanation per
+column index everywhere. ``explain(X, columns, rows, options)`` returns one JSON-able explanation per
 selected row (``None`` for the others).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from litelens.explain import quality
+from litelens.explain.errors import NonFiniteOutput
 from litelens.explain.lime_method import CLASSIFICATION, REGRESSION, LimeExplanation, LimeMethod
-from litelens.explain.parameters import ALL_CLASSES, ExplainParameters
 from litelens.explain.shap_method import LOG_ODDS, PROBABILITY, ShapMethod, ShapResult
-from litelens.functions.common.protocol import E_NON_FINITE_OUTPUT, ClientError
+
+EXPLAINERS = ("shap", "lime")
+ALL_CLASSES = "all"  # ExplainOptions.target_class: explain every class
+DEFAULT_LIME_NUM_SAMPLES = 5000
+
+
+@dataclass(frozen=True)
+class ExplainOptions:
+    """How to explain a row: which methods, their sample budgets, top-k, seed, class, output space."""
+
+    explainers: tuple[str, ...] = EXPLAINERS
+    nsamples: int | None = None  # None: 2 F + 2048 (shap's "auto")
+    num_samples: int = DEFAULT_LIME_NUM_SAMPLES
+    num_features: int | None = None  # None: every feature
+    seed: int = 0
+    target_class: str | None = None  # None: the predicted class; ALL_CLASSES: every class
+    output_space: str = PROBABILITY
 
 
 class Explanations:
@@ -51,12 +68,10 @@ class Explanations:
         return cls(model.card, model.predict_batch, background, weights, model.bundle.lime_stats())
 
     def _outputs(self, X: np.ndarray) -> np.ndarray:
-        """The model on the explainers' samples; a sample the model overflows on is the request's 400."""
+        """The model on the explainers' samples; NonFiniteOutput when it overflows on one."""
         outputs = np.asarray(self._predict_batch(X), dtype=np.float64)
         if not np.isfinite(outputs).all():
-            raise ClientError(
-                400,
-                E_NON_FINITE_OUTPUT,
+            raise NonFiniteOutput(
                 "the model's output is not finite (NaN or infinity) on samples around the instance: "
                 "its feature values are far outside what the model was trained on",
             )
@@ -87,38 +102,38 @@ class Explanations:
             return columns.argmax(axis=1)
         return np.zeros(len(columns), dtype=int)
 
-    def _targets(self, params: ExplainParameters, predicted: int) -> list[int]:
+    def _targets(self, options: ExplainOptions, predicted: int) -> list[int]:
         if self.card.task == "regression":
             return [0]
-        if params.target_class == ALL_CLASSES:
+        if options.target_class == ALL_CLASSES:
             return list(range(len(self.card.classes)))
-        if params.target_class is not None:
-            return [self.card.classes.index(params.target_class)]
+        if options.target_class is not None:
+            return [self.card.classes.index(options.target_class)]
         return [int(predicted)]
 
-    def explain(self, X: np.ndarray, columns: np.ndarray, rows: Sequence[int], params: ExplainParameters) -> list:
+    def explain(self, X: np.ndarray, columns: np.ndarray, rows: Sequence[int], options: ExplainOptions) -> list:
         """One explanation per row of X: rows in ``rows`` explained, the others None."""
         predicted = self.predicted_column(columns)
         out: list[dict[str, Any] | None] = [None] * len(X)
         for i in rows:
-            out[i] = self.explain_row(X[i], self._targets(params, predicted[i]), params)
+            out[i] = self.explain_row(X[i], self._targets(options, predicted[i]), options)
         return out
 
-    def explain_row(self, x: np.ndarray, targets: list[int], params: ExplainParameters) -> dict[str, Any]:
+    def explain_row(self, x: np.ndarray, targets: list[int], options: ExplainOptions) -> dict[str, Any]:
         shap_result = lime_result = None
-        if "shap" in params.explainers:
-            shap_result = self.shap[params.output_space].explain(
-                x, nsamples=params.nsamples, top_k=params.num_features, seed=params.seed
+        if "shap" in options.explainers:
+            shap_result = self.shap[options.output_space].explain(
+                x, nsamples=options.nsamples, top_k=options.num_features, seed=options.seed
             )
-        if "lime" in params.explainers:
+        if "lime" in options.explainers:
             lime_result = self.lime.explain(
-                x, targets, num_samples=params.num_samples, num_features=params.num_features, seed=params.seed
+                x, targets, num_samples=options.num_samples, num_features=options.num_features, seed=options.seed
             )
         names = self.output_names()
         per_target = {
-            names[t]: self._target_fields(t, shap_result, lime_result, params, params.output_space) for t in targets
+            names[t]: self._target_fields(t, shap_result, lime_result, options, options.output_space) for t in targets
         }
-        if params.target_class == ALL_CLASSES:
+        if options.target_class == ALL_CLASSES:
             return {"classes": per_target}
         ((name, fields),) = per_target.items()
         return ({} if self.card.task == "regression" else {"class": name}) | fields
@@ -128,7 +143,7 @@ class Explanations:
         t: int,
         shap_result: ShapResult | None,
         lime_result: LimeExplanation | None,
-        params: ExplainParameters,
+        options: ExplainOptions,
         space: str,
     ) -> dict[str, Any]:
         fields: dict[str, Any] = {}
@@ -156,7 +171,7 @@ class Explanations:
                 "num_samples": lime_result.num_samples,
             }
         if shap_result is not None and lime_result is not None:
-            k = params.num_features or min(quality.DEFAULT_TOP_K, len(self.features))
+            k = options.num_features or min(quality.DEFAULT_TOP_K, len(self.features))
             fields["agreement"] = quality.agreement(
                 self._shap_for(shap_result, t, space)[0], dict(lime_result.results[t].weights), self.features, k
             )

@@ -97,13 +97,20 @@ def stage_image(root: Path, bundle: Path, *, compile_with: str | None = None) ->
     )  # fmt: skip
     shutil.rmtree(root / "bin", ignore_errors=True)
     for source, dest in dockerfile_copies():
-        src = Path(bundle) if source.startswith(BUNDLE_ARG) else ROOT / source
-        target = root / dest
-        if src.is_dir():
-            shutil.copytree(src, target, dirs_exist_ok=True)
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, target)
+        if source.startswith(BUNDLE_ARG):
+            shutil.copytree(bundle, root / dest, dirs_exist_ok=True)
+            continue
+        sources = sorted(ROOT.glob(source)) if "*" in source else [ROOT / source]
+        if not sources:
+            raise FileNotFoundError(f"the Dockerfile copies {source}, which matches nothing")
+        for src in sources:
+            # Docker's rule: a destination ending in / is a folder that receives the source by name
+            target = root / dest / src.name if dest.endswith("/") else root / dest
+            if src.is_dir():
+                shutil.copytree(src, target, dirs_exist_ok=True)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, target)
     if compile_with:
         subprocess.run(
             [compile_with, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(root)],

@@ -7,7 +7,7 @@ bundle (TFLite) and keeps the same Keras model, then measures, side by side:
   100 and 1000 rows, p50/p99: litelens's ``functions/predict/app.py``; the floor (the raw TFLite
   interpreter invoke on a ready float32 array: no JSON, no validation); a handler a user would write
   on tf.keras (``json.loads`` + ``model(x)`` + ``json.dumps``) on the same weights; and the parse of
-  the body alone (``protocol.loads``, what the litelens handler uses), which no model runtime removes;
+  the body alone (``events.loads``, what the litelens handler uses), which no model runtime removes;
 - cold start: fresh processes that import the handler, load the model and answer one request, for
   litelens (from the source tree and, when built, from the sam artifact in an isolated python3.12) and
   for the Keras handler; the peak RSS of those processes after a 100-row request;
@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from litelens.functions.common import constants, protocol
+from litelens.functions.common import constants
 
 ROOT = Path(__file__).resolve().parent.parent
 PREDICT_APP = ROOT / "functions" / "predict" / "app.py"
@@ -322,7 +322,7 @@ def run(args: argparse.Namespace) -> int:
                 "litelens": p50_p99(time_calls(lambda n=n: litelens_app.lambda_handler(events[n], None), args.seconds)),
                 "raw": p50_p99(time_calls(lambda n=n: raw_invoke(matrices[n]), args.seconds)),
                 "keras": p50_p99(time_calls(lambda n=n: keras_handler.lambda_handler(events[n], None), args.seconds)),
-                "json": p50_p99(time_calls(lambda n=n: protocol.loads(bodies[n]), args.seconds)),
+                "json": p50_p99(time_calls(lambda n=n: events.loads(bodies[n]), args.seconds)),
             }
             log(f"warm {n:>4} rows measured (litelens vs keras max |Δp| = {gap:.2e})")
     finally:

@@ -1,12 +1,10 @@
 """Environment variable names read by the Lambda functions, with their defaults.
 
 The one place these names are spelled. ``template.yaml`` sets them under ``Globals``; the local
-twin reads the same template. An explicit argument always beats the environment.
+twin reads the same template. ``settings.Settings.from_env`` reads them, once per cold start.
 """
 
 from __future__ import annotations
-
-import os
 
 # Where the model bundle lives: a local folder, or s3://bucket/prefix. Empty: the bundle packaged
 # with the function (PACKAGED_BUNDLE_DIR, relative to the function's code root).
@@ -40,22 +38,3 @@ LOG_LEVEL_DEFAULT = "INFO"
 METRICS_NAMESPACE = "LITELENS_METRICS_NAMESPACE"
 METRICS_NAMESPACE_DEFAULT = "litelens"
 SERVICE_NAME = "LITELENS_SERVICE"
-
-
-def env_str(name: str, default: str = "", environ: dict[str, str] | None = None) -> str:
-    """The variable's value, or ``default`` when unset."""
-    return (os.environ if environ is None else environ).get(name, default)
-
-
-def env_int(name: str, default: int, environ: dict[str, str] | None = None) -> int:
-    """The variable as a positive int, or ``default`` when unset; a bad value is a config error."""
-    raw = env_str(name, "", environ).strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not an integer") from None
-    if value <= 0:
-        raise ValueError(f"{name}={raw!r} must be positive")
-    return value

@@ -15,9 +15,9 @@ Knows nothing of events or HTTP. The API:
     clear sentence: no bundle, missing files, sha256 mismatches, an unloadable model, a model
     whose input/output widths do not match the card.
 
-``load_at_init(code_root, log) -> Model``
-    What a function's module runs at import: ``load_model`` with the packaged bundle next to the code,
-    a failure logged in one line and re-raised.
+``load_at_init(code_root, log, settings) -> Model``
+    What a function's module runs at import: ``load_model`` of ``settings.model_uri`` (empty: the
+    packaged bundle next to the code), a failure logged in one line and re-raised.
 
 ``Model.predict_batch(X) -> np.ndarray``
     X: (n, n_features), any float dtype; returns float32 (n, n_outputs) (binary: P(classes[1]);
@@ -53,6 +53,7 @@ from litelens.build.bundle import (
 )
 from litelens.functions.common import constants
 from litelens.functions.common.interpreter import interpreter_class
+from litelens.functions.common.settings import Settings, env_str
 
 DEFAULT_MAX_CHUNK = 4096
 
@@ -187,10 +188,10 @@ def resolve_bundle(
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> Path:
     """The local folder of the bundle to serve (see the module docstring)."""
-    uri = constants.env_str(constants.MODEL_URI) if uri is None else uri
+    uri = env_str(constants.MODEL_URI) if uri is None else uri
     uri = uri.strip()
     if uri.startswith("s3://"):
-        cache = cache_dir or constants.env_str(constants.MODEL_CACHE_DIR, constants.MODEL_CACHE_DIR_DEFAULT)
+        cache = cache_dir or env_str(constants.MODEL_CACHE_DIR, constants.MODEL_CACHE_DIR_DEFAULT)
         return download_s3_bundle(uri, cache)
     if uri:
         return Path(uri).expanduser()
@@ -255,12 +256,12 @@ class Model:
             return np.concatenate([self._run(X[i : i + self.max_chunk]) for i in range(0, n, self.max_chunk)])
 
 
-def load_at_init(code_root: str | os.PathLike[str], log: Any) -> Model:
-    """``load_model`` for a function's cold start: the packaged bundle is ``code_root/bundle``; a bundle
-    that cannot be served is logged as one line (``log.error``) and the BundleError re-raised, so the
-    function fails its init and never answers with it."""
+def load_at_init(code_root: str | os.PathLike[str], log: Any, settings: Settings) -> Model:
+    """``load_model`` for a function's cold start: ``settings.model_uri``, or when empty the packaged
+    bundle ``code_root/bundle``; a bundle that cannot be served is logged as one line (``log.error``)
+    and the BundleError re-raised, so the function fails its init and never answers with it."""
     try:
-        return load_model(code_root=code_root)
+        return load_model(settings.model_uri, code_root, settings.model_cache_dir)
     except BundleError as exc:
         log.error("cannot load the model bundle; not serving", error=str(exc))
         raise

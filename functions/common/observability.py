@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from litelens.functions.common import constants
+from litelens.functions.common.settings import Settings
 
 try:
     import orjson as _orjson
@@ -43,12 +44,22 @@ LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 class JsonLogger:
     """``log.info("message", key=value, ...)`` -> one JSON line with level, service and timestamp."""
 
-    def __init__(self, service: str | None = None, level: str | None = None, stream: TextIO | None = None) -> None:
-        self.service = service or constants.env_str(constants.SERVICE_NAME, "litelens")
-        name = (level or constants.env_str(constants.LOG_LEVEL, constants.LOG_LEVEL_DEFAULT)).upper()
-        self.level = LEVELS.get(name, LEVELS["INFO"])
+    def __init__(
+        self,
+        service: str = "litelens",
+        level: str = constants.LOG_LEVEL_DEFAULT,
+        stream: TextIO | None = None,
+        namespace: str = constants.METRICS_NAMESPACE_DEFAULT,
+    ) -> None:
+        self.service = service
+        self.level = LEVELS.get(level.upper(), LEVELS["INFO"])
+        self.namespace = namespace
         self.stream = stream
         self._directives: dict[tuple[Any, ...], str] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings, stream: TextIO | None = None) -> JsonLogger:
+        return cls(settings.service, settings.log_level, stream, settings.metrics_namespace)
 
     def _write(self, record: Mapping[str, Any]) -> None:
         stream = self.stream or sys.stdout
@@ -87,7 +98,7 @@ class JsonLogger:
         ("Milliseconds", "Count", ...). ``dimensions`` defaults to ``{"service": self.service}``.
         """
         dims = dict(dimensions or {"service": self.service})
-        namespace = namespace or constants.env_str(constants.METRICS_NAMESPACE, constants.METRICS_NAMESPACE_DEFAULT)
+        namespace = namespace or self.namespace
         key = (namespace, tuple(dims), tuple((name, unit) for name, (_, unit) in metrics.items()))
         directive = self._directives.get(key)
         if directive is None:  # the same few directives every request: serialize each once

@@ -1,11 +1,14 @@
 """Dispatch: one route table per function, client errors -> 4xx, surprises -> 500, one log line each.
 
-``Router(routes, direct_route, logger).handle(event, context)`` is everything a ``lambda_handler``
-does. ``routes`` maps ``(METHOD, "/path")`` to ``fn(request: protocol.Request) -> payload`` (a
-JSON-able object answered with 200); a route raises ``protocol.ClientError`` for a client mistake.
-Unknown path -> 404 ``not_found``; known path, other method -> 405 ``method_not_allowed`` (with
-``Allow``); any other exception -> 500 ``internal_error`` carrying the request id, the traceback
-logged with it, nothing internal in the answer.
+``Router(routes, direct_route=..., logger=..., settings=..., client_errors=...).handle(event, context)``
+is everything a ``lambda_handler`` does: decode the event (``events``), call the route, encode the
+answer. ``routes`` maps ``(METHOD, "/path")`` to ``fn(request: events.Request) -> payload`` (a
+JSON-able object answered with 200); a route raises ``errors.ClientError`` for a client mistake,
+and ``client_errors`` maps a library's own exception types to ``(status, code)`` (the explain
+library's errors know nothing of HTTP). Unknown path -> 404 ``not_found``; known path, other
+method -> 405 ``method_not_allowed`` (with ``Allow``); any other exception -> 500
+``internal_error`` carrying the request id, the traceback logged with it, nothing internal in the
+answer.
 
 Each invocation writes one JSON line that is also a CloudWatch EMF record: request id, cold start,
 route, status, rows (``request.rows``, set by the route), latency in ms; metrics ``Latency``,
@@ -19,10 +22,18 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from litelens.functions.common import protocol
+from litelens.functions.common import events
+from litelens.functions.common.errors import (
+    E_INTERNAL,
+    E_METHOD_NOT_ALLOWED,
+    E_NOT_FOUND,
+    ClientError,
+    error_payload,
+)
 from litelens.functions.common.observability import JsonLogger
+from litelens.functions.common.settings import Settings
 
-Route = Callable[[protocol.Request], Any]
+Route = Callable[[events.Request], Any]
 
 
 class Router:
@@ -31,7 +42,9 @@ class Router:
         routes: Mapping[tuple[str, str], Route],
         *,
         direct_route: tuple[str, str],
-        logger: JsonLogger | None = None,
+        logger: JsonLogger,
+        settings: Settings,
+        client_errors: Mapping[type[Exception], tuple[int, str]] | None = None,
     ) -> None:
         self.routes = {(method.upper(), path): fn for (method, path), fn in routes.items()}
         if direct_route not in self.routes:
@@ -40,61 +53,67 @@ class Router:
         self.methods: dict[str, list[str]] = {}
         for method, path in self.routes:
             self.methods.setdefault(path, []).append(method)
-        self.log = logger or JsonLogger()
+        self.log = logger
+        self.headers = events.response_headers(settings.cors_origin)
+        self.client_errors = tuple((kind, answer) for kind, answer in (client_errors or {}).items())
         self.cold_start = True
 
-    def _match(self, request: protocol.Request) -> Route:
+    def _match(self, request: events.Request) -> Route:
         path = request.path.rstrip("/") or "/"
-        if path not in self.methods and request.stage and path.startswith(f"/{request.stage}/"):
-            path = path[len(request.stage) + 1 :]  # HTTP API rawPath includes a named stage
         if path not in self.methods:
-            raise protocol.ClientError(
-                404, protocol.E_NOT_FOUND, f"no route {request.path}; routes: {', '.join(sorted(self.methods))}"
-            )
+            raise ClientError(404, E_NOT_FOUND, f"no route {request.path}; routes: {', '.join(sorted(self.methods))}")
         route = self.routes.get((request.method, path))
         if route is None:
             allowed = ", ".join(sorted(self.methods[path]))
-            raise protocol.ClientError(
+            raise ClientError(
                 405,
-                protocol.E_METHOD_NOT_ALLOWED,
+                E_METHOD_NOT_ALLOWED,
                 f"{request.method or 'no method'} is not allowed on {path}; use {allowed}",
                 headers={"Allow": allowed},
             )
         return route
 
+    def _library_error(self, exc: Exception) -> ClientError | None:
+        for kind, (status, code) in self.client_errors:
+            if isinstance(exc, kind):
+                return ClientError(status, code, str(exc))
+        return None
+
+    def _internal_error(self, request_id: str) -> dict[str, Any]:
+        return error_payload(500, E_INTERNAL, f"internal error; quote request id {request_id}", request_id=request_id)
+
     def handle(self, event: Any, context: Any) -> Any:
         start = time.perf_counter()
         cold_start, self.cold_start = self.cold_start, False
         request_id = getattr(context, "aws_request_id", "") or ""
-        kind = protocol.event_kind(event)
-        request: protocol.Request | None = None
-        extra_headers: Mapping[str, str] | None = None
+        kind = events.event_kind(event)
+        request: events.Request | None = None
+        extra_headers: Mapping[str, str] = {}
         try:
-            request = protocol.decode_event(event, self.direct_route)
+            request = events.decode_event(event, self.direct_route)
             request_id = request_id or request.request_id
             status, payload = 200, self._match(request)(request)
-        except protocol.ClientError as exc:
+        except ClientError as exc:
             status, payload, extra_headers = exc.status, exc.payload(), exc.headers
         except Exception as exc:
-            status = 500
-            payload = protocol.error_payload(
-                500, protocol.E_INTERNAL, f"internal error; quote request id {request_id}", request_id=request_id
-            )
-            self.log.error(
-                "unhandled exception",
-                request_id=request_id,
-                error=f"{type(exc).__name__}: {exc}",
-                traceback=traceback.format_exc(),
-            )
+            mapped = self._library_error(exc)
+            if mapped is not None:
+                status, payload = mapped.status, mapped.payload()
+            else:
+                status, payload = 500, self._internal_error(request_id)
+                self.log.error(
+                    "unhandled exception",
+                    request_id=request_id,
+                    error=f"{type(exc).__name__}: {exc}",
+                    traceback=traceback.format_exc(),
+                )
+        headers = {**self.headers, **extra_headers} if extra_headers else self.headers
         try:
-            response = protocol.encode_response(status, payload, kind, extra_headers)
+            response = events.encode_response(status, payload, kind, headers)
         except (TypeError, ValueError) as exc:  # a payload JSON cannot encode: a bug, not the client's
-            status = 500
-            payload = protocol.error_payload(
-                500, protocol.E_INTERNAL, f"internal error; quote request id {request_id}", request_id=request_id
-            )
+            status, payload = 500, self._internal_error(request_id)
             self.log.error("unencodable response", request_id=request_id, error=str(exc))
-            response = protocol.encode_response(status, payload, kind)
+            response = events.encode_response(status, payload, kind, self.headers)
         latency_ms = (time.perf_counter() - start) * 1000
         rows = request.rows if request is not None else None
         self.log.metrics(

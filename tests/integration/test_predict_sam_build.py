@@ -109,12 +109,19 @@ def test_artifact_contents_and_size_limits(artifact, binary_bundle, tmp_path):
     assert (artifact / "app.py").read_bytes() == (REPO / "functions" / "predict" / "app.py").read_bytes()
     assert (artifact / "bundle" / "bundle.json").read_bytes() == (binary_bundle / "bundle.json").read_bytes()
     litelens_files = sorted(str(p.relative_to(artifact)) for p in (artifact / "litelens").rglob("*.py"))
-    assert "litelens/build/bundle.py" in litelens_files
+    # whole packages: every module of functions/common and of the bundle format, nothing else of build/
+    common = sorted(p.name for p in (REPO / "functions" / "common").glob("*.py"))
+    assert sorted(f.rsplit("/", 1)[1] for f in litelens_files if f.startswith("litelens/functions/common/")) == common
+    assert "litelens/build/bundle/__init__.py" in litelens_files
     assert not any(
-        f.startswith("litelens/build/") and f not in ("litelens/build/bundle.py", "litelens/build/__init__.py")
+        f.startswith("litelens/build/")
+        and not f.startswith("litelens/build/bundle/")
+        and f != "litelens/build/__init__.py"
         for f in litelens_files
     )
-    assert not any(f.startswith(("litelens/infra", "litelens/explain")) for f in litelens_files)
+    assert not any(
+        f.startswith(("litelens/infra", "litelens/explain", "litelens/functions/explain")) for f in litelens_files
+    )
     top = {p.name.split("-")[0].lower() for p in artifact.iterdir()}
     assert not top & set(HEAVY), top & set(HEAVY)
     assert not [p for p in artifact.rglob("tests") if p.is_dir()]

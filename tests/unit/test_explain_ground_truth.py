@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from litelens.build import synthetic
-from litelens.explain.parameters import ExplainParameters
-from litelens.explain.service import Explanations
+from litelens.explain.service import ExplainOptions, Explanations
 from litelens.functions.common.model import load_model
 
 N_ROWS = 8
@@ -25,7 +24,7 @@ def explained(synthetic_bundle):
     background, weights = model.bundle.shap_background()
     X, _, _ = synthetic.make_synthetic(n_rows=N_ROWS, seed=123)  # rows the model never saw
     X = X.astype(np.float64)
-    params = ExplainParameters(output_space="log_odds", target_class="positive", seed=0)
+    params = ExplainOptions(output_space="log_odds", target_class="positive", seed=0)
     rows = [explanations.explain_row(x, [1], params) for x in X]
     return X, rows, synthetic.true_shap_values(X, background, weights)
 
@@ -59,5 +58,5 @@ def test_lime_top_features_are_the_true_top_features(explained):
 def test_same_seed_same_attributions_on_100_features(synthetic_bundle, explained):
     X, rows, _ = explained
     explanations = Explanations.from_model(load_model(str(synthetic_bundle)))
-    again = explanations.explain_row(X[0], [1], ExplainParameters(output_space="log_odds", target_class="positive"))
+    again = explanations.explain_row(X[0], [1], ExplainOptions(output_space="log_odds", target_class="positive"))
     assert again == rows[0]

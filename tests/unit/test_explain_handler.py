@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from litelens.explain.parameters import parse_parameters
 from litelens.functions.common import constants
+from litelens.functions.explain.request import parse_parameters
 from tests.support.predict_app import import_function_app
 
 EXPLAIN_APP = Path(__file__).resolve().parents[2] / "functions" / "explain" / "app.py"

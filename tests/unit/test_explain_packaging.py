@@ -42,7 +42,7 @@ def test_explain_code_imports_neither_plotting_nor_tensorflow():
         "for name in ('matplotlib', 'skimage', 'tensorflow'):\n"
         "    sys.modules[name] = None  # any import of them fails\n"
         "import lime.lime_tabular, shap\n"
-        "import litelens.explain.service, litelens.explain.parameters\n"
+        "import litelens.explain.service, litelens.functions.explain.request\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]

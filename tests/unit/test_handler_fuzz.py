@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from litelens.explain.parameters import PARAMETER_KEYS
+from litelens.functions.explain.request import PARAMETER_KEYS
 from tests.support.events import load_event
 from tests.support.predict_app import EXPLAIN_APP, PREDICT_APP, import_function_app
 

@@ -97,13 +97,18 @@ def test_http_api_named_stage_prefix_is_routed(app, load_event, lambda_context):
     assert app.lambda_handler(event, lambda_context)["statusCode"] == 200
 
 
-def test_cors_origin_comes_from_the_environment(app, load_event, lambda_context, monkeypatch):
-    monkeypatch.setenv(constants.CORS_ORIGIN, "https://app.example.com")
-    response = app.lambda_handler(load_event("predict_rest_v1"), lambda_context)
+def test_cors_origin_comes_from_the_environment_at_init(binary_bundle, load_event, lambda_context, monkeypatch):
+    # GIVEN a function started with an explicit origin, and one started with CORS switched off
+    custom = import_predict_app(binary_bundle, **{constants.CORS_ORIGIN: "https://app.example.com"})
+    off = import_predict_app(binary_bundle, **{constants.CORS_ORIGIN: ""})
+    response = custom.lambda_handler(load_event("predict_rest_v1"), lambda_context)
     assert response["headers"]["Access-Control-Allow-Origin"] == "https://app.example.com"
-    monkeypatch.setenv(constants.CORS_ORIGIN, "")
-    response = app.lambda_handler(load_event("predict_rest_v1"), lambda_context)
+    response = off.lambda_handler(load_event("predict_rest_v1"), lambda_context)
     assert "Access-Control-Allow-Origin" not in response["headers"]
+    # THEN the environment is read once, at the cold start: a later change does not reach a warm function
+    monkeypatch.setenv(constants.CORS_ORIGIN, "https://elsewhere.example.com")
+    response = custom.lambda_handler(load_event("predict_rest_v1"), lambda_context)
+    assert response["headers"]["Access-Control-Allow-Origin"] == "https://app.example.com"
 
 
 # --- tasks -----------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The shared protocol on its own (no model): event kinds, the three request forms, response encoding."""
+"""Events and instances on their own (no model): event kinds, the three request forms, response encoding."""
 
 from __future__ import annotations
 
@@ -11,32 +11,33 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from litelens.functions.common import protocol
+from litelens.functions.common import errors, events, instances
 
 FEATURES = ["age", "income", "debt_ratio", "tenure"]
+MAX_BODY_BYTES = 6 * 1024 * 1024
 
 
 @pytest.mark.parametrize(
     ("name", "kind"),
     [
-        ("predict_rest_v1", protocol.REST_V1),
-        ("predict_rest_v1_base64", protocol.REST_V1),
-        ("metadata_rest_v1", protocol.REST_V1),
-        ("predict_http_v2", protocol.HTTP_V2),
-        ("predict_http_v2_base64", protocol.HTTP_V2),
-        ("metadata_http_v2", protocol.HTTP_V2),
-        ("predict_direct", protocol.DIRECT),
-        ("metadata_direct", protocol.DIRECT),
+        ("predict_rest_v1", events.REST_V1),
+        ("predict_rest_v1_base64", events.REST_V1),
+        ("metadata_rest_v1", events.REST_V1),
+        ("predict_http_v2", events.HTTP_V2),
+        ("predict_http_v2_base64", events.HTTP_V2),
+        ("metadata_http_v2", events.HTTP_V2),
+        ("predict_direct", events.DIRECT),
+        ("metadata_direct", events.DIRECT),
     ],
 )
 def test_event_kind_and_route_of_every_fixture(load_event, name, kind):
     event = load_event(name)
-    request = protocol.decode_event(event, ("POST", "/predict"))
-    assert request.kind == kind == protocol.event_kind(event)
+    request = events.decode_event(event, ("POST", "/predict"))
+    assert request.kind == kind == events.event_kind(event)
     expected = ("GET", "/metadata") if name.startswith("metadata") else ("POST", "/predict")
     assert (request.method, request.path) == expected
     if name.startswith("predict"):
-        assert request.json_object()["instances"][0] == [41, 52000, 0.31, 6]
+        assert request.json_object(MAX_BODY_BYTES)["instances"][0] == [41, 52000, 0.31, 6]
 
 
 finite32 = st.floats(allow_nan=False, allow_infinity=False, width=32)
@@ -57,7 +58,7 @@ def test_three_request_forms_give_the_same_float32_batch(X):
     for body in forms:
         for hints in HINTS:
             # WHEN it travels as JSON text and is parsed (by each conversion the hints allow)
-            parsed = protocol.parse_instances(json.loads(json.dumps(body)), FEATURES, 100, **hints)
+            parsed = instances.parse_instances(json.loads(json.dumps(body)), FEATURES, 100, **hints)
             # THEN it is exactly the batch the client meant
             assert parsed.dtype == np.float32 and parsed.flags.c_contiguous
             np.testing.assert_array_equal(parsed, X)
@@ -82,8 +83,8 @@ NON_NUMBERS = [
 )
 def test_without_the_type_scan_every_non_number_is_still_caught(value, code, hints):
     rows = [[1, 2, 3, 4], [1, 2, value, 4]]
-    with pytest.raises(protocol.ClientError) as exc:
-        protocol.parse_instances({"instances": rows}, FEATURES, 10, **hints)
+    with pytest.raises(errors.ClientError) as exc:
+        instances.parse_instances({"instances": rows}, FEATURES, 10, **hints)
     assert exc.value.code == code and exc.value.message.startswith("instance 1, feature 'debt_ratio'")
 
 
@@ -101,60 +102,60 @@ def test_without_the_type_scan_every_non_number_is_still_caught(value, code, hin
     ],
 )
 def test_request_knows_what_its_body_text_rules_out(load_event, body, booleans, strings):
-    request = protocol.decode_event(load_event("predict_rest_v1", body=body), ("POST", "/predict"))
-    request.json_object()
+    request = events.decode_event(load_event("predict_rest_v1", body=body), ("POST", "/predict"))
+    request.json_object(MAX_BODY_BYTES)
     assert request.value_hints() == {"booleans_possible": booleans, "strings_possible": strings}
 
 
 def test_fixture_body_holds_only_numbers(load_event):
-    plain = protocol.decode_event(load_event("predict_rest_v1"), ("POST", "/predict"))
-    plain.json_object()
+    plain = events.decode_event(load_event("predict_rest_v1"), ("POST", "/predict"))
+    plain.json_object(MAX_BODY_BYTES)
     assert plain.value_hints() == {"booleans_possible": False, "strings_possible": False}
 
 
 def test_integers_and_mixed_object_and_list_rows_are_accepted():
     body = {"instances": [[1, 2, 3, 4], {"tenure": 8, "debt_ratio": 7.5, "income": 6, "age": 5}]}
-    np.testing.assert_array_equal(protocol.parse_instances(body, FEATURES, 10), [[1, 2, 3, 4], [5, 6, 7.5, 8]])
+    np.testing.assert_array_equal(instances.parse_instances(body, FEATURES, 10), [[1, 2, 3, 4], [5, 6, 7.5, 8]])
 
 
 def test_orjson_refusals_fall_back_to_the_stdlib_reader():
     # NaN/Infinity literals are what orjson refuses and the stdlib reads
-    assert math.isnan(protocol.loads('{"a": NaN}')["a"]) and protocol.loads('{"a": 1e999}')["a"] == math.inf
+    assert math.isnan(events.loads('{"a": NaN}')["a"]) and events.loads('{"a": 1e999}')["a"] == math.inf
     with pytest.raises(json.JSONDecodeError, match="line 2 column"):
-        protocol.loads('{"a":\n ]')
+        events.loads('{"a":\n ]')
 
 
 def test_huge_integer_is_a_client_error_not_an_overflow():
-    with pytest.raises(protocol.ClientError) as exc:
-        protocol.parse_instances({"instances": [[1, 2, 3, 10**400]]}, FEATURES, 10)
-    assert exc.value.code == protocol.E_NON_FINITE_VALUE and "'tenure'" in exc.value.message
+    with pytest.raises(errors.ClientError) as exc:
+        instances.parse_instances({"instances": [[1, 2, 3, 10**400]]}, FEATURES, 10)
+    assert exc.value.code == errors.E_NON_FINITE_VALUE and "'tenure'" in exc.value.message
 
 
 def test_other_top_level_keys_are_left_to_the_caller():
     body = {"instances": [[1, 2, 3, 4]], "parameters": {"explainers": ["shap"]}}
-    assert protocol.parse_instances(body, FEATURES, 10).shape == (1, 4)
-    protocol.reject_unknown_fields(body, ("instances", "parameters"))
-    with pytest.raises(protocol.ClientError) as exc:
-        protocol.reject_unknown_fields(body, ("instances",))
-    assert exc.value.code == protocol.E_UNKNOWN_FIELD and "'parameters'" in exc.value.message
+    assert instances.parse_instances(body, FEATURES, 10).shape == (1, 4)
+    instances.reject_unknown_fields(body, ("instances", "parameters"))
+    with pytest.raises(errors.ClientError) as exc:
+        instances.reject_unknown_fields(body, ("instances",))
+    assert exc.value.code == errors.E_UNKNOWN_FIELD and "'parameters'" in exc.value.message
 
 
 def test_first_bad_value_is_named_even_after_good_rows():
     rows = [[1.0, 2.0, 3.0, 4.0]] * 50 + [[1.0, 2.0, 3.0, None]]
-    with pytest.raises(protocol.ClientError) as exc:
-        protocol.parse_instances({"instances": rows}, FEATURES, 100)
+    with pytest.raises(errors.ClientError) as exc:
+        instances.parse_instances({"instances": rows}, FEATURES, 100)
     assert exc.value.message.startswith("instance 50, feature 'tenure' must be a number, got null")
 
 
 def test_direct_response_is_the_payload_and_proxy_response_is_strict_json():
     payload = {"predictions": [{"value": 1.5}]}
-    assert protocol.encode_response(200, payload, protocol.DIRECT) is payload
-    response = protocol.encode_response(200, payload, protocol.REST_V1, {"X-Extra": "1"})
+    assert events.encode_response(200, payload, events.DIRECT, {}) is payload
+    response = events.encode_response(200, payload, events.REST_V1, {**events.response_headers("*"), "X-Extra": "1"})
     assert response["statusCode"] == 200 and response["isBase64Encoded"] is False
     assert response["headers"]["Content-Type"] == "application/json" and response["headers"]["X-Extra"] == "1"
     assert json.loads(response["body"]) == payload
     # non-finite numbers never reach a client as the non-JSON literals NaN/Infinity
-    strict = protocol.encode_response(200, {"value": math.nan}, protocol.REST_V1)["body"]
+    strict = events.encode_response(200, {"value": math.nan}, events.REST_V1, {})["body"]
     assert json.loads(strict, parse_constant=lambda literal: pytest.fail(f"{literal} in {strict}")) == {"value": None}
 
 
@@ -162,5 +163,5 @@ def test_non_finite_model_outputs_become_null():
     class Card:
         task, classes, name, version = "regression", None, "m", "v"
 
-    got = protocol.format_predictions(Card(), np.array([[1.0], [np.inf]], dtype=np.float32))
+    got = instances.format_predictions(Card(), np.array([[1.0], [np.inf]], dtype=np.float32))
     assert got == [{"value": 1.0}, {"value": None}]

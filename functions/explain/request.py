@@ -1,11 +1,16 @@
-"""The explain request's ``"parameters"`` object, validated strictly: every mistake is a 400 naming it.
+"""The explain request: its ``"parameters"`` object, validated strictly, and which rows to explain.
 
 ``{"explainers": ["shap", "lime"], "nsamples": int | "auto", "num_samples": int, "num_features": int,
 "seed": int, "class": name | "all", "output_space": "probability" | "log_odds",
 "explain_if": {"min_probability": p, "max_probability": p, "labels": [...], "min_value": y,
-"max_value": y}}``, every key optional. Caps (``Caps``, from the environment at init) bound the work
-of one request so it finishes inside the function's timeout, defaults included (a default above a
-cap is lowered to it); a value over a cap is a 400 naming the cap and its environment variable.
+"max_value": y}}``, every key optional; every mistake is a 400 naming it.
+
+``parse_parameters(value, card, caps) -> ExplainParameters`` (the explain library's
+``ExplainOptions`` plus the request's ``explain_if``). Caps (``Caps.from_settings``, at init) bound
+the work of one request so it finishes inside the function's timeout, defaults included (a default
+above a cap is lowered to it); a value over a cap is a 400 naming the cap and its environment
+variable. ``max_rows(params, caps, max_instances)`` is how many rows a request may send and
+``select_rows(...)`` which of them are explained (at most ``caps.instances``).
 """
 
 from __future__ import annotations
@@ -17,25 +22,31 @@ from typing import Any
 
 import numpy as np
 
+from litelens.explain.errors import NonFiniteOutput
+from litelens.explain.service import ALL_CLASSES, DEFAULT_LIME_NUM_SAMPLES, EXPLAINERS, ExplainOptions
 from litelens.explain.shap_method import LOG_ODDS, OUTPUT_SPACES, PROBABILITY, default_nsamples
 from litelens.functions.common import constants
-from litelens.functions.common.protocol import ClientError, bad_request, short_value
+from litelens.functions.common.errors import (
+    E_INVALID_PARAMETER,
+    E_INVALID_PARAMETERS,
+    E_NON_FINITE_OUTPUT,
+    E_OVER_LIMIT,
+    E_TOO_MANY_EXPLANATIONS,
+    E_UNKNOWN_CLASS,
+    E_UNKNOWN_EXPLAINER,
+    E_UNKNOWN_PARAMETER,
+    ClientError,
+    bad_request,
+    short_value,
+)
+from litelens.functions.common.settings import Settings
 
-EXPLAINERS = ("shap", "lime")
 REQUEST_FIELDS = ("instances", "inputs", "parameters")  # the top-level keys of an explain request
-ALL_CLASSES = "all"
 AUTO = "auto"  # parameters.nsamples: shap's own word for its default, 2 F + 2048
-DEFAULT_LIME_NUM_SAMPLES = 5000
 MIN_LIME_NUM_SAMPLES = 100
 MAX_SEED = 2**32 - 1
-
-E_INVALID_PARAMETERS = "invalid_parameters"
-E_UNKNOWN_PARAMETER = "unknown_parameter"
-E_INVALID_PARAMETER = "invalid_parameter"
-E_UNKNOWN_EXPLAINER = "unknown_explainer"
-E_UNKNOWN_CLASS = "unknown_class"
-E_OVER_LIMIT = "over_limit"
-E_TOO_MANY_EXPLANATIONS = "too_many_explanations"
+# The explain library's errors, as the router answers them.
+LIBRARY_ERRORS = {NonFiniteOutput: (400, E_NON_FINITE_OUTPUT)}
 
 PARAMETER_KEYS = (
     "explainers",
@@ -60,13 +71,8 @@ class Caps:
     num_samples: int = constants.MAX_LIME_NUM_SAMPLES_DEFAULT
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Caps:
-        env = dict(environ) if environ is not None else None
-        return cls(
-            instances=constants.env_int(constants.MAX_EXPLAIN_INSTANCES, constants.MAX_EXPLAIN_INSTANCES_DEFAULT, env),
-            nsamples=constants.env_int(constants.MAX_SHAP_NSAMPLES, constants.MAX_SHAP_NSAMPLES_DEFAULT, env),
-            num_samples=constants.env_int(constants.MAX_LIME_NUM_SAMPLES, constants.MAX_LIME_NUM_SAMPLES_DEFAULT, env),
-        )
+    def from_settings(cls, settings: Settings) -> Caps:
+        return cls(settings.max_explain_instances, settings.max_shap_nsamples, settings.max_lime_num_samples)
 
 
 @dataclass(frozen=True)
@@ -81,14 +87,9 @@ class ExplainIf:
 
 
 @dataclass(frozen=True)
-class ExplainParameters:
-    explainers: tuple[str, ...] = EXPLAINERS
-    nsamples: int | None = None  # None: 2 F + 2048 (shap's "auto")
-    num_samples: int = DEFAULT_LIME_NUM_SAMPLES
-    num_features: int | None = None  # None: every feature
-    seed: int = 0
-    target_class: str | None = None  # None: the predicted class; ALL_CLASSES: every class
-    output_space: str = PROBABILITY
+class ExplainParameters(ExplainOptions):
+    """The parsed ``"parameters"``: how to explain (``ExplainOptions``) and which rows (``explain_if``)."""
+
     explain_if: ExplainIf | None = None
 
 
@@ -290,3 +291,10 @@ def select_rows(
             f"({constants.MAX_EXPLAIN_INSTANCES}): split the batch or narrow explain_if",
         )
     return selected
+
+
+def max_rows(params: ExplainParameters, caps: Caps, max_instances: int) -> int:
+    """How many rows the request may send. Without a filter every row is explained, so the
+    explanation cap bounds the rows; with one, a batch may be as large as predict's and only the rows
+    passing the filter count (``select_rows``)."""
+    return caps.instances if params.explain_if is None else max_instances

@@ -1,0 +1,12 @@
+"""The explain library's own errors. They know nothing of HTTP: a serving layer maps them to answers
+(the explain function answers ``NonFiniteOutput`` with 400 ``non_finite_output``)."""
+
+from __future__ import annotations
+
+
+class ExplainError(Exception):
+    """An explanation that cannot be given for this input (not a bug in the library)."""
+
+
+class NonFiniteOutput(ExplainError):
+    """The model's output on the explainers' samples around a row is NaN or infinite."""

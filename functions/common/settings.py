@@ -1,0 +1,78 @@
+"""The functions' settings: one frozen object, read from the environment once, at cold start.
+
+``Settings.from_env(service=...)`` reads every variable named in ``constants`` (with its default)
+and checks it; a bad value (``LITELENS_MAX_INSTANCES=ten``) is a ``ValueError`` that fails the
+init. The handler module builds it at import and passes it on (router, logger, parsers, loader),
+so nothing reads the environment per request and every setting is visible in one place.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from litelens.functions.common import constants
+
+
+def env_str(name: str, default: str = "", environ: Mapping[str, str] | None = None) -> str:
+    """The variable's value, or ``default`` when unset."""
+    return (os.environ if environ is None else environ).get(name, default)
+
+
+def env_int(name: str, default: int, environ: Mapping[str, str] | None = None) -> int:
+    """The variable as a positive int, or ``default`` when unset; a bad value is a config error."""
+    raw = env_str(name, "", environ).strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not an integer") from None
+    if value <= 0:
+        raise ValueError(f"{name}={raw!r} must be positive")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a function reads from its environment (``constants`` names the variables)."""
+
+    service: str = "litelens"
+    log_level: str = constants.LOG_LEVEL_DEFAULT
+    metrics_namespace: str = constants.METRICS_NAMESPACE_DEFAULT
+    model_uri: str = ""  # empty: the bundle packaged next to the function code
+    model_cache_dir: str = constants.MODEL_CACHE_DIR_DEFAULT
+    cors_origin: str = constants.CORS_ORIGIN_DEFAULT  # empty: no CORS headers
+    max_instances: int = constants.MAX_INSTANCES_DEFAULT
+    max_body_bytes: int = constants.MAX_BODY_BYTES_DEFAULT
+    max_explain_instances: int = constants.MAX_EXPLAIN_INSTANCES_DEFAULT
+    max_shap_nsamples: int = constants.MAX_SHAP_NSAMPLES_DEFAULT
+    max_lime_num_samples: int = constants.MAX_LIME_NUM_SAMPLES_DEFAULT
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, service: str = "litelens") -> Settings:
+        """The settings in ``environ`` (default: the process environment); ``service`` names the
+        function when ``LITELENS_SERVICE`` is unset."""
+
+        def number(name: str, default: int) -> int:
+            return env_int(name, default, environ)
+
+        return cls(
+            service=env_str(constants.SERVICE_NAME, service, environ) or service,
+            log_level=env_str(constants.LOG_LEVEL, constants.LOG_LEVEL_DEFAULT, environ),
+            metrics_namespace=env_str(constants.METRICS_NAMESPACE, constants.METRICS_NAMESPACE_DEFAULT, environ),
+            model_uri=env_str(constants.MODEL_URI, "", environ).strip(),
+            model_cache_dir=env_str(constants.MODEL_CACHE_DIR, constants.MODEL_CACHE_DIR_DEFAULT, environ),
+            cors_origin=env_str(constants.CORS_ORIGIN, constants.CORS_ORIGIN_DEFAULT, environ),
+            max_instances=number(constants.MAX_INSTANCES, constants.MAX_INSTANCES_DEFAULT),
+            max_body_bytes=number(constants.MAX_BODY_BYTES, constants.MAX_BODY_BYTES_DEFAULT),
+            max_explain_instances=number(constants.MAX_EXPLAIN_INSTANCES, constants.MAX_EXPLAIN_INSTANCES_DEFAULT),
+            max_shap_nsamples=number(constants.MAX_SHAP_NSAMPLES, constants.MAX_SHAP_NSAMPLES_DEFAULT),
+            max_lime_num_samples=number(constants.MAX_LIME_NUM_SAMPLES, constants.MAX_LIME_NUM_SAMPLES_DEFAULT),
+        )
+
+    def log_fields(self) -> dict[str, Any]:
+        """The settings as the init log line shows them."""
+        return asdict(self)

@@ -1,0 +1,1 @@
+"""The explain function: ``app.py`` (the handler) and ``request.py`` (the explain request schema)."""
