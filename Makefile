@@ -15,7 +15,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 python3.11 python3; do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] >= (3, 11)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
-.PHONY: help venv lint format test test-unit test-integration run bench lock clean
+.PHONY: help venv lint format test test-fast test-unit test-integration run bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ format: venv  ## apply ruff's fixes and formatting
 
 test: lint  ## every test: lint, unit, integration
 	$(BIN)/python -m pytest tests
+
+test-fast: venv  ## unit tests that train no model (seconds): the edit-test loop
+	$(BIN)/python -m pytest -m "not slow" tests/unit
 
 test-unit: venv  ## unit tests only (no servers)
 	$(BIN)/python -m pytest tests/unit

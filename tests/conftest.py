@@ -40,8 +40,10 @@ def load_event():
     return _load_event
 
 
-# --- trained model bundles (owner: build/, issue 3) ------------------------------------------------
+# --- trained model bundles (owner: build/) -----------------------------------------------------------
 # Built once per session under tmp_path_factory; TensorFlow is imported only when one is requested.
+# A test that needs one (directly or through another fixture) trains a model: it is marked slow, so
+# `pytest -m "not slow" tests/unit` (make test-fast) runs in seconds.
 # Schemas: tests/support/bundles.py. Treat them as read-only (copy before tampering).
 
 
@@ -72,6 +74,15 @@ def synthetic_bundle(tmp_path_factory):
     from tests.support.bundles import make_synthetic_bundle
 
     return make_synthetic_bundle(tmp_path_factory.mktemp("bundles") / "synthetic")
+
+
+TRAINED_BUNDLES = frozenset({"binary_bundle", "multiclass_bundle", "regression_bundle", "synthetic_bundle"})
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if TRAINED_BUNDLES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 # --- end of trained model bundles -------------------------------------------------------------------

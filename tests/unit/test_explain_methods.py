@@ -130,7 +130,14 @@ def test_shap_is_deterministic_across_instances_in_threads(background):
         got = list(pool.map(lambda i: wide[i % 2].explain(x, nsamples=200, seed=7).values, range(16)))
     for i, values in enumerate(got):
         np.testing.assert_array_equal(values, expected[i % 2])
-    assert pair[0]._explainer is not pair[1]._explainer
+    # and the probability/log-odds pair over one background keeps its two output spaces apart
+    row = background[0][0]
+    alone = [m.explain(row, nsamples=200, seed=7).values for m in pair]
+    with ThreadPoolExecutor(8) as pool:
+        mixed = list(pool.map(lambda i: pair[i % 2].explain(row, nsamples=200, seed=7).values, range(16)))
+    for i, values in enumerate(mixed):
+        np.testing.assert_array_equal(values, alone[i % 2])
+    assert not np.allclose(alone[0], alone[1])
 
 
 def test_shap_nsamples_is_zero_when_nothing_is_sampled(background):
