@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from litelens.infra.bench_predict import python312
+from litelens.infra.bench.harness import python312
 from tests.support.predict_app import import_predict_app
 
 pytestmark = pytest.mark.slow

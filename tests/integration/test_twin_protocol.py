@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
+from litelens.infra.aws.template import SamTemplate
 from litelens.infra.cli import main as litelens_main
-from litelens.infra.template import SamTemplate
-from litelens.infra.twin import PAYLOAD_LIMIT_BYTES, Twin
+from litelens.infra.local.serve import PAYLOAD_LIMIT_BYTES, Twin
 from tests.support.structural_bundle import structural_bundle
 from tests.support.twin_requests import lambda_client
 
@@ -420,7 +420,7 @@ def test_a_failure_of_the_twin_itself_is_answered_500_not_dropped(twin, monkeypa
 
     # GIVEN the twin's own code failing in the API handler and in the Invoke API handler
     monkeypatch.setattr(twin, "proxy_event", broken)
-    monkeypatch.setattr("litelens.infra.twin._function_name", broken)
+    monkeypatch.setattr("litelens.infra.local.serve._function_name", broken)
     with caplog.at_level(logging.ERROR, logger="litelens.twin"):
         # THEN API Gateway's 500 and the Lambda service's 500, each logged with its traceback
         status, _, raw = call(twin, "POST", "/echo", body="{}")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from litelens.functions.common import constants, protocol
-from litelens.infra.template import DEFAULT_TEMPLATE, SamTemplate, load_template
+from litelens.infra.aws.template import DEFAULT_TEMPLATE, SamTemplate, load_template
 
 TEMPLATE = SamTemplate.load(DEFAULT_TEMPLATE)
 RESOURCES = TEMPLATE.data["Resources"]

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from litelens.functions.common import constants
-from litelens.infra.bench_predict import (
+from litelens.infra.bench.harness import (
     add_model_arguments,
     build_models,
     import_handler,
@@ -47,7 +47,7 @@ from litelens.infra.bench_predict import (
     verdict,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXPLAIN_APP = ROOT / "functions" / "explain" / "app.py"
 DOCKERFILE = ROOT / "functions" / "explain" / "Dockerfile"
 REQUIREMENTS = ROOT / "functions" / "explain" / "requirements.txt"

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from litelens.build.bundle import Bundle, BundleError
-from litelens.infra.publish import PublishError, parse_s3_uri
-from litelens.infra.template import DEFAULT_TEMPLATE, ROOT, SamTemplate, TemplateError
+from litelens.infra.aws.publish import PublishError, parse_s3_uri
+from litelens.infra.aws.template import DEFAULT_TEMPLATE, ROOT, SamTemplate, TemplateError
 
 EXIT_USAGE = 2
 BUILD_DIR = ".aws-sam/build"

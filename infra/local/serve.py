@@ -42,7 +42,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from litelens.functions.common import constants
-from litelens.infra.template import (
+from litelens.infra.aws.template import (
     DEFAULT_TEMPLATE,
     PSEUDO_PARAMETERS,
     ROOT,
