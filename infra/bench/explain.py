@@ -40,12 +40,12 @@ from litelens.functions.common import constants
 from litelens.infra.bench.harness import (
     add_model_arguments,
     build_models,
-    import_handler,
     p50_p99,
     python312,
     rest_v1_event,
     verdict,
 )
+from litelens.infra.local.loader import load_app
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPLAIN_APP = ROOT / "functions" / "explain" / "app.py"
@@ -178,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     X_test, _, _ = synthetic.make_synthetic(n_rows=10, seed=99)
     rows1, rows10 = X_test[:1].tolist(), X_test.tolist()
 
-    app = import_handler(EXPLAIN_APP, {constants.MODEL_URI: str(bundle), constants.LOG_LEVEL: "ERROR"})
+    app = load_app(EXPLAIN_APP, {constants.MODEL_URI: str(bundle), constants.LOG_LEVEL: "ERROR"})
     # quiet the per-request log line while timing
     app.log.info = app.log.metrics = lambda *a, **k: None  # type: ignore[method-assign]
 

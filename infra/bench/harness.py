@@ -8,7 +8,6 @@ litelens bundle (TFLite) and as a saved Keras model, so each benchmark compares 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import time
@@ -132,22 +131,3 @@ def fmt(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1e3:.2f} ms"
     return f"{seconds:.2f} s"
-
-
-def import_handler(path: Path, env: dict[str, str]) -> Any:
-    import importlib.util
-
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        spec = importlib.util.spec_from_file_location(f"_bench_{path.parent.name}_app", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v

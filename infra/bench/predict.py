@@ -36,13 +36,13 @@ from litelens.infra.bench.harness import (
     add_model_arguments,
     build_models,
     fmt,
-    import_handler,
     p50_p99,
     python312,
     rest_v1_event,
     time_calls,
     verdict,
 )
+from litelens.infra.local.loader import load_app
 
 ROOT = Path(__file__).resolve().parents[2]
 PREDICT_APP = ROOT / "functions" / "predict" / "app.py"
@@ -179,8 +179,8 @@ def run(args: argparse.Namespace) -> int:
     devnull = open(os.devnull, "w")  # noqa: SIM115 - kept open for the whole measurement
     real_stdout, sys.stdout = sys.stdout, devnull
     try:
-        litelens_app = import_handler(PREDICT_APP, env)
-        keras_handler = import_handler(keras_app, {"KERAS_MODEL_PATH": str(keras_path)})
+        litelens_app = load_app(PREDICT_APP, env)
+        keras_handler = load_app(keras_app, {"KERAS_MODEL_PATH": str(keras_path)})
         from litelens.functions.common.interpreter import interpreter_class
 
         Interpreter, _ = interpreter_class()
