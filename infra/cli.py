@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 # name -> (module, one-line help). The only list of subcommands.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -24,6 +24,18 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 EXIT_USAGE = 2
+
+
+def name_values(items: Iterable[str] | None, option: str) -> dict[str, str]:
+    """A repeatable ``NAME=VALUE`` option's values as a dict (a later NAME wins); ValueError names the
+    option and the item that is not NAME=VALUE."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{option} {item!r} is not NAME=VALUE")
+        out[key] = value
+    return out
 
 
 def _top_parser() -> argparse.ArgumentParser:

@@ -35,6 +35,7 @@ from typing import Any
 
 from litelens.functions.common import constants
 from litelens.infra.aws.template import DEFAULT_TEMPLATE, ROOT, Route, SamTemplate, TemplateError
+from litelens.infra.cli import name_values
 from litelens.infra.local.container import LocalFunction
 from litelens.infra.local.gateway import LocalGateway
 from litelens.infra.local.http import ApiRequestHandler, LocalServer
@@ -166,16 +167,6 @@ class Twin:
 # -- command line ---------------------------------------------------------------------------------
 
 
-def _key_values(items: list[str] | None, what: str) -> dict[str, str]:
-    out = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"{what} {item!r} is not NAME=VALUE")
-        out[key] = value
-    return out
-
-
 def choose_model_uri(bundle: str | None, environ: Mapping[str, str], template_value: str) -> str:
     """--bundle, else MODEL_URI from the environment, else the template's value, else the demo bundle."""
     if bundle:
@@ -259,8 +250,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     try:
-        template = SamTemplate.load(args.template, parameter_overrides=_key_values(args.parameter, "--parameter"))
-        env = _key_values(args.env, "--env")
+        template = SamTemplate.load(args.template, parameter_overrides=name_values(args.parameter, "--parameter"))
+        env = name_values(args.env, "--env")
         template_uri = next((f.environment.get(constants.MODEL_URI, "") for f in template.functions()), "")
         model_uri = choose_model_uri(args.bundle, {**os.environ, **env}, template_uri)
         if "://" not in model_uri and not (Path(model_uri) / "bundle.json").is_file():
