@@ -40,7 +40,7 @@ def load_event():
     return _load_event
 
 
-# --- trained model bundles (owner: build/, issue 3) ------------------------------------------------
+# --- trained model bundles (built by build/'s pipeline) --------------------------------------------
 # Built once per session under tmp_path_factory; TensorFlow is imported only when one is requested.
 # Schemas: tests/support/bundles.py. Treat them as read-only (copy before tampering).
 

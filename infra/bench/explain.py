@@ -17,7 +17,8 @@ by side:
 - one request at the server's caps (instances, nsamples, num_samples), against the function's 29 s
   timeout;
 
-and prints issue 5's targets next to the numbers.
+and prints the explain function's targets (warm SHAP+LIME latency for one row, cold start) next to
+the numbers.
 """
 
 from __future__ import annotations
@@ -298,7 +299,7 @@ def run(args: argparse.Namespace) -> int:
     cold_name = "image packages, python3.12 -I" if "image packages, python3.12 -I" in colds else ".venv, source tree"
     cold_run = colds[cold_name]
     cold = cold_run["imports_s"] + cold_run["init_s"] + cold_run["first_s"]
-    print("\ntargets (issue 5):")
+    print("\ntargets (explain: warm SHAP+LIME latency, cold start):")
     both_ok = verdict(both <= TARGETS["both_1_p50_ms"])
     print(f"  SHAP+LIME, 1 row, warm p50 <= {TARGETS['both_1_p50_ms']:.0f} ms: {both:.0f} ms  {both_ok}")
     print(

@@ -13,7 +13,8 @@ bundle (TFLite) and keeps the same Keras model, then measures, side by side:
   for the Keras handler; the peak RSS of those processes after a 100-row request;
 - the built package size (``sam build PredictFunction``, zipped and unzipped),
 
-and prints the targets of issue 4 next to the measured ratios.
+and prints the predict function's targets (warm latency and its ratio to tf.keras, cold start, peak
+RSS, package size) next to the measured ratios.
 """
 
 from __future__ import annotations
@@ -309,7 +310,7 @@ def run(args: argparse.Namespace) -> int:
         checks.append(
             (f"unzipped <= {TARGETS['unzipped_mb']:.0f} MB", f"{sizes[0]:.1f} MB", sizes[0] <= TARGETS["unzipped_mb"])
         )
-    print("\ntargets (issue 4)")
+    print("\ntargets (predict: warm latency, cold start, memory, package size)")
     for name, measured, ok in checks:
         print(f"  {name:<46} {measured:<44} {verdict(ok)}")
     return 0
