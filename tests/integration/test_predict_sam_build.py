@@ -109,11 +109,9 @@ def test_artifact_contents_and_size_limits(artifact, binary_bundle, tmp_path):
     assert (artifact / "app.py").read_bytes() == (REPO / "functions" / "predict" / "app.py").read_bytes()
     assert (artifact / "bundle" / "bundle.json").read_bytes() == (binary_bundle / "bundle.json").read_bytes()
     litelens_files = sorted(str(p.relative_to(artifact)) for p in (artifact / "litelens").rglob("*.py"))
-    assert "litelens/build/bundle.py" in litelens_files
-    assert not any(
-        f.startswith("litelens/build/") and f not in ("litelens/build/bundle.py", "litelens/build/__init__.py")
-        for f in litelens_files
-    )
+    bundle_format = {"litelens/build/__init__.py", "litelens/build/bundle/__init__.py", "litelens/build/bundle/s3.py"}
+    assert bundle_format <= set(litelens_files)
+    assert not any(f.startswith("litelens/build/") and f not in bundle_format for f in litelens_files)
     assert not any(f.startswith(("litelens/infra", "litelens/explain")) for f in litelens_files)
     top = {p.name.split("-")[0].lower() for p in artifact.iterdir()}
     assert not top & set(HEAVY), top & set(HEAVY)
