@@ -10,20 +10,32 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 # name -> (module, one-line help). The only list of subcommands.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "build": ("litelens.build.cli", "train on a CSV (or a demo dataset), export TFLite, write a model bundle"),
     "inspect": ("litelens.build.inspect", "print a bundle's card and verify every file's sha256"),
-    "serve": ("litelens.infra.twin", "serve template.yaml's API and Lambda Invoke API locally, no Docker"),
-    "invoke": ("litelens.infra.client_cli", "call predict or explain (HTTP or Lambda) with JSON or CSV rows"),
-    "bench": ("litelens.infra.bench", "benchmark predict or explain side by side with baselines"),
-    "publish": ("litelens.infra.publish", "upload a bundle to s3://bucket/prefix under its version"),
-    "deploy": ("litelens.infra.deploy", "sam build + sam deploy with the right parameters"),
+    "serve": ("litelens.infra.local.serve", "serve template.yaml's API and Lambda Invoke API locally, no Docker"),
+    "invoke": ("litelens.infra.client.invoke", "call predict or explain (HTTP or Lambda) with JSON or CSV rows"),
+    "bench": ("litelens.infra.bench.cli", "benchmark predict or explain side by side with baselines"),
+    "publish": ("litelens.infra.aws.publish", "upload a bundle to s3://bucket/prefix under its version"),
+    "deploy": ("litelens.infra.aws.deploy", "sam build + sam deploy with the right parameters"),
 }
 
 EXIT_USAGE = 2
+
+
+def name_values(items: Iterable[str] | None, option: str) -> dict[str, str]:
+    """A repeatable ``NAME=VALUE`` option's values as a dict (a later NAME wins); ValueError names the
+    option and the item that is not NAME=VALUE."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{option} {item!r} is not NAME=VALUE")
+        out[key] = value
+    return out
 
 
 def _top_parser() -> argparse.ArgumentParser:

@@ -40,7 +40,7 @@ def load_event():
     return _load_event
 
 
-# --- trained model bundles (owner: build/) -----------------------------------------------------------
+# --- trained model bundles (built by build/'s pipeline) --------------------------------------------
 # Built once per session under tmp_path_factory; TensorFlow is imported only when one is requested.
 # A test that needs one (directly or through another fixture) trains a model: it is marked slow, so
 # `pytest -m "not slow" tests/unit` (make test-fast) runs in seconds.

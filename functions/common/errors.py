@@ -47,6 +47,9 @@ E_TOO_MANY_EXPLANATIONS = "too_many_explanations"
 # Routing (the functions' router and the local twin's gateway).
 E_NOT_FOUND = "not_found"
 E_METHOD_NOT_ALLOWED = "method_not_allowed"
+# HTTP framing the local twin's server refuses before any gateway decision (unreadable, too large).
+E_BAD_REQUEST = "bad_request"
+E_PAYLOAD_TOO_LARGE = "payload_too_large"
 # Not the client's: a bug or an outage, answered 500 with the request id only.
 E_INTERNAL = "internal_error"
 

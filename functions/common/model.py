@@ -45,12 +45,12 @@ import numpy as np
 from litelens.build.bundle import (
     CARD_FILE,
     S3_LATEST_POINTER,
-    S3_VERSIONS_DIR,
     Bundle,
     BundleCard,
     BundleError,
     sha256_file,
 )
+from litelens.build.bundle import s3 as layout
 from litelens.functions.common import constants
 from litelens.functions.common.interpreter import interpreter_class
 from litelens.functions.common.settings import Settings, env_str
@@ -62,16 +62,11 @@ DEFAULT_MAX_CHUNK = 4096
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/prefix/`` -> ``("bucket", "prefix")`` (no trailing slash)."""
-    rest = uri[len("s3://") :]
-    bucket, _, prefix = rest.partition("/")
-    if not bucket:
-        raise BundleError(f"MODEL_URI {uri!r} names no bucket (expected s3://bucket/prefix)")
-    return bucket, prefix.strip("/")
-
-
-def _join(*parts: str) -> str:
-    return "/".join(p.strip("/") for p in parts if p.strip("/"))
+    """``s3://bucket/prefix/`` -> ``("bucket", "prefix")`` (no trailing slash; the prefix may be empty)."""
+    try:
+        return layout.parse_s3_uri(uri)
+    except layout.S3UriError as exc:
+        raise BundleError(f"MODEL_URI {exc}") from None
 
 
 _MISSING = ("NoSuchKey", "404", "NotFound")
@@ -106,9 +101,6 @@ def _json_object(data: bytes, where: str) -> dict[str, Any]:
     return value
 
 
-_VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,63}")  # content_version() writes 12 hex digits
-
-
 def cache_folder(cache_dir: str | os.PathLike[str], bucket: str, key_prefix: str) -> Path:
     """The local copy of s3://bucket/key_prefix: one flat folder per location, named readably and by
     a hash of the location, so no location's copy lies inside another's (replacing one never deletes
@@ -126,17 +118,15 @@ def download_s3_bundle(uri: str, cache_dir: str | os.PathLike[str], client: Any 
 
         client = boto3.client("s3")
     version_prefix = prefix
-    parts = prefix.split("/")
-    names_a_version = len(parts) >= 2 and parts[-2] == S3_VERSIONS_DIR  # .../versions/<v>: no pointer to follow
-    pointer = None if names_a_version else _s3_get(client, bucket, _join(prefix, S3_LATEST_POINTER), _MISSING_OR_HIDDEN)
+    latest_key = layout.latest_key(prefix)
+    pointer = None if layout.names_a_version(prefix) else _s3_get(client, bucket, latest_key, _MISSING_OR_HIDDEN)
     expected_version = None
     if pointer is not None:
-        latest = _json_object(pointer, f"s3://{bucket}/{_join(prefix, S3_LATEST_POINTER)}")
-        expected_version = latest.get("version")
-        if not isinstance(expected_version, str) or not _VERSION.fullmatch(expected_version):
-            raise BundleError(f"s3://{bucket}/{_join(prefix, S3_LATEST_POINTER)} has no valid version")
-        version_prefix = _join(prefix, S3_VERSIONS_DIR, expected_version)
-    card_key = _join(version_prefix, CARD_FILE)
+        expected_version = layout.pointed_version(_json_object(pointer, f"s3://{bucket}/{latest_key}"))
+        if expected_version is None:
+            raise BundleError(f"s3://{bucket}/{latest_key} has no valid version")
+        version_prefix = layout.version_prefix(prefix, expected_version)
+    card_key = layout.join_key(version_prefix, CARD_FILE)
     card_bytes = _s3_get(client, bucket, card_key)
     if card_bytes is None:
         raise BundleError(
@@ -164,14 +154,14 @@ def download_s3_bundle(uri: str, cache_dir: str | os.PathLike[str], client: Any 
         for name, expected in card.files.items():
             if "/" in name or name.startswith("."):
                 raise BundleError(f"{CARD_FILE} lists an unsafe file name {name!r}")
-            data = _s3_get(client, bucket, _join(version_prefix, name))
+            data = _s3_get(client, bucket, layout.join_key(version_prefix, name))
             if data is None:
-                raise BundleError(f"s3://{bucket}/{_join(version_prefix, name)} is missing")
+                raise BundleError(f"s3://{bucket}/{layout.join_key(version_prefix, name)} is missing")
             (tmp / name).write_bytes(data)
             actual = sha256_file(tmp / name)
             if actual != expected:
                 raise BundleError(
-                    f"s3://{bucket}/{_join(version_prefix, name)} is corrupt: sha256 {actual[:12]}... "
+                    f"s3://{bucket}/{layout.join_key(version_prefix, name)} is corrupt: sha256 {actual[:12]}... "
                     f"!= {expected[:12]}... in {CARD_FILE}"
                 )
         if target.exists():

@@ -4,7 +4,7 @@ Why not aws-lambda-powertools (3.37, measured here on 2 cores): importing its Lo
 costs 35-53 ms (its REST resolver ~130 ms), and a request's log line + four EMF metrics through it
 ~88 µs, against ~7 ms and ~12 µs for this module; the predict function's whole warm budget for a
 1-row request is 100 µs. What Powertools would add here (sampling, correlation-id paths, typed
-routing with validation) litelens does not use or does in ``protocol``.
+routing with validation) litelens does not use or does in ``events``, ``instances`` and ``routing``.
 
 Every line is one JSON object on stdout (Lambda ships stdout to CloudWatch Logs). A request's
 line is at the same time its log record and its EMF record: CloudWatch extracts the metrics named

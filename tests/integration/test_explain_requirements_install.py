@@ -14,15 +14,15 @@ import subprocess
 
 import pytest
 
-from litelens.infra.bench_explain import dockerfile_copies, stage_image
-from litelens.infra.bench_predict import python312
+from litelens.infra.bench.explain import dockerfile_copies, stage_image
+from litelens.infra.bench.harness import python312
 
 FORBIDDEN = ("matplotlib", "skimage", "tensorflow", "keras", "PIL", "imageio", "networkx", "torch")
 
 
 @pytest.fixture(scope="module")
 def image_root(tmp_path_factory, binary_bundle):
-    """The image's task root: the pinned requirements plus the Dockerfile's COPY lines (bench_explain.stage_image)."""
+    """The image's task root: the pinned requirements plus the Dockerfile's COPY lines (bench.explain.stage_image)."""
     root = tmp_path_factory.mktemp("explain-image")
     size_mb = stage_image(root, binary_bundle)
     print(f"explain image task root: {size_mb:.0f} MB")

@@ -12,7 +12,7 @@ import pytest
 from litelens.build.bundle import CARD_FILE, MODEL_FILE, SHAP_BACKGROUND_FILE, Bundle, BundleError
 from litelens.functions.common import constants
 from litelens.functions.common.model import cache_folder, download_s3_bundle, load_model
-from litelens.infra.publish import publish
+from litelens.infra.aws.publish import publish
 from tests.support.moto_s3 import moto_s3_server
 from tests.support.predict_app import import_predict_app
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from litelens.build.bundle import CARD_FILE, MODEL_FILE, S3_LATEST_POINTER
-from litelens.infra import publish as publish_mod
+from litelens.infra.aws import publish as publish_mod
 from litelens.infra.cli import main as litelens_main
 from tests.support.moto_s3 import moto_s3_server
 from tests.support.structural_bundle import structural_bundle

@@ -11,9 +11,9 @@ import numpy as np
 
 from litelens.build.bundle import Bundle
 from litelens.functions.common import constants
-from litelens.infra.publish import publish, s3_client
-from litelens.infra.template import DEFAULT_TEMPLATE, SamTemplate
-from litelens.infra.twin import Twin
+from litelens.infra.aws.publish import publish, s3_client
+from litelens.infra.aws.template import DEFAULT_TEMPLATE, SamTemplate
+from litelens.infra.local.serve import Twin
 from tests.support.bundles import credit_rows
 from tests.support.moto_s3 import moto_s3_server
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from litelens.infra.template import DEFAULT_TEMPLATE
+from litelens.infra.aws.template import DEFAULT_TEMPLATE
 
 BIN = Path(sys.executable).parent
 FAKE_AWS_ENV = {

@@ -9,10 +9,10 @@ import pytest
 
 from litelens.build.bundle import Bundle
 from litelens.functions.common import constants
+from litelens.infra.aws.template import DEFAULT_TEMPLATE, SamTemplate
 from litelens.infra.cli import main as litelens_main
 from litelens.infra.client import LitelensClient
-from litelens.infra.template import DEFAULT_TEMPLATE, SamTemplate
-from litelens.infra.twin import Twin
+from litelens.infra.local.serve import Twin
 from tests.support.twin_requests import get, lambda_client, post, rows, serving
 
 

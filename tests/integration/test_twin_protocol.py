@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
+from litelens.infra.aws.template import SamTemplate
 from litelens.infra.cli import main as litelens_main
-from litelens.infra.template import SamTemplate
-from litelens.infra.twin import PAYLOAD_LIMIT_BYTES, Twin
+from litelens.infra.local.container import PAYLOAD_LIMIT_BYTES
+from litelens.infra.local.serve import Twin
 from tests.support.structural_bundle import structural_bundle
 from tests.support.twin_requests import lambda_client
 
@@ -277,11 +278,14 @@ def test_unknown_parameter_override_is_an_error(template_dir):
 
 
 def test_unknown_path_is_404_and_wrong_method_is_405(twin):
+    # THEN the twin's own answers carry the functions' error envelope, status included
     status, _, raw = call(twin, "GET", "/nope")
     assert status == 404 and json.loads(raw)["error"]["code"] == "not_found"
+    assert json.loads(raw)["error"]["status"] == 404
     status, response, raw = call(twin, "GET", "/echo")
     assert status == 405 and response.getheader("Allow") == "POST"
     assert json.loads(raw)["error"]["code"] == "method_not_allowed"
+    assert json.loads(raw)["error"]["status"] == 405
 
 
 def test_body_over_the_lambda_payload_limit_is_413(twin):
@@ -292,7 +296,7 @@ def test_body_over_the_lambda_payload_limit_is_413(twin):
         # the twin closes the connection after answering: read until then
         answer = b"".join(iter(lambda: sock.recv(65536), b"")).decode()
     assert answer.startswith("HTTP/1.1 413")
-    assert '"payload_too_large"' in answer
+    assert '"payload_too_large"' in answer and '"status":413' in answer
 
 
 def raw_exchange(port: int, *requests: bytes) -> bytes:
@@ -419,8 +423,8 @@ def test_a_failure_of_the_twin_itself_is_answered_500_not_dropped(twin, monkeypa
         raise RuntimeError("twin bug")
 
     # GIVEN the twin's own code failing in the API handler and in the Invoke API handler
-    monkeypatch.setattr(twin, "proxy_event", broken)
-    monkeypatch.setattr("litelens.infra.twin._function_name", broken)
+    monkeypatch.setattr(twin.gateway, "proxy_event", broken)
+    monkeypatch.setattr("litelens.infra.local.invoke_api._function_name", broken)
     with caplog.at_level(logging.ERROR, logger="litelens.twin"):
         # THEN API Gateway's 500 and the Lambda service's 500, each logged with its traceback
         status, _, raw = call(twin, "POST", "/echo", body="{}")

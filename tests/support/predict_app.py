@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
 import os
-import sys
 from pathlib import Path
 from types import ModuleType
 
-import pytest
-
 from litelens.functions.common import constants
+from litelens.infra.local.loader import load_app
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
 PREDICT_APP = FUNCTIONS_DIR / "predict" / "app.py"
 EXPLAIN_APP = FUNCTIONS_DIR / "explain" / "app.py"
-_counter = itertools.count()
 
 
 def import_function_app(
@@ -25,20 +20,8 @@ def import_function_app(
     """A fresh module of ``app_path`` (its own cold start) serving ``bundle`` (None: MODEL_URI empty,
     the packaged bundle); ``env`` applies during the import only."""
     path = Path(app_path)
-    name = f"_litelens_test_{path.parent.name}_app_{next(_counter)}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(constants.MODEL_URI, "" if bundle is None else str(bundle))
-        for key, value in env.items():
-            patch.setenv(key, value)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        finally:
-            sys.modules.pop(name, None)
-    return module
+    environment = {constants.MODEL_URI: "" if bundle is None else str(bundle), **env}
+    return load_app(path, environment, module_prefix=f"_litelens_test_{path.parent.name}_app")
 
 
 def import_predict_app(bundle: str | os.PathLike[str] | None, **env: str) -> ModuleType:

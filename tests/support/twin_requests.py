@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from litelens.functions.common import constants
-from litelens.infra.template import DEFAULT_TEMPLATE, SamTemplate
-from litelens.infra.twin import Twin
+from litelens.infra.aws.template import DEFAULT_TEMPLATE, SamTemplate
+from litelens.infra.local.serve import Twin
 from tests.support.bundles import FEATURES, credit_rows
 
 

@@ -8,9 +8,8 @@ import json
 
 import pytest
 
-from litelens.infra import client_cli
 from litelens.infra.cli import main as litelens_main
-from litelens.infra.client import ApiError, LitelensClient, TransportError
+from litelens.infra.client import ApiError, LitelensClient, TransportError, display, rows
 
 FEATURES = ["age", "income", "debt_ratio", "tenure"]
 EXPLAIN_RESPONSE = {
@@ -40,26 +39,26 @@ EXPLAIN_RESPONSE = {
 
 
 def test_json_forms_become_a_request(tmp_path):
-    assert client_cli.read_request('{"instances": [[1, 2]]}') == {"instances": [[1, 2]]}
-    assert client_cli.read_request("[[1, 2], [3, 4]]") == {"instances": [[1, 2], [3, 4]]}
-    assert client_cli.read_request('{"age": 3}') == {"instances": [{"age": 3}]}
-    assert client_cli.read_request('{"inputs": {"age": [1]}}') == {"inputs": {"age": [1]}}
+    assert rows.read_request('{"instances": [[1, 2]]}') == {"instances": [[1, 2]]}
+    assert rows.read_request("[[1, 2], [3, 4]]") == {"instances": [[1, 2], [3, 4]]}
+    assert rows.read_request('{"age": 3}') == {"instances": [{"age": 3}]}
+    assert rows.read_request('{"inputs": {"age": [1]}}') == {"inputs": {"age": [1]}}
     path = tmp_path / "rows.json"
     path.write_text('[{"age": 1}]')
-    assert client_cli.read_request(str(path)) == {"instances": [{"age": 1}]}
+    assert rows.read_request(str(path)) == {"instances": [{"age": 1}]}
 
 
 def test_csv_header_names_the_features(tmp_path):
     path = tmp_path / "rows.csv"
     path.write_text("age,income,debt_ratio,tenure\n41,52000,0.3,4\n\n29,31000,0.55,1\n")
-    assert client_cli.read_request(str(path)) == {
+    assert rows.read_request(str(path)) == {
         "instances": [
             {"age": 41.0, "income": 52000.0, "debt_ratio": 0.3, "tenure": 4.0},
             {"age": 29.0, "income": 31000.0, "debt_ratio": 0.55, "tenure": 1.0},
         ]
     }
-    assert client_cli.read_request("-", stdin=io.StringIO("a,b\n1,2\n")) == {"instances": [{"a": 1.0, "b": 2.0}]}
-    assert client_cli.read_request("-", stdin=io.StringIO("[[1]]")) == {"instances": [[1]]}
+    assert rows.read_request("-", stdin=io.StringIO("a,b\n1,2\n")) == {"instances": [{"a": 1.0, "b": 2.0}]}
+    assert rows.read_request("-", stdin=io.StringIO("[[1]]")) == {"instances": [[1]]}
 
 
 @pytest.mark.parametrize(
@@ -77,12 +76,12 @@ def test_csv_header_names_the_features(tmp_path):
 def test_unreadable_rows_are_input_errors(tmp_path, text, suffix, message):
     path = tmp_path / f"rows{suffix}"
     path.write_text(text)
-    with pytest.raises(client_cli.InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        client_cli.read_request(str(path))
+    with pytest.raises(rows.InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        rows.read_request(str(path))
 
 
 def test_explanation_table_is_sorted_by_absolute_shap():
-    text = client_cli.format_explanations(EXPLAIN_RESPONSE, [[41, 52000, 0.62, 4], [1, 2, 3, 4]])
+    text = display.format_explanations(EXPLAIN_RESPONSE, [[41, 52000, 0.62, 4], [1, 2, 3, 4]])
     lines = text.splitlines()
     assert lines[0] == "instance 0: label=bad p=0.83"
     assert "shap.additivity_gap=1.000e-09" in lines[1] and "lime.score=0.87" in lines[1]
@@ -101,18 +100,18 @@ def test_prediction_table():
         "predictions": [{"probabilities": {"low": 0.2, "medium": 0.7, "high": 0.1}, "label": "medium"}],
         "model": {"name": "m", "version": "v"},
     }
-    lines = client_cli.format_predictions(response).splitlines()
+    lines = display.format_predictions(response).splitlines()
     assert lines[0] == "model m version v: 1 predictions"
     assert lines[3].split() == ["0", "medium", "0.7"]
 
 
 def test_plot_writes_a_png_with_the_bars(tmp_path):
-    out = client_cli.plot_shap(EXPLAIN_RESPONSE, 0, tmp_path / "shap.png", [[41, 52000, 0.62, 4]])
+    out = display.plot_shap(EXPLAIN_RESPONSE, 0, tmp_path / "shap.png", [[41, 52000, 0.62, 4]])
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    with pytest.raises(client_cli.InputError, match="no explanation for instance 1"):
-        client_cli.plot_shap(EXPLAIN_RESPONSE, 1, tmp_path / "x.png")
-    with pytest.raises(client_cli.InputError, match="no explanation for instance 5"):
-        client_cli.plot_shap(EXPLAIN_RESPONSE, 5, tmp_path / "x.png")
+    with pytest.raises(rows.InputError, match="no explanation for instance 1"):
+        display.plot_shap(EXPLAIN_RESPONSE, 1, tmp_path / "x.png")
+    with pytest.raises(rows.InputError, match="no explanation for instance 5"):
+        display.plot_shap(EXPLAIN_RESPONSE, 5, tmp_path / "x.png")
 
 
 @pytest.fixture

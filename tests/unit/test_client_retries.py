@@ -11,8 +11,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from litelens.infra import client as client_mod
 from litelens.infra.client import ApiError, LitelensClient, TransportError, build_explain_request
+from litelens.infra.client import api as client_mod
 
 
 class FakeResponse(io.BytesIO):

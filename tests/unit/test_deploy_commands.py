@@ -8,7 +8,7 @@ import shlex
 import pytest
 from samcli.cli.types import CfnParameterOverridesType
 
-from litelens.infra import deploy
+from litelens.infra.aws import deploy
 from litelens.infra.cli import main as litelens_main
 from tests.support.structural_bundle import structural_bundle
 

@@ -11,7 +11,7 @@ import pytest
 
 from litelens.functions.common import constants, events
 from litelens.functions.common.settings import Settings
-from litelens.infra.template import DEFAULT_TEMPLATE, SamTemplate, load_template
+from litelens.infra.aws.template import DEFAULT_TEMPLATE, SamTemplate, load_template
 
 TEMPLATE = SamTemplate.load(DEFAULT_TEMPLATE)
 RESOURCES = TEMPLATE.data["Resources"]

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from litelens.infra.template import DEFAULT_TEMPLATE, SamTemplate
+from litelens.infra.aws.template import DEFAULT_TEMPLATE, SamTemplate
 
 TEMPLATE = SamTemplate.load(DEFAULT_TEMPLATE)
 

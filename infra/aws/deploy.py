@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from litelens.build.bundle import Bundle, BundleError
-from litelens.infra.publish import PublishError, parse_s3_uri
-from litelens.infra.template import DEFAULT_TEMPLATE, ROOT, SamTemplate, TemplateError
+from litelens.infra.aws.publish import PublishError, parse_s3_uri
+from litelens.infra.aws.template import DEFAULT_TEMPLATE, ROOT, SamTemplate, TemplateError
+from litelens.infra.cli import name_values
 
 EXIT_USAGE = 2
 BUILD_DIR = ".aws-sam/build"
@@ -68,11 +69,7 @@ def parameter_overrides(args: argparse.Namespace, template: SamTemplate) -> dict
         params["PredictMemorySize"] = str(args.predict_memory)
     if args.explain_memory is not None:
         params["ExplainMemorySize"] = str(args.explain_memory)
-    for item in args.parameter or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--parameter {item!r} is not NAME=VALUE")
-        params[key] = value
+    params.update(name_values(args.parameter, "--parameter"))
     unknown = sorted(set(params) - set(template.parameters))
     if unknown:
         raise ValueError(f"template {args.template} has no parameter(s) {', '.join(unknown)}")

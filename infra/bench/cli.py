@@ -6,8 +6,8 @@ import argparse
 import importlib
 
 TARGETS = {
-    "predict": "litelens.infra.bench_predict",
-    "explain": "litelens.infra.bench_explain",
+    "predict": "litelens.infra.bench.predict",
+    "explain": "litelens.infra.bench.explain",
 }
 
 

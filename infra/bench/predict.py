@@ -7,13 +7,14 @@ bundle (TFLite) and keeps the same Keras model, then measures, side by side:
   100 and 1000 rows, p50/p99: litelens's ``functions/predict/app.py``; the floor (the raw TFLite
   interpreter invoke on a ready float32 array: no JSON, no validation); a handler a user would write
   on tf.keras (``json.loads`` + ``model(x)`` + ``json.dumps``) on the same weights; and the parse of
-  the body alone (``events.loads``, what the litelens handler uses), which no model runtime removes;
+  the body alone (``functions.common.events.loads``, what the litelens handler uses), which no model runtime removes;
 - cold start: fresh processes that import the handler, load the model and answer one request, for
   litelens (from the source tree and, when built, from the sam artifact in an isolated python3.12) and
   for the Keras handler; the peak RSS of those processes after a 100-row request;
 - the built package size (``sam build PredictFunction``, zipped and unzipped),
 
-and prints the targets of issue 4 next to the measured ratios.
+and prints the predict function's targets (warm latency and its ratio to tf.keras, cold start, peak
+RSS, package size) next to the measured ratios.
 """
 
 from __future__ import annotations
@@ -27,15 +28,25 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from litelens.functions.common import constants
+from litelens.functions.common.events import loads as litelens_loads
+from litelens.infra.bench.harness import (
+    add_model_arguments,
+    build_models,
+    fmt,
+    p50_p99,
+    python312,
+    rest_v1_event,
+    time_calls,
+    verdict,
+)
+from litelens.infra.local.loader import load_app
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PREDICT_APP = ROOT / "functions" / "predict" / "app.py"
 SIZES = (1, 100, 1000)
 MB = 1024 * 1024
@@ -89,14 +100,6 @@ sys.__stdout__.write("\nCOLD " + json.dumps({"cold_s": cold, "hwm_kb": hwm}) + "
 """
 
 
-def add_model_arguments(parser: argparse.ArgumentParser, work_dir_holds: str) -> None:
-    """The options every benchmark shares: which model to build and where."""
-    parser.add_argument("--demo", choices=["synthetic"], default="synthetic", help="the model to measure")
-    parser.add_argument("--work-dir", help=f"where {work_dir_holds} go (default: a temp dir)")
-    parser.add_argument("--train-rows", type=int, default=4000, help="synthetic rows to train on (default 4000)")
-    parser.add_argument("--epochs", type=int, default=2, help="training epochs (weights do not change latency)")
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser, "the bundle, Keras model and build")
     parser.add_argument("--seconds", type=float, default=1.5, help="time budget per warm measurement (default 1.5)")
@@ -108,107 +111,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-package", action="store_true", help="skip the sam build (package size, artifact cold start)"
     )
-
-
-def rest_v1_event(body: str) -> dict[str, Any]:
-    """The REST API (payload 1.0) proxy event API Gateway sends for POST /predict."""
-    return {
-        "resource": "/predict",
-        "path": "/predict",
-        "httpMethod": "POST",
-        "headers": {"Content-Type": "application/json", "Host": "example.execute-api.us-east-1.amazonaws.com"},
-        "multiValueHeaders": {"Content-Type": ["application/json"]},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": "/predict",
-            "httpMethod": "POST",
-            "path": "/v1/predict",
-            "stage": "v1",
-            "requestId": "bench",
-            "identity": {"sourceIp": "127.0.0.1"},
-        },
-        "body": body,
-        "isBase64Encoded": False,
-    }
-
-
-def build_models(work: Path, train_rows: int, epochs: int, log: Callable[[str], None]) -> tuple[Path, Path, Any]:
-    """(bundle folder, saved .keras path, the Keras model) of one synthetic 100-feature 128-64-1 MLP."""
-    from litelens.build import export, stats, synthetic
-    from litelens.build import model as mlp
-    from litelens.build.bundle import write_bundle
-    from litelens.build.pipeline import library_versions
-
-    X, y, features = synthetic.make_synthetic(n_rows=train_rows, seed=0)
-    mlp.seed_everything(0)
-    keras_model = mlp.build_mlp(X, "binary", 1, (128, 64))
-    keras_model.compile(optimizer="adam", loss="binary_crossentropy")
-    with mlp.quiet_native_output():
-        keras_model.fit(X, y, epochs=epochs, batch_size=256, verbose=0)
-    keras_path = work / "keras" / "model.keras"
-    keras_path.parent.mkdir(parents=True, exist_ok=True)
-    keras_model.save(keras_path)
-    model_bytes = export.to_tflite(keras_model, "none")
-    background, weights = stats.kmeans_background(X, 10, 0)
-    bundle = work / "bundle"
-    write_bundle(
-        bundle,
-        name="synthetic-bench",
-        task="binary",
-        features=features,
-        classes=synthetic.CLASSES,
-        target=synthetic.TARGET,
-        model=model_bytes,
-        shap_background=background,
-        shap_weights=weights,
-        lime_stats=stats.lime_training_stats(X),
-        metrics={},
-        quantization="none",
-        training={"epochs": epochs, "rows": train_rows, "purpose": "benchmark"},
-        libraries=library_versions(),
-        force=True,
-    )
-    log(f"built {bundle} ({len(model_bytes) / 1024:.0f} KiB TFLite) and {keras_path}")
-    return bundle, keras_path, keras_model
-
-
-def import_handler(path: Path, env: dict[str, str]) -> Any:
-    import importlib.util
-
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        spec = importlib.util.spec_from_file_location(f"_bench_{path.parent.name}_app", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def time_calls(fn: Callable[[], Any], seconds: float, max_calls: int = 20000) -> list[float]:
-    """Per-call wall times (s) of ``fn`` over about ``seconds`` (after a short warm-up)."""
-    for _ in range(5):
-        fn()
-    times: list[float] = []
-    deadline = time.perf_counter() + seconds
-    while len(times) < max_calls and (len(times) < 30 or time.perf_counter() < deadline):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def p50_p99(times: list[float]) -> tuple[float, float]:
-    return float(np.percentile(times, 50)), float(np.percentile(times, 99))
 
 
 def cold_starts(
@@ -236,19 +138,6 @@ def cold_starts(
     return inside, whole, rss
 
 
-def python312() -> str | None:
-    for candidate in [shutil.which("python3.12"), *sorted(Path.home().glob(".pyenv/versions/3.12*/bin/python3.12"))]:
-        if (
-            candidate
-            and subprocess.run(  # a pyenv shim without 3.12 selected fails here, noisily: keep it quiet
-                [str(candidate), "-c", "import sys; assert sys.version_info[:2] == (3, 12)"], capture_output=True
-            ).returncode
-            == 0
-        ):
-            return str(candidate)
-    return None
-
-
 def sam_build(bundle: Path, work: Path) -> Path:
     sam = Path(sys.executable).parent / "sam"
     cmd = [str(sam), "build", "PredictFunction", "--template-file", str(ROOT / "template.yaml")]
@@ -266,10 +155,6 @@ def package_size(artifact: Path, work: Path) -> tuple[float, float]:
     zipped = Path(archive).stat().st_size
     Path(archive).unlink()
     return unzipped / MB, zipped / MB
-
-
-def verdict(ok: bool) -> str:
-    return "ok" if ok else "MISSED"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -296,8 +181,8 @@ def run(args: argparse.Namespace) -> int:
     devnull = open(os.devnull, "w")  # noqa: SIM115 - kept open for the whole measurement
     real_stdout, sys.stdout = sys.stdout, devnull
     try:
-        litelens_app = import_handler(PREDICT_APP, env)
-        keras_handler = import_handler(keras_app, {"KERAS_MODEL_PATH": str(keras_path)})
+        litelens_app = load_app(PREDICT_APP, env)
+        keras_handler = load_app(keras_app, {"KERAS_MODEL_PATH": str(keras_path)})
         from litelens.functions.common.interpreter import interpreter_class
 
         Interpreter, _ = interpreter_class()
@@ -322,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
                 "litelens": p50_p99(time_calls(lambda n=n: litelens_app.lambda_handler(events[n], None), args.seconds)),
                 "raw": p50_p99(time_calls(lambda n=n: raw_invoke(matrices[n]), args.seconds)),
                 "keras": p50_p99(time_calls(lambda n=n: keras_handler.lambda_handler(events[n], None), args.seconds)),
-                "json": p50_p99(time_calls(lambda n=n: events.loads(bodies[n]), args.seconds)),
+                "json": p50_p99(time_calls(lambda n=n: litelens_loads(bodies[n]), args.seconds)),
             }
             log(f"warm {n:>4} rows measured (litelens vs keras max |Δp| = {gap:.2e})")
     finally:
@@ -426,15 +311,7 @@ def run(args: argparse.Namespace) -> int:
         checks.append(
             (f"unzipped <= {TARGETS['unzipped_mb']:.0f} MB", f"{sizes[0]:.1f} MB", sizes[0] <= TARGETS["unzipped_mb"])
         )
-    print("\ntargets (issue 4)")
+    print("\ntargets (predict: warm latency, cold start, memory, package size)")
     for name, measured, ok in checks:
         print(f"  {name:<46} {measured:<44} {verdict(ok)}")
     return 0
-
-
-def fmt(seconds: float) -> str:
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.0f} us"
-    if seconds < 1:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds:.2f} s"

@@ -1,6 +1,6 @@
 """Upload a model bundle to s3://bucket/prefix under its version, verified, never overwriting.
 
-Layout (``build/bundle.py``): ``prefix/versions/<version>/<every bundle file>`` is immutable;
+Layout (``build/bundle/s3.py``): ``prefix/versions/<version>/<every bundle file>`` is immutable;
 ``prefix/latest.json`` names the version the functions load and is written last, only after
 every object of the version has been read back and its sha256 checked. A version that already
 exists is left alone: identical content only moves the ``latest`` pointer (a rollback), different
@@ -13,14 +13,14 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import hashlib
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from litelens.build.bundle import CARD_FILE, S3_LATEST_POINTER, S3_VERSIONS_DIR, Bundle, BundleError, sha256_file
+from litelens.build.bundle import CARD_FILE, Bundle, BundleError, sha256_file
+from litelens.build.bundle import s3 as layout
 
 EXIT_ERROR = 2
 
@@ -30,26 +30,17 @@ class PublishError(RuntimeError):
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/some/prefix`` -> ``("bucket", "some/prefix")`` (no trailing slash)."""
-    if not uri.startswith("s3://"):
-        raise PublishError(f"{uri!r} is not an s3:// URI (expected s3://bucket/prefix)")
-    bucket, _, prefix = uri[len("s3://") :].partition("/")
-    prefix = prefix.strip("/")
-    if not bucket or not prefix:
-        raise PublishError(f"{uri!r} needs a bucket and a prefix: s3://bucket/prefix")
-    parts = prefix.split("/")
-    if any(part in (".", "..", "") for part in parts):
-        raise PublishError(f"{uri!r}: the prefix has an empty, '.' or '..' segment")
-    if len(parts) >= 2 and parts[-2] == S3_VERSIONS_DIR:
-        # the functions read s3://.../versions/<v> as one published version, not as a prefix
-        raise PublishError(
-            f"{uri!r} ends in {S3_VERSIONS_DIR}/<name>, which names a version folder; choose another prefix"
-        )
-    return bucket, prefix
+    """``s3://bucket/some/prefix`` -> ``("bucket", "some/prefix")``: a prefix the functions read as one,
+    not as a version folder (``layout.parse_s3_uri(strict=True)``)."""
+    try:
+        return layout.parse_s3_uri(uri, strict=True)
+    except layout.S3UriError as exc:
+        raise PublishError(str(exc)) from None
 
 
 def version_prefix(prefix: str, version: str) -> str:
-    return f"{prefix}/{S3_VERSIONS_DIR}/{version}/"
+    """The key prefix of every object of ``version`` (ends in "/")."""
+    return layout.version_prefix(prefix, version) + "/"
 
 
 @dataclass(frozen=True)
@@ -158,18 +149,14 @@ def publish(
             log(f"uploaded {name:<30} {(bundle.path / name).stat().st_size:>10,d} bytes  sha256 verified")
 
     if update_latest:
-        pointer = {
-            "version": card.version,
-            "name": card.name,
-            "published_at": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
+        published_at = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         s3.put_object(
             Bucket=bucket,
-            Key=f"{prefix}/{S3_LATEST_POINTER}",
-            Body=(json.dumps(pointer, indent=2) + "\n").encode(),
+            Key=layout.latest_key(prefix),
+            Body=layout.latest_pointer(card.version, card.name, published_at),
             ContentType="application/json",
         )
-        log(f"s3://{bucket}/{prefix}/{S3_LATEST_POINTER} -> {card.version}")
+        log(f"s3://{bucket}/{layout.latest_key(prefix)} -> {card.version}")
     return PublishResult(bucket, prefix, card.version, uploaded, already_published=complete)
 
 

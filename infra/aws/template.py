@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEMPLATE = ROOT / "template.yaml"
 
 # Values the twin gives CloudFormation's pseudo parameters.

@@ -1,0 +1,1 @@
+"""`litelens bench`: predict and explain measured beside their baselines (``cli`` dispatches)."""

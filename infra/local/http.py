@@ -1,0 +1,227 @@
+"""The twin's HTTP/1.1 servers: sockets in, ``LocalGateway.handle`` (or the Invoke API) out.
+
+``FramedRequestHandler`` is the framing both servers share, hardened against what a client may
+send: a body by ``Content-Length`` (ASCII digits, one value) or ``Transfer-Encoding: chunked``
+(nothing else), 413 over Lambda's payload limit as soon as that is known, 400 for framing that
+cannot be read, each closing the connection with a lingering close so the answer arrives; any
+failure of the twin itself is answered 500, never a dropped connection. ``ApiRequestHandler``
+translates each request into one ``gateway.handle`` call and writes its ``ProxyResponse``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import socket
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from litelens.functions.common.errors import E_BAD_REQUEST, E_PAYLOAD_TOO_LARGE, error_payload
+from litelens.infra.local.container import PAYLOAD_LIMIT_BYTES, json_bytes
+from litelens.infra.local.gateway import LocalGateway
+
+log = logging.getLogger("litelens.twin")
+
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
+# After refusing a request, how long and how much of the client's remaining input to read and drop.
+LINGER_SECONDS = 1.0
+LINGER_MAX_BYTES = 1 << 20
+# ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+_DIGITS = re.compile(r"[0-9]+")
+# A Content-Length with more significant digits is over any limit (and int() refuses over 4300).
+_MAX_LENGTH_DIGITS = 16
+
+
+class LocalServer(ThreadingHTTPServer):
+    """One listening socket; ``backend`` is what its handler answers from (the gateway, the functions)."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], backend: Any) -> None:
+        self.backend = backend
+        super().__init__(address, handler)
+
+
+class FramedRequestHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 framing shared by both servers: reading a body, answering, refusing, lingering."""
+
+    protocol_version = "HTTP/1.1"
+    # Headers and body leave in one write, with Nagle off: small keep-alive answers otherwise wait
+    # ~40 ms for delayed ACKs.
+    wbufsize = -1
+    disable_nagle_algorithm = True
+    server: LocalServer
+    server_version = "litelens-twin"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
+
+    def _send(self, status: int, body: bytes, headers: list[tuple[str, str]] | None = None) -> None:
+        self.send_response(status)
+        names = {name.lower() for name, _ in headers or []}
+        for name, value in headers or []:
+            self.send_header(name, value)
+        if "content-type" not in names:
+            self.send_header("Content-Type", "application/json")
+        if self.close_connection and "connection" not in names:
+            self.send_header("Connection", "close")  # tell the client not to reuse the connection
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self._status = status
+
+    def _read_body(self) -> bytes | None:
+        """The request body (Content-Length or chunked), or None after answering: 413 over Lambda's
+        payload limit, 400 for a length or chunk framing that cannot be read. Either closes the
+        connection: what is left of the body on it cannot be trusted."""
+        codings = self.headers.get_all("Transfer-Encoding")
+        if codings:
+            if ",".join(codings).strip().lower() != "chunked":  # RFC 9112 6.3: 400 unless chunked is last
+                return self._refuse(f"Transfer-Encoding {', '.join(codings)!r} is not supported (only chunked)")
+            return self._read_chunked()
+        values = {value.strip() for value in self.headers.get_all("Content-Length") or []}
+        if len(values) > 1:
+            return self._refuse(f"conflicting Content-Length headers {sorted(values)}")
+        raw = values.pop() if values else "0"
+        if not _DIGITS.fullmatch(raw):
+            return self._refuse(f"Content-Length {raw!r} is not a byte count")
+        digits = raw.lstrip("0") or "0"
+        if len(digits) > _MAX_LENGTH_DIGITS:
+            return self._too_large(None)
+        length = int(digits)
+        if length > PAYLOAD_LIMIT_BYTES:
+            return self._too_large(length)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _read_chunked(self) -> bytes | None:
+        """A ``Transfer-Encoding: chunked`` body: hex sizes (extensions ignored), data, CRLF, then a
+        zero-size chunk and optional trailers. The payload limit applies as the chunks arrive."""
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(1024)
+            size_text = line.split(b";", 1)[0].strip()
+            if not line.endswith(b"\n") or not _HEX.fullmatch(size_text):
+                return self._refuse(f"malformed chunk size line {line[:40]!r}")
+            size = int(size_text, 16)
+            if size == 0:
+                break
+            total += size
+            if total > PAYLOAD_LIMIT_BYTES:
+                return self._too_large(total)
+            data = self.rfile.read(size)
+            if len(data) != size or self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                return self._refuse("chunk data does not match its size")
+            chunks.append(data)
+        for _ in range(100):  # trailers (ignored), up to the blank line that ends the message
+            line = self.rfile.readline(8192)
+            if not line.endswith(b"\n"):  # a cut line would leave its rest on the connection
+                return self._refuse("trailer line too long, or the body ends before its last blank line")
+            if line in (b"\r\n", b"\n"):
+                return b"".join(chunks)
+        return self._refuse("too many trailer lines")
+
+    def _refuse(self, message: str) -> None:
+        """Answer 400 in the server's own error shape and close the connection."""
+        self.close_connection = True
+        self._reject_bad_request(message)
+        self._linger()
+        return None
+
+    def _too_large(self, length: int | None) -> None:
+        """Answer 413 (``length`` None: too large to say) and close the connection."""
+        self.close_connection = True
+        self._reject_too_large(length)
+        self._linger()
+        return None
+
+    def _linger(self) -> None:
+        """Close our side gracefully and read (and drop) what the client is still sending, briefly.
+
+        Closing a socket with unread input makes the kernel send a reset, which can destroy the
+        answer just written before the client reads it; a lingering close lets the 400/413 arrive."""
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(LINGER_SECONDS)
+            deadline = time.monotonic() + LINGER_SECONDS
+            drained = 0
+            while drained < LINGER_MAX_BYTES and time.monotonic() < deadline:
+                data = self.connection.recv(65536)
+                if not data:
+                    break
+                drained += len(data)
+
+    def _reject_too_large(self, length: int | None) -> None:
+        raise NotImplementedError
+
+    def _reject_bad_request(self, message: str) -> None:
+        raise NotImplementedError
+
+    def _answer_internal_error(self) -> None:
+        raise NotImplementedError
+
+    def _handle(self) -> None:
+        raise NotImplementedError
+
+    def _handle_safely(self) -> None:
+        """``_handle``, with any failure of the twin itself answered (500) and logged, never a dropped
+        connection."""
+        try:
+            self._handle()
+        except Exception:
+            log.exception("%s %s: the twin failed", self.command, self.path)
+            self.close_connection = True
+            if not getattr(self, "_status", 0):
+                with contextlib.suppress(OSError):
+                    self._answer_internal_error()
+
+
+class ApiRequestHandler(FramedRequestHandler):
+    """The REST API: each request read off the socket, answered by ``LocalGateway.handle``."""
+
+    def _reject_too_large(self, length: int | None) -> None:
+        size = "request body" if length is None else f"request body of {length} bytes"
+        message = f"{size} is over the {PAYLOAD_LIMIT_BYTES} byte limit"
+        status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+        self._send(status, json_bytes(error_payload(status, E_PAYLOAD_TOO_LARGE, message)))
+
+    def _reject_bad_request(self, message: str) -> None:
+        self._send(HTTPStatus.BAD_REQUEST, json_bytes(error_payload(HTTPStatus.BAD_REQUEST, E_BAD_REQUEST, message)))
+
+    def _answer_internal_error(self) -> None:
+        self._send(HTTPStatus.INTERNAL_SERVER_ERROR, json_bytes({"message": "Internal server error"}))
+
+    def _handle(self) -> None:
+        gateway: LocalGateway = self.server.backend
+        started = time.perf_counter()
+        self._status = 0
+        function_name = "-"
+        try:
+            body = self._read_body()
+            if body is None:
+                return
+            url = urlsplit(self.path)
+            answer = gateway.handle(
+                self.command,
+                url.path or "/",
+                list(self.headers.items()),
+                body,
+                query=url.query,
+                source_ip=self.client_address[0],
+            )
+            function_name = answer.function
+            self._send(answer.status, answer.body, answer.headers)
+        finally:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            log.info('%s "%s %s" %s %.1fms %s', self.client_address[0], self.command, self.path, self._status,
+                     elapsed_ms, function_name)  # fmt: skip
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = FramedRequestHandler._handle_safely

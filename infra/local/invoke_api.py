@@ -1,0 +1,119 @@
+"""The Lambda service's Invoke API on the twin (like ``sam local start-lambda``): what boto3's lambda
+client speaks, ``POST /2015-03-31/functions/{FunctionName}/invocations``.
+
+The function name may be a name, a partial or full ARN, with or without a qualifier. Invocation
+types: ``RequestResponse`` (the handler's JSON result; a failure is a 200 with
+``X-Amz-Function-Error``), ``Event`` (202, run in the background) and ``DryRun`` (204). Errors of the
+service itself come in its rest-json error shape (``x-amzn-ErrorType``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from litelens.infra.local.container import PAYLOAD_LIMIT_BYTES, FunctionInvokeError, LocalFunction, json_bytes
+from litelens.infra.local.http import FramedRequestHandler
+
+log = logging.getLogger("litelens.twin")
+
+INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
+
+
+class InvokeRequestHandler(FramedRequestHandler):
+    """The Lambda service's Invoke API (rest-json): what boto3's lambda client speaks."""
+
+    def _lambda_error(self, status: int, error_type: str, message: str) -> None:
+        body = json_bytes({"Type": "User", "message": message, "__type": error_type})
+        self._send(status, body, [("x-amzn-ErrorType", error_type), ("x-amzn-RequestId", str(uuid.uuid4()))])
+
+    def _reject_too_large(self, length: int | None) -> None:
+        message = f"Request must be smaller than {PAYLOAD_LIMIT_BYTES} bytes for the InvokeFunction operation"
+        self._lambda_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "RequestTooLargeException", message)
+
+    def _reject_bad_request(self, message: str) -> None:
+        self._lambda_error(HTTPStatus.BAD_REQUEST, "InvalidRequestContentException", message)
+
+    def _answer_internal_error(self) -> None:
+        self._lambda_error(HTTPStatus.INTERNAL_SERVER_ERROR, "ServiceException", "the local twin failed; see its log")
+
+    def _handle(self) -> None:
+        functions: Mapping[str, LocalFunction] = self.server.backend
+        started = time.perf_counter()
+        self._status = 0
+        name = "-"
+        try:
+            found = INVOKE_PATH.match(urlsplit(self.path).path)
+            if self.command != "POST" or not found:
+                self.close_connection = True  # its body, if any, is not read: the connection cannot be reused
+                self._lambda_error(HTTPStatus.NOT_FOUND, "UnknownOperationException", f"{self.command} {self.path}")
+                return
+            body = self._read_body()
+            if body is None:
+                return
+            name = _function_name(unquote(found.group("name")))
+            function = functions.get(name)
+            if function is None:
+                known = ", ".join(functions)
+                message = f"Function not found: {name} (this twin serves: {known})"
+                self._lambda_error(HTTPStatus.NOT_FOUND, "ResourceNotFoundException", message)
+                return
+            try:
+                event = json.loads(body) if body.strip() else {}
+            except ValueError as exc:  # not UTF-8, not JSON, or an integer of more than 4300 digits
+                message = f"Could not parse request body into json: {str(exc).split(';')[0]}"
+                self._lambda_error(HTTPStatus.BAD_REQUEST, "InvalidRequestContentException", message)
+                return
+            invocation_type = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+            request_id = str(uuid.uuid4())
+            headers = [("x-amzn-RequestId", request_id), ("X-Amz-Executed-Version", "$LATEST")]
+            if invocation_type == "DryRun":
+                self._send(HTTPStatus.NO_CONTENT, b"", headers)
+                return
+            if invocation_type == "Event":
+                threading.Thread(target=_invoke_quietly, args=(function, event, request_id), daemon=True).start()
+                self._send(HTTPStatus.ACCEPTED, b"", headers)
+                return
+            if invocation_type != "RequestResponse":
+                message = f"unsupported X-Amz-Invocation-Type {invocation_type!r}"
+                self._lambda_error(HTTPStatus.BAD_REQUEST, "InvalidParameterValueException", message)
+                return
+            try:
+                payload = json_bytes(function.invoke(event, request_id))
+                if len(payload) > PAYLOAD_LIMIT_BYTES:
+                    raise FunctionInvokeError("Function.ResponseSizeTooLarge", f"response of {len(payload)} bytes")
+            except FunctionInvokeError as exc:
+                payload = json_bytes(exc.payload(request_id))
+                headers.append(("X-Amz-Function-Error", "Unhandled"))
+            except (TypeError, ValueError) as exc:  # the handler returned something json cannot encode
+                payload = json_bytes(FunctionInvokeError("Runtime.MarshalError", str(exc)).payload(request_id))
+                headers.append(("X-Amz-Function-Error", "Unhandled"))
+            self._send(HTTPStatus.OK, payload, headers)
+        finally:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            log.info('%s "%s %s" %s %.1fms %s', self.client_address[0], self.command, self.path, self._status,
+                     elapsed_ms, name)  # fmt: skip
+
+    do_GET = do_POST = do_PUT = do_DELETE = FramedRequestHandler._handle_safely
+
+
+def _invoke_quietly(function: LocalFunction, event: Any, request_id: str) -> None:
+    with contextlib.suppress(FunctionInvokeError):
+        function.invoke(event, request_id)
+
+
+def _function_name(name: str) -> str:
+    """A function name, partial or full ARN, with or without a qualifier -> the bare name."""
+    if name.startswith("arn:"):
+        parts = name.split(":")
+        return parts[6] if len(parts) > 6 else name
+    return name.split(":", 1)[0]
