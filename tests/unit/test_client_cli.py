@@ -6,36 +6,30 @@ from __future__ import annotations
 import io
 import json
 
+import numpy as np
 import pytest
 
 from litelens.infra.cli import main as litelens_main
 from litelens.infra.client import ApiError, LitelensClient, TransportError, display, rows
+from tests.support.predict_app import EXPLAIN_APP, import_function_app
 
 FEATURES = ["age", "income", "debt_ratio", "tenure"]
-EXPLAIN_RESPONSE = {
-    "predictions": [{"probability": 0.83, "label": "bad"}, {"probability": 0.1, "label": "good"}],
-    "explanations": [
-        {
-            "shap": {
-                "base_value": 0.4,
-                "values": {"age": 0.01, "income": -0.3, "debt_ratio": 0.7, "tenure": 0.02},
-                "additivity_gap": 1e-9,
-            },
-            "lime": {
-                "intercept": 0.5,
-                "weights": [
-                    {"feature": "debt_ratio", "condition": "debt_ratio > 0.50", "weight": 0.31},
-                    {"feature": "income", "condition": "income <= 30000", "weight": -0.12},
-                ],
-                "score": 0.87,
-                "local_prediction": 0.8,
-            },
-            "agreement": {"top_k": 3, "overlap": 2, "spearman": 0.5},
-        },
-        None,
-    ],
-    "model": {"name": "credit", "version": "abc123"},
-}
+ROWS = [[41, 52000, 0.62, 4], [29, 23000, 0.95, 1]]
+
+
+@pytest.fixture(scope="module")
+def explain_response(binary_bundle):
+    """What the real explain function answers for ROWS (top-2, so LIME leaves two features blank), the
+    second row filtered out by explain_if: generated, so it cannot drift from the server."""
+    app = import_function_app(EXPLAIN_APP, binary_bundle)
+    p = app.MODEL.predict_batch(np.asarray(ROWS, dtype=np.float32))[:, 0].astype(float)
+    assert p[0] != p[1]
+    middle = (p[0] + p[1]) / 2  # a bound that keeps row 0 and drops row 1
+    explain_if = {"min_probability": middle} if p[0] > p[1] else {"max_probability": middle}
+    request = {"instances": ROWS, "parameters": {"num_features": 2, "explain_if": explain_if}}
+    response = app.lambda_handler(request, None)
+    assert "error" not in response, response
+    return response
 
 
 def test_json_forms_become_a_request(tmp_path):
@@ -80,19 +74,30 @@ def test_unreadable_rows_are_input_errors(tmp_path, text, suffix, message):
         rows.read_request(str(path))
 
 
-def test_explanation_table_is_sorted_by_absolute_shap():
-    text = display.format_explanations(EXPLAIN_RESPONSE, [[41, 52000, 0.62, 4], [1, 2, 3, 4]])
+def test_explanation_table_is_sorted_by_absolute_shap(explain_response):
+    text = display.format_explanations(explain_response, ROWS)
     lines = text.splitlines()
-    assert lines[0] == "instance 0: label=bad p=0.83"
-    assert "shap.additivity_gap=1.000e-09" in lines[1] and "lime.score=0.87" in lines[1]
-    assert "agreement.overlap=2" in lines[1]
+    first = explain_response["predictions"][0]
+    explanation = explain_response["explanations"][0]
+    shap, lime = explanation["shap"]["values"], {w["feature"]: w for w in explanation["lime"]["weights"]}
+    assert lines[0].startswith(f"instance 0: label={first['label']} p=")
+    assert float(lines[0].rsplit("p=", 1)[1]) == pytest.approx(first["probability"], abs=1e-4)
+    assert "shap.additivity_gap=" in lines[1] and "lime.score=" in lines[1] and "agreement.overlap=" in lines[1]
     assert lines[2].split() == ["feature", "value", "SHAP", "LIME", "weight", "LIME", "condition"]
-    body = [line.split() for line in lines[4:8]]
-    assert [row[0] for row in body] == ["debt_ratio", "income", "tenure", "age"]
-    assert body[0] == ["debt_ratio", "0.62", "0.7", "0.31", "debt_ratio", ">", "0.50"]
-    assert body[1] == ["income", "52000", "-0.3", "-0.12", "income", "<=", "30000"]
-    assert body[2] == ["tenure", "4", "0.02"]  # no LIME weight: left blank
-    assert "instance 1: label=good p=0.1" in text and "filtered out by explain_if" in text
+    body = [line.split() for line in lines[4 : 4 + len(FEATURES)]]
+    # THEN one row per feature, largest |SHAP| first, with the instance's value beside it
+    assert [row[0] for row in body] == sorted(shap, key=lambda f: -abs(shap[f]))
+    assert len(lime) == 2
+    for feature, value, phi, *rest in body:
+        assert float(value) == ROWS[0][FEATURES.index(feature)]
+        assert float(phi) == pytest.approx(shap[feature], rel=1e-3, abs=1e-4)
+        if feature in lime:
+            assert float(rest[0]) == pytest.approx(lime[feature]["weight"], rel=1e-3, abs=1e-4)
+            assert " ".join(rest[1:]) == lime[feature]["condition"]
+        else:
+            assert rest == []  # no LIME weight: left blank
+    assert f"instance 1: label={explain_response['predictions'][1]['label']} p=" in text
+    assert "filtered out by explain_if" in text
 
 
 def test_prediction_table():
@@ -105,13 +110,13 @@ def test_prediction_table():
     assert lines[3].split() == ["0", "medium", "0.7"]
 
 
-def test_plot_writes_a_png_with_the_bars(tmp_path):
-    out = display.plot_shap(EXPLAIN_RESPONSE, 0, tmp_path / "shap.png", [[41, 52000, 0.62, 4]])
+def test_plot_writes_a_png_with_the_bars(explain_response, tmp_path):
+    out = display.plot_shap(explain_response, 0, tmp_path / "shap.png", ROWS[:1])
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(rows.InputError, match="no explanation for instance 1"):
-        display.plot_shap(EXPLAIN_RESPONSE, 1, tmp_path / "x.png")
+        display.plot_shap(explain_response, 1, tmp_path / "x.png")
     with pytest.raises(rows.InputError, match="no explanation for instance 5"):
-        display.plot_shap(EXPLAIN_RESPONSE, 5, tmp_path / "x.png")
+        display.plot_shap(explain_response, 5, tmp_path / "x.png")
 
 
 @pytest.fixture
@@ -133,9 +138,9 @@ def fake_send(monkeypatch):
     return sent, answers
 
 
-def test_invoke_explain_end_to_end_with_plot(fake_send, tmp_path, capsys):
+def test_invoke_explain_end_to_end_with_plot(explain_response, fake_send, tmp_path, capsys):
     sent, answers = fake_send
-    answers.append(EXPLAIN_RESPONSE)
+    answers.append(explain_response)
     rows = tmp_path / "rows.csv"
     rows.write_text("age,income,debt_ratio,tenure\n41,52000,0.62,4\n1,2,3,4\n")
     argv = ["invoke", "explain", str(rows), "--url", "http://h:1", "--api-key", "k", "--explainers", "shap,lime"]
@@ -150,13 +155,13 @@ def test_invoke_explain_end_to_end_with_plot(fake_send, tmp_path, capsys):
     assert (tmp_path / "p.png").stat().st_size > 1000
 
 
-def test_invoke_with_columnar_inputs_sends_them_for_predict_and_explain(fake_send, tmp_path, capsys):
+def test_invoke_with_columnar_inputs_sends_them_for_predict_and_explain(explain_response, fake_send, tmp_path, capsys):
     # GIVEN a request file in the columnar form
     sent, answers = fake_send
     columns = {"age": [41, 29], "income": [52000, 23000], "debt_ratio": [0.62, 0.1], "tenure": [4, 1]}
     path = tmp_path / "columns.json"
     path.write_text(json.dumps({"inputs": columns}))
-    answers += [{"predictions": [{"value": 1}, {"value": 2}]}, EXPLAIN_RESPONSE]
+    answers += [{"predictions": [{"value": 1}, {"value": 2}]}, explain_response]
     # WHEN predicting and explaining from it
     assert litelens_main(["invoke", "predict", str(path), "--output", "json"]) == 0
     assert litelens_main(["invoke", "explain", str(path), "--output", "table", "--num-features", "2"]) == 0
@@ -166,9 +171,9 @@ def test_invoke_with_columnar_inputs_sends_them_for_predict_and_explain(fake_sen
     assert "52000" in capsys.readouterr().out
 
 
-def test_invoke_explain_puts_explain_if_and_output_space_in_parameters(fake_send, tmp_path):
+def test_invoke_explain_puts_explain_if_and_output_space_in_parameters(explain_response, fake_send, tmp_path):
     sent, answers = fake_send
-    answers += [EXPLAIN_RESPONSE, EXPLAIN_RESPONSE]
+    answers += [explain_response, explain_response]
     argv = ["invoke", "explain", "[[1, 2, 3, 4]]", "--output", "json"]
     assert litelens_main([*argv, "--explain-if", '{"min_probability": 0.8}', "--output-space", "log_odds"]) == 0
     assert sent[0][3] == {
@@ -190,9 +195,9 @@ def test_invoke_sends_malformed_columns_unchanged_for_the_server_to_name(fake_se
     assert sent[0][3] == {"inputs": [[1, 2]]}
 
 
-def test_unknown_top_level_keys_reach_the_server_to_be_named(fake_send):
+def test_unknown_top_level_keys_reach_the_server_to_be_named(explain_response, fake_send):
     sent, answers = fake_send
-    answers += [{"predictions": []}, EXPLAIN_RESPONSE]
+    answers += [{"predictions": []}, explain_response]
     typo = {"instances": [[1, 2, 3, 4]], "paramters": {"seed": 1}}
     assert litelens_main(["invoke", "predict", json.dumps(typo), "--output", "json"]) == 0
     assert litelens_main(["invoke", "explain", json.dumps(typo), "--output", "json"]) == 0

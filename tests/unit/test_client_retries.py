@@ -177,9 +177,18 @@ def test_explain_request_is_what_the_server_accepts():
         ("Wed, 21 Oct 2015 07:28:00 GMT", 1.6),  # in the past
     ],
 )
-def test_retry_after_is_parsed_defensively(header, expected):
-    client, _ = make_client()
-    assert client._backoff(3, header) == pytest.approx(expected)
+def test_retry_after_is_parsed_defensively(fake_urlopen, header, expected):
+    # GIVEN three throttled attempts without a hint, then one whose Retry-After is ``header``
+    script, _ = fake_urlopen
+    throttled = {"error": {"code": "throttled", "message": "slow down"}}
+    script += [http_error(429, throttled) for _ in range(3)]
+    script += [http_error(429, throttled, {"Retry-After": header}), {"predictions": []}]
+    client, sleeps = make_client()
+    # WHEN the client retries through them THEN the fourth wait honours a usable hint, capped, and
+    # otherwise falls back to the exponential backoff of that attempt
+    assert client.predict([[1.0]]) == {"predictions": []}
+    assert sleeps[:3] == pytest.approx([0.2, 0.4, 0.8])
+    assert sleeps[3] == pytest.approx(expected)
 
 
 def test_retry_after_http_date_in_the_future():
