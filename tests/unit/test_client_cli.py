@@ -22,7 +22,7 @@ def explain_response(binary_bundle):
     """What the real explain function answers for ROWS (top-2, so LIME leaves two features blank), the
     second row filtered out by explain_if: generated, so it cannot drift from the server."""
     app = import_function_app(EXPLAIN_APP, binary_bundle)
-    p = app.MODEL.predict_batch(np.asarray(ROWS, dtype=np.float32))[:, 0].astype(float)
+    p = app.MODEL.predict_batch(np.asarray(ROWS, dtype=np.float32))[:, 0].tolist()
     assert p[0] != p[1]
     middle = (p[0] + p[1]) / 2  # a bound that keeps row 0 and drops row 1
     explain_if = {"min_probability": middle} if p[0] > p[1] else {"max_probability": middle}
@@ -82,9 +82,10 @@ def test_explanation_table_is_sorted_by_absolute_shap(explain_response):
     shap, lime = explanation["shap"]["values"], {w["feature"]: w for w in explanation["lime"]["weights"]}
     assert lines[0].startswith(f"instance 0: label={first['label']} p=")
     assert float(lines[0].rsplit("p=", 1)[1]) == pytest.approx(first["probability"], abs=1e-4)
-    assert "shap.additivity_gap=" in lines[1] and "lime.score=" in lines[1] and "agreement.overlap=" in lines[1]
-    assert lines[2].split() == ["feature", "value", "SHAP", "LIME", "weight", "LIME", "condition"]
-    body = [line.split() for line in lines[4 : 4 + len(FEATURES)]]
+    assert lines[1] == f"  explaining class {explanation['class']}"
+    assert "shap.additivity_gap=" in lines[2] and "lime.score=" in lines[2] and "agreement.overlap=" in lines[2]
+    assert lines[3].split() == ["feature", "value", "SHAP", "LIME", "weight", "LIME", "condition"]
+    body = [line.split() for line in lines[5 : 5 + len(FEATURES)]]
     # THEN one row per feature, largest |SHAP| first, with the instance's value beside it
     assert [row[0] for row in body] == sorted(shap, key=lambda f: -abs(shap[f]))
     assert len(lime) == 2
