@@ -3,14 +3,14 @@
 Knows nothing of events or HTTP. The API:
 
 ``resolve_bundle(uri, code_root, cache_dir) -> Path``
-    ``uri`` (default: ``$MODEL_URI``) is a local bundle folder, or ``s3://bucket/prefix`` where the
+    ``uri`` (a function passes ``Settings.model_uri``) is a local bundle folder, or ``s3://bucket/prefix`` where the
     prefix holds ``latest.json`` (followed to ``prefix/versions/<version>/``) or is itself a version
     folder holding ``bundle.json``; empty means the bundle packaged next to the function code
     (``code_root/bundle``). S3 bundles are downloaded to ``cache_dir/<bucket>/<key>/`` (default
-    ``$LITELENS_MODEL_CACHE_DIR`` or /tmp/litelens-bundles), every file checked against the sha256 in
+    /tmp/litelens-bundles; a function passes ``Settings.model_cache_dir``), every file checked against the sha256 in
     ``bundle.json``; an intact cached copy is reused without downloading.
 
-``load_model(uri=None, code_root=None, cache_dir=None) -> Model``
+``load_model(uri, code_root=None, cache_dir=None) -> Model``
     Resolve + verify + build the interpreter. Anything wrong raises ``BundleError`` with one
     clear sentence: no bundle, missing files, sha256 mismatches, an unloadable model, a model
     whose input/output widths do not match the card.
@@ -53,7 +53,7 @@ from litelens.build.bundle import (
 from litelens.build.bundle import s3 as layout
 from litelens.functions.common import constants
 from litelens.functions.common.interpreter import interpreter_class
-from litelens.functions.common.settings import Settings, env_str
+from litelens.functions.common.settings import Settings
 
 DEFAULT_MAX_CHUNK = 4096
 
@@ -173,16 +173,14 @@ def download_s3_bundle(uri: str, cache_dir: str | os.PathLike[str], client: Any 
 
 
 def resolve_bundle(
-    uri: str | None = None,
+    uri: str,
     code_root: str | os.PathLike[str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> Path:
     """The local folder of the bundle to serve (see the module docstring)."""
-    uri = env_str(constants.MODEL_URI) if uri is None else uri
     uri = uri.strip()
     if uri.startswith("s3://"):
-        cache = cache_dir or env_str(constants.MODEL_CACHE_DIR, constants.MODEL_CACHE_DIR_DEFAULT)
-        return download_s3_bundle(uri, cache)
+        return download_s3_bundle(uri, cache_dir or constants.MODEL_CACHE_DIR_DEFAULT)
     if uri:
         return Path(uri).expanduser()
     if code_root is None:
@@ -258,7 +256,7 @@ def load_at_init(code_root: str | os.PathLike[str], log: Any, settings: Settings
 
 
 def load_model(
-    uri: str | None = None,
+    uri: str,
     code_root: str | os.PathLike[str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> Model:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from litelens.functions.common import constants
 
@@ -72,7 +71,3 @@ class Settings:
             max_shap_nsamples=number(constants.MAX_SHAP_NSAMPLES, constants.MAX_SHAP_NSAMPLES_DEFAULT),
             max_lime_num_samples=number(constants.MAX_LIME_NUM_SAMPLES, constants.MAX_LIME_NUM_SAMPLES_DEFAULT),
         )
-
-    def log_fields(self) -> dict[str, Any]:
-        """The settings as the init log line shows them."""
-        return asdict(self)

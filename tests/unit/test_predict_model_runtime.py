@@ -13,6 +13,7 @@ from litelens.build.bundle import LIME_STATS_KEYS, Bundle, BundleError, write_bu
 from litelens.functions.common import constants
 from litelens.functions.common.model import Model, load_model, resolve_bundle
 from litelens.functions.common.observability import JsonLogger
+from litelens.functions.common.settings import Settings
 from tests.support.structural_bundle import structural_bundle
 
 
@@ -113,14 +114,15 @@ def test_missing_file_is_refused(binary_bundle, tmp_path):
         load_model(str(tmp_path / "b"))
 
 
-def test_resolution_order(tmp_path, monkeypatch):
-    monkeypatch.setenv(constants.MODEL_URI, "/from/env")
-    assert resolve_bundle().as_posix() == "/from/env"
-    assert resolve_bundle("/explicit").as_posix() == "/explicit"  # an explicit argument beats the environment
-    monkeypatch.setenv(constants.MODEL_URI, "")
-    assert resolve_bundle(code_root=tmp_path) == tmp_path / constants.PACKAGED_BUNDLE_DIR
+def test_resolution_order(tmp_path):
+    # GIVEN the settings a function reads from its environment at cold start
+    settings = Settings.from_env({constants.MODEL_URI: "/from/env"})
+    assert resolve_bundle(settings.model_uri, code_root=tmp_path).as_posix() == "/from/env"
+    # THEN an empty MODEL_URI means the bundle packaged next to the code, and there must be one
+    empty = Settings.from_env({constants.MODEL_URI: ""})
+    assert resolve_bundle(empty.model_uri, code_root=tmp_path) == tmp_path / constants.PACKAGED_BUNDLE_DIR
     with pytest.raises(BundleError, match="MODEL_URI is empty"):
-        resolve_bundle()
+        resolve_bundle(empty.model_uri)
     with pytest.raises(BundleError, match="names no bucket"):
         resolve_bundle("s3:///prefix")
 

@@ -1,0 +1,57 @@
+"""Settings: every variable the functions read, read once, checked at cold start."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from litelens.functions.common import constants
+from litelens.functions.common.settings import Settings
+
+
+def test_defaults_are_the_constants_defaults():
+    settings = Settings.from_env({}, service="predict")
+    assert settings == Settings(service="predict")
+    assert settings.max_instances == constants.MAX_INSTANCES_DEFAULT
+    assert settings.cors_origin == constants.CORS_ORIGIN_DEFAULT and settings.model_uri == ""
+
+
+def test_every_variable_reaches_its_field():
+    environ = {
+        constants.SERVICE_NAME: "credit-predict",
+        constants.LOG_LEVEL: "DEBUG",
+        constants.METRICS_NAMESPACE: "ns",
+        constants.MODEL_URI: " s3://bkt/models/credit ",
+        constants.MODEL_CACHE_DIR: "/tmp/cache",
+        constants.CORS_ORIGIN: "",
+        constants.MAX_INSTANCES: "7",
+        constants.MAX_BODY_BYTES: "1024",
+        constants.MAX_EXPLAIN_INSTANCES: "3",
+        constants.MAX_SHAP_NSAMPLES: "500",
+        constants.MAX_LIME_NUM_SAMPLES: "600",
+    }
+    settings = Settings.from_env(environ, service="predict")
+    assert dataclasses.asdict(settings) == {
+        "service": "credit-predict",
+        "log_level": "DEBUG",
+        "metrics_namespace": "ns",
+        "model_uri": "s3://bkt/models/credit",
+        "model_cache_dir": "/tmp/cache",
+        "cors_origin": "",
+        "max_instances": 7,
+        "max_body_bytes": 1024,
+        "max_explain_instances": 3,
+        "max_shap_nsamples": 500,
+        "max_lime_num_samples": 600,
+    }
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.max_instances = 8  # read once: nothing changes it per request
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"), [("ten", "is not an integer"), ("0", "must be positive"), ("-3", "must be positive")]
+)
+def test_a_bad_cap_fails_the_cold_start_naming_the_variable(raw, message):
+    with pytest.raises(ValueError, match=f"{constants.MAX_INSTANCES}=.*{message}"):
+        Settings.from_env({constants.MAX_INSTANCES: raw})
