@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from litelens.build.bundle import TASKS
+from litelens.build.bundle.schema import CATEGORICAL, Schema
 
 DEMOS = ("breast_cancer", "synthetic")
 MIN_TRAIN_ROWS = 10
@@ -241,6 +242,28 @@ def load_demo(name: str, *, n_rows: int = 20000, seed: int = 0) -> Dataset:
         X, y, features = synthetic.make_synthetic(n_rows=n_rows, seed=seed)
         return Dataset(X, y, features, synthetic.TARGET, "binary", list(synthetic.CLASSES), name)
     raise BuildInputError(f"unknown demo {name!r} (choose from {', '.join(DEMOS)})")
+
+
+def check_columns(
+    Z: np.ndarray, y: np.ndarray, schema: Schema, task: str, classes: Sequence[str] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate in-memory rows in ``schema``'s column space: level codes of the column's levels (or
+    its missing code), numbers finite (NaN only where the column had missing values); then ``y``."""
+    Z = np.asarray(Z, dtype=np.float64)
+    if Z.ndim != 2 or Z.shape[1] != len(schema.columns):
+        raise BuildInputError(f"rows must have shape (n, {len(schema.columns)}), got {Z.shape}")
+    for j, column in enumerate(schema.columns):
+        values = Z[:, j]
+        if column.kind == CATEGORICAL:
+            codes = np.arange(len(column.levels) + int(column.missing), dtype=np.float64)
+            bad = np.flatnonzero(~np.isin(values, codes))
+        else:
+            bad = np.flatnonzero(np.isinf(values) | (np.isnan(values) & (not column.missing)))
+        if len(bad):
+            raise BuildInputError(f"row {int(bad[0])}, column {column.name!r}: {values[bad[0]]!r} is not a valid value")
+    filled = np.nan_to_num(Z, nan=0.0)
+    _, y = check_arrays(filled, y, [f"c{j}" for j in range(Z.shape[1])], task, classes)
+    return Z, y
 
 
 def check_arrays(

@@ -20,7 +20,8 @@ import numpy as np
 
 from litelens.build import stats
 from litelens.build.bundle import QUANTIZATIONS, BundleCard, check_output_dir, write_bundle
-from litelens.build.data import MIN_TRAIN_ROWS, MIN_VALIDATION_ROWS, BuildInputError, check_arrays
+from litelens.build.bundle.schema import Schema
+from litelens.build.data import MIN_TRAIN_ROWS, MIN_VALIDATION_ROWS, BuildInputError, check_arrays, check_columns
 
 LIBRARIES = ("tensorflow-cpu", "tensorflow", "keras", "numpy", "scikit-learn", "ai-edge-litert")
 
@@ -149,8 +150,13 @@ def build_bundle(
     force: bool = False,
     source: str = "arrays",
     log: Callable[[str], None] = print,
+    schema: Schema | None = None,
 ) -> BuildResult:
     """Train, export, evaluate and write a bundle. ``y``: class indices into ``classes`` or regression floats.
+
+    ``X`` holds the rows in ``schema``'s column space (one value per raw column: level codes for
+    categorical columns, NaN for a missing number or date); ``feature_names`` must be its column
+    names. Without a schema the columns are plain numbers, the model's inputs themselves.
 
     Raises :class:`BuildInputError` (bad data/config), :class:`BundleError` (``out`` exists without
     ``force``, or is not a folder ``force`` may replace),
@@ -159,14 +165,24 @@ def build_bundle(
     started = time.perf_counter()
     config = config or BuildConfig()
     config.validate()
-    features = [str(f) for f in feature_names]
+    columns = [str(f) for f in feature_names]
     if classes is None and task != "regression":
         classes = [str(c) for c in range(int(np.max(y)) + 1)]
-    X, y = check_arrays(X, y, features, task, classes)
+    if schema is None:
+        X, y = check_arrays(X, y, columns, task, classes)
+        column_schema = Schema.numeric(columns)
+    else:
+        if columns != schema.names:
+            raise BuildInputError(f"feature names {columns[:5]} are not the schema's columns {schema.names[:5]}")
+        X, y = check_columns(X, y, schema, task, classes)
+        column_schema = schema
+    features = column_schema.input_names()
     out = Path(out)
     check_output_dir(out, force)  # before minutes of training, not after
     train_idx, val_idx = split(len(X), y, task, config.validation_split, config.seed, classes)
-    X_train, y_train, X_val, y_val = X[train_idx], y[train_idx], X[val_idx], y[val_idx]
+    Z_train = X[train_idx]  # column space: what the explainers' statistics describe
+    encoded = column_schema.encode(X)  # the model's inputs
+    X_train, y_train, X_val, y_val = encoded[train_idx], y[train_idx], encoded[val_idx], y[val_idx]
 
     from litelens.build import export
     from litelens.build import model as mlp
@@ -177,7 +193,8 @@ def build_bundle(
         X_train, task, n_outputs, tuple(int(h) for h in config.hidden), y_train, config.l2, config.l1_first
     )
     log(
-        f"training {task} MLP {len(features)} -> {' -> '.join(map(str, config.hidden))} -> {n_outputs} on "
+        f"training {task} MLP {len(features)} inputs ({len(columns)} columns) -> "
+        f"{' -> '.join(map(str, config.hidden))} -> {n_outputs} on "
         f"{len(X_train)} rows (validation {len(X_val)}), up to {config.epochs} epochs"
     )
     run = mlp.train(
@@ -210,8 +227,8 @@ def build_bundle(
             f"see --max-metric-drop)"
         )
 
-    background, weights = stats.kmeans_background(X_train, config.background_k, config.seed)
-    lime_stats = stats.lime_training_stats(X_train)
+    background, weights = stats.kmeans_background(Z_train, config.background_k, config.seed, schema=column_schema)
+    lime_stats = stats.lime_training_stats(Z_train, column_schema)
     training = {
         **{k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(config).items()},
         "optimizer": "adam",
@@ -254,6 +271,7 @@ def build_bundle(
         training=training,
         libraries=library_versions(),
         force=force,
+        schema=schema,
     )
     bundle_bytes = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
     return BuildResult(

@@ -1,9 +1,15 @@
-"""What the explainers need from the training rows, computed once at build time.
+"""What the explainers need from the training rows, computed once at build time, in column space.
 
-- the SHAP background: k-means centres of the training rows weighted by cluster size (what
-  ``shap.kmeans`` returns, computed with scikit-learn so the build does not need shap);
-- LIME's ``training_data_stats``: exactly what ``LimeTabularExplainer(discretize_continuous=True,
-  discretizer="quartile")`` would compute from the same rows, so the explain function never needs them.
+Both work on the training rows in the schema's column space (``build.bundle.schema``: one value per
+raw column; categorical columns hold level codes, NaN marks a missing number or date):
+
+- the SHAP background: real training rows, one per k-means cluster (the cluster's medoid: the row
+  nearest its centre), weighted by cluster size. Never an average: every background row is a row the
+  model could be sent (an integer stays an integer, a category a category);
+- LIME's ``training_data_stats``: for numeric and date columns exactly what
+  ``LimeTabularExplainer(discretize_continuous=True, discretizer="quartile")`` would compute from the
+  same values (missing values left out); for a categorical column the level codes seen and their
+  frequencies, as lime keeps them for its ``categorical_features``.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from litelens.build.bundle.schema import CATEGORICAL, NUMERIC, Schema
+
 # lime adds this to every per-bin std (discretize.BaseDiscretizer) so a constant bin never divides by 0.
 _LIME_STD_EPS = 1e-11
 KMEANS_FIT_ROWS = 4000
@@ -20,52 +28,67 @@ KMEANS_INITS = 4
 
 
 def kmeans_background(
-    X: np.ndarray, k: int = 10, seed: int = 0, *, fit_rows: int = KMEANS_FIT_ROWS
+    X: np.ndarray, k: int = 10, seed: int = 0, *, schema: Schema | None = None, fit_rows: int = KMEANS_FIT_ROWS
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(centres (K, F) float64, weights (K,))``: k-means summary of ``X``, weights = cluster size / n.
+    """``(rows (K, n_columns) float64, weights (K,))``: one real row of ``X`` per k-means cluster.
 
-    Like ``shap.kmeans``, each centre coordinate is snapped to the nearest value that feature takes in
-    ``X`` (so a 0/1 feature stays 0/1). ``K`` is capped at the number of distinct rows. The centres are
-    fitted on at most ``fit_rows`` sampled rows (a 4k sample summarizes as well as 16k rows at a
-    fraction of the cost); the weights count every row of ``X``.
+    ``X`` is in ``schema``'s column space (default: plain numeric columns). Clusters are found on
+    the model's inputs (``schema.encode``, missing values imputed) standardized per input, fitted on
+    at most ``fit_rows`` sampled rows (a 4k sample summarizes as well as 16k rows at a fraction of
+    the cost); each cluster is represented by its medoid, the row of ``X`` nearest its centre, and
+    weighted by its share of all rows. ``K`` is capped at the number of distinct rows.
     """
     from sklearn.cluster import KMeans
     from threadpoolctl import threadpool_limits
 
     X = np.asarray(X, dtype=np.float64)
-    k = max(1, min(int(k), len(np.unique(X, axis=0))))
+    schema = schema or Schema.numeric([f"x{j}" for j in range(X.shape[1])])
+    encoded = schema.encode(X).astype(np.float64)
+    spread = encoded.std(axis=0)
+    scaled = (encoded - encoded.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+    k = max(1, min(int(k), len(np.unique(scaled, axis=0))))
     rng = np.random.default_rng(seed)
-    sample = X if len(X) <= fit_rows else X[np.sort(rng.choice(len(X), size=fit_rows, replace=False))]
+    sample = (
+        scaled if len(scaled) <= fit_rows else scaled[np.sort(rng.choice(len(scaled), size=fit_rows, replace=False))]
+    )
     with threadpool_limits(1):  # on a busy 2-core box OpenMP threads oversubscribe: 1 thread is ~8x faster
         km = KMeans(n_clusters=k, n_init=KMEANS_INITS, random_state=seed).fit(sample)
-        labels = km.predict(X)
-    centres = km.cluster_centers_.copy()
-    for j in range(X.shape[1]):
-        column = np.unique(X[:, j])
-        if len(column) == 1:
-            centres[:, j] = column[0]
-            continue
-        idx = np.clip(np.searchsorted(column, centres[:, j]), 1, len(column) - 1)
-        left, right = column[idx - 1], column[idx]
-        centres[:, j] = np.where(np.abs(centres[:, j] - left) <= np.abs(right - centres[:, j]), left, right)
+        labels = km.predict(scaled)
     counts = np.bincount(labels, minlength=k).astype(np.float64)
-    keep = counts > 0
-    return centres[keep], counts[keep] / counts[keep].sum()
+    rows, weights = [], []
+    for cluster in np.flatnonzero(counts):
+        members = np.flatnonzero(labels == cluster)
+        distances = ((scaled[members] - km.cluster_centers_[cluster]) ** 2).sum(axis=1)
+        rows.append(X[members[int(np.argmin(distances))]])
+        weights.append(counts[cluster])
+    weights_array = np.asarray(weights)
+    return np.asarray(rows), weights_array / weights_array.sum()
 
 
-def lime_training_stats(X: np.ndarray) -> dict[str, dict[int, Any]]:
-    """LIME's ``training_data_stats`` for the default quartile discretizer, keyed by feature index.
+def lime_training_stats(X: np.ndarray, schema: Schema | None = None) -> dict[str, dict[int, Any]]:
+    """LIME's ``training_data_stats``, keyed by column index, for rows ``X`` in ``schema``'s column space.
 
-    Mirrors ``lime.discretize.QuartileDiscretizer`` + ``LimeTabularExplainer``: ``bins`` are the
-    unique 25/50/75th percentiles; per bin (``searchsorted(bins, x)``): mean, std (+1e-11), min and max
-    edges; ``feature_values``/``feature_frequencies`` are the discretized bin ids seen and their counts.
+    Numeric and date columns mirror ``lime.discretize.QuartileDiscretizer`` + ``LimeTabularExplainer``
+    on their non-missing values: ``bins`` are the unique 25/50/75th percentiles; per bin
+    (``searchsorted(bins, x)``): mean, std (+1e-11), min and max edges; ``feature_values`` /
+    ``feature_frequencies`` are the bin ids seen and their shares. A categorical column has only
+    ``feature_values`` (the level codes seen, missing included) and ``feature_frequencies``.
     """
     X = np.asarray(X, dtype=np.float64)
+    kinds = [c.kind for c in schema.columns] if schema is not None else [NUMERIC] * X.shape[1]
     stats: dict[str, dict[int, Any]] = {k: {} for k in ("means", "mins", "maxs", "stds", "feature_values")}
     stats["feature_frequencies"] = {}
     stats["bins"] = {}
-    for j in range(X.shape[1]):
+    for j, kind in enumerate(kinds):
         column = X[:, j]
+        if kind == CATEGORICAL:
+            counts = sorted(Counter(column.tolist()).items())
+            stats["feature_values"][j] = [float(v) for v, _ in counts]
+            stats["feature_frequencies"][j] = [float(c) / len(column) for _, c in counts]
+            continue
+        column = column[~np.isnan(column)]
+        if not len(column):  # the build excludes an empty column; a hand-made array may not
+            column = np.zeros(1)
         qts = np.unique(np.percentile(column, [25, 50, 75]))
         binned = np.searchsorted(qts, column)
         means, stds = [], []

@@ -76,7 +76,17 @@ def synthetic_bundle(tmp_path_factory):
     return make_synthetic_bundle(tmp_path_factory.mktemp("bundles") / "synthetic")
 
 
-TRAINED_BUNDLES = frozenset({"binary_bundle", "multiclass_bundle", "regression_bundle", "synthetic_bundle"})
+@pytest.fixture(scope="session")
+def mixed_bundle(tmp_path_factory):
+    """Binary bundle over raw columns of every kind (tests/support/bundles.py: MIXED_SCHEMA)."""
+    from tests.support.bundles import make_mixed_bundle
+
+    return make_mixed_bundle(tmp_path_factory.mktemp("bundles") / "mixed")
+
+
+TRAINED_BUNDLES = frozenset(
+    {"binary_bundle", "multiclass_bundle", "regression_bundle", "synthetic_bundle", "mixed_bundle"}
+)
 
 
 def pytest_collection_modifyitems(items):

@@ -2,11 +2,16 @@
 
 A bundle is a folder::
 
-    bundle.json                  the card: task, features, classes, metrics, versions, sha256 of every file
+    bundle.json                  the card: task, column schema, model inputs, classes, metrics, versions,
+                                 sha256 of every file
     model.tflite                 the model (float inputs/outputs, raw feature units: scaling is inside)
-    shap_background.npy          k-means summary of the training rows, shape (K, n_features), float64
-    shap_background_weights.npy  the clusters' weights, shape (K,), summing to 1
-    lime_stats.json              LimeTabularExplainer's ``training_data_stats`` plus per-feature std/mean
+    shap_background.npy          representative training rows in column space, shape (K, n_columns), float64
+    shap_background_weights.npy  their weights, shape (K,), summing to 1
+    lime_stats.json              LimeTabularExplainer's ``training_data_stats`` per column
+
+The card's ``schema`` (``schema.Schema``) lists the raw columns a request sends and how each is
+encoded into the model's inputs (``features``, in order); a card without one (written before
+schemas) serves plain numeric columns named by ``features``.
 
 Every array is a plain ``.npy`` (read with ``allow_pickle=False``); nothing is pickled. This module
 needs only the standard library and numpy: both functions import it at cold start.
@@ -22,10 +27,13 @@ import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from litelens.build.bundle.schema import Schema, SchemaError
 
 FORMAT = "litelens.bundle/1"
 CARD_FILE = "bundle.json"
@@ -71,6 +79,12 @@ class BundleCard:
     files: dict[str, str]
     format: str = FORMAT
     extra: dict[str, Any] = field(default_factory=dict)
+    schema: dict[str, Any] | None = None  # schema.Schema.to_json(); None: numeric columns named by features
+
+    @cached_property
+    def columns(self) -> Schema:
+        """The raw columns a request sends and their encoding into ``features`` (the model's inputs)."""
+        return Schema.from_json(self.schema) if self.schema is not None else Schema.numeric(self.features)
 
     @property
     def n_features(self) -> int:
@@ -91,7 +105,7 @@ class BundleCard:
         if data.get("format") != FORMAT:
             raise BundleError(f"{CARD_FILE}: unsupported format {data.get('format')!r} (expected {FORMAT!r})")
         known = {f for f in cls.__dataclass_fields__}
-        missing = sorted(k for k in known - {"format", "extra"} if k not in data)
+        missing = sorted(k for k in known - {"format", "extra", "schema"} if k not in data)
         if missing:
             raise BundleError(f"{CARD_FILE}: missing field(s) {', '.join(missing)}")
         card = cls(**{k: v for k, v in data.items() if k in known})
@@ -118,6 +132,14 @@ class BundleCard:
         bad = [name for name, digest in self.files.items() if not _is_sha256(digest)]
         if bad:
             raise BundleError(f"{CARD_FILE}: files[{bad[0]!r}] is not a sha256 hex digest")
+        try:
+            inputs = self.columns.input_names()
+        except SchemaError as exc:
+            raise BundleError(f"{CARD_FILE}: schema: {exc}") from None
+        if inputs != list(self.features):
+            raise BundleError(
+                f"{CARD_FILE}: features are not the inputs the schema encodes ({', '.join(inputs[:5])}...)"
+            )
 
     def _check_types(self) -> None:
         """Every field of the type the functions and ``inspect`` read it as (a hand-edited card may not be)."""
@@ -138,6 +160,7 @@ class BundleCard:
             "files": (dict,),
             "format": (str,),
             "extra": (dict,),
+            "schema": (dict, type(None)),
         }
         for name, types in expected.items():
             if not isinstance(getattr(self, name), types):
@@ -152,7 +175,7 @@ class BundleCard:
 
     def content_version(self) -> str:
         """The version the card's files and schema hash to (what ``version`` says when intact)."""
-        return content_version(self.files, self.task, self.features, self.classes)
+        return content_version(self.files, self.task, self.features, self.classes, self.schema)
 
 
 BUNDLE_FILES = (MODEL_FILE, SHAP_BACKGROUND_FILE, SHAP_WEIGHTS_FILE, LIME_STATS_FILE)
@@ -221,12 +244,19 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def content_version(files: Mapping[str, str], task: str, features: Sequence[str], classes: Sequence[str] | None) -> str:
+def content_version(
+    files: Mapping[str, str],
+    task: str,
+    features: Sequence[str],
+    classes: Sequence[str] | None,
+    schema: Mapping[str, Any] | None = None,
+) -> str:
     """A short content hash: same files and schema -> same version, whatever the name or date."""
-    payload = json.dumps(
-        {"files": dict(sorted(files.items())), "task": task, "features": list(features), "classes": classes},
-        sort_keys=True,
-    )
+    content: dict[str, Any] = {"files": dict(sorted(files.items())), "task": task, "features": list(features)}
+    content["classes"] = classes
+    if schema is not None:  # cards written before schemas hash as they always did
+        content["schema"] = schema
+    payload = json.dumps(content, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
@@ -264,19 +294,23 @@ def write_bundle(
     libraries: Mapping[str, str],
     force: bool = False,
     extra: Mapping[str, Any] | None = None,
+    schema: Schema | None = None,
 ) -> BundleCard:
     """Write a complete bundle to ``out_dir`` atomically and return its card.
 
     Everything goes to a temporary folder beside ``out_dir`` first and is renamed into place at
     the end, so a failure leaves no half-written bundle. An existing ``out_dir`` is replaced only
-    with ``force``.
+    with ``force``. ``schema`` None: the model takes plain numeric columns named by ``features``;
+    otherwise ``features`` must be its input names, and the background rows are in its column space.
     """
     out = check_output_dir(out_dir, force)
+    columns = schema or Schema.numeric(features)
+    schema_json = schema.to_json() if schema is not None else None
     class_names = [str(c) for c in classes] if classes else None  # hashed as the card stores them
     background = np.asarray(shap_background, dtype=np.float64)
     weights = np.asarray(shap_weights, dtype=np.float64).ravel()
-    if background.ndim != 2 or background.shape[1] != len(features):
-        raise BundleError(f"shap background must have shape (K, {len(features)}), got {background.shape}")
+    if background.ndim != 2 or background.shape[1] != len(columns.names):
+        raise BundleError(f"shap background must have shape (K, {len(columns.names)}), got {background.shape}")
     if weights.shape != (background.shape[0],) or not np.isclose(weights.sum(), 1.0):
         raise BundleError("shap background weights must be one per row and sum to 1")
 
@@ -291,7 +325,7 @@ def write_bundle(
         files = {f: sha256_file(tmp / f) for f in BUNDLE_FILES}
         card = BundleCard(
             name=name,
-            version=content_version(files, task, features, class_names),
+            version=content_version(files, task, features, class_names, schema_json),
             created_at=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             task=task,
             features=list(features),
@@ -305,6 +339,7 @@ def write_bundle(
             libraries=dict(libraries),
             files=files,
             extra=dict(extra or {}),
+            schema=schema_json,
         )
         card.validate()
         (tmp / CARD_FILE).write_text(json.dumps(card.to_json(), indent=2, sort_keys=False) + "\n")

@@ -5,6 +5,10 @@ Schemas (features, target, classes):
 - binary: target ``default``, classes ``good, bad`` (the model outputs P(bad));
 - multiclass: target ``tier``, classes ``low, medium, high``;
 - regression: target ``amount``.
+
+``make_mixed_bundle``: a binary bundle over raw columns of every kind (``MIXED_SCHEMA``: numeric with
+missing values, an integer score, a categorical with missing values, a boolean, a date), built from
+column-space rows as the CSV build produces them.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
+from litelens.build.bundle.schema import CATEGORICAL, DATE, NUMERIC, Column, Excluded, Schema, date_days
 
 FEATURES = ["age", "income", "debt_ratio", "tenure"]
 TARGETS = {"binary": "default", "multiclass": "tier", "regression": "amount"}
@@ -98,4 +104,48 @@ def make_synthetic_bundle(out_dir: str | Path, *, n_rows: int = 20000, seed: int
         source=f"synthetic(n_rows={n_rows}, seed={seed})",
         log=lambda _line: None,
     )
+    return out
+
+
+MIXED_DAY0 = date_days("2020-01-01")
+MIXED_SCHEMA = Schema(
+    (
+        Column("income", NUMERIC, missing=True, median=52_000.0, min=10_000.0, max=200_000.0),
+        Column("score", NUMERIC, median=3.0, min=1.0, max=6.0, integer=True),
+        Column("applicant_type", CATEGORICAL, missing=True, levels=("employed", "retired", "self-employed")),
+        Column("married", CATEGORICAL, levels=("no", "yes"), boolean=True),
+        Column("signup", DATE, median=MIXED_DAY0 + 700, min=MIXED_DAY0, max=MIXED_DAY0 + 1400),
+    ),
+    (Excluded("customer_id", "ID-like: unique in every row"),),
+)
+
+
+def mixed_rows(n_rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Column-space rows of MIXED_SCHEMA and their binary labels (risk: low income, self-employed,
+    a low score, unmarried; ~5% of incomes and applicant types missing)."""
+    rng = np.random.default_rng(seed)
+    income = np.clip(np.exp(rng.normal(np.log(52_000), 0.5, n_rows)), 10_000, 200_000)
+    score = rng.integers(1, 7, n_rows).astype(np.float64)
+    kind = rng.choice(3, n_rows, p=[0.6, 0.15, 0.25]).astype(np.float64)
+    married = rng.integers(0, 2, n_rows).astype(np.float64)
+    signup = MIXED_DAY0 + rng.integers(0, 1401, n_rows)
+    risk = -1.5 * (np.log(income) - np.log(52_000)) + 1.2 * (kind == 2) - 0.4 * (score - 3.5) - 0.6 * married
+    y = (rng.random(n_rows) < 1 / (1 + np.exp(-2 * risk))).astype(np.int64)
+    income[rng.random(n_rows) < 0.05] = np.nan
+    kind[rng.random(n_rows) < 0.05] = 3.0  # the missing code: applicant_type has 3 levels
+    return np.column_stack([income, score, kind, married, signup]), y
+
+
+def make_mixed_bundle(out_dir: str | Path, *, n_rows: int = 600, epochs: int = 4, seed: int = 0) -> Path:
+    """Train and write the MIXED_SCHEMA binary bundle (target ``default``, classes ``good, bad``)."""
+    from litelens.build.pipeline import BuildConfig, build_bundle
+
+    Z, y = mixed_rows(n_rows, seed)
+    out = Path(out_dir)
+    config = BuildConfig(epochs=epochs, batch_size=32, seed=seed, patience=epochs, background_k=10)
+    build_bundle(
+        Z, y, MIXED_SCHEMA.names, "default", "binary", out, config, name="test-mixed", classes=["good", "bad"],
+        force=True, source=f"tests.support.bundles.mixed(n_rows={n_rows}, seed={seed})", log=lambda _line: None,
+        schema=MIXED_SCHEMA,
+    )  # fmt: skip
     return out
