@@ -156,7 +156,7 @@ def build_bundle(
 
     ``X`` holds the rows in ``schema``'s column space (one value per raw column: level codes for
     categorical columns, NaN for a missing number or date); ``feature_names`` must be its column
-    names. Without a schema the columns are plain numbers, the model's inputs themselves.
+    names. Without a schema the columns are plain numbers (their medians and ranges are recorded).
 
     Raises :class:`BuildInputError` (bad data/config), :class:`BundleError` (``out`` exists without
     ``force``, or is not a folder ``force`` may replace),
@@ -170,18 +170,17 @@ def build_bundle(
         classes = [str(c) for c in range(int(np.max(y)) + 1)]
     if schema is None:
         X, y = check_arrays(X, y, columns, task, classes)
-        column_schema = Schema.numeric(columns)
+        schema = stats.numeric_schema(columns, X)  # medians and ranges: imputation and range warnings
     else:
         if columns != schema.names:
             raise BuildInputError(f"feature names {columns[:5]} are not the schema's columns {schema.names[:5]}")
         X, y = check_columns(X, y, schema, task, classes)
-        column_schema = schema
-    features = column_schema.input_names()
+    features = schema.input_names()
     out = Path(out)
     check_output_dir(out, force)  # before minutes of training, not after
     train_idx, val_idx = split(len(X), y, task, config.validation_split, config.seed, classes)
     Z_train = X[train_idx]  # column space: what the explainers' statistics describe
-    encoded = column_schema.encode(X)  # the model's inputs
+    encoded = schema.encode(X)  # the model's inputs
     X_train, y_train, X_val, y_val = encoded[train_idx], y[train_idx], encoded[val_idx], y[val_idx]
 
     from litelens.build import export
@@ -227,8 +226,8 @@ def build_bundle(
             f"see --max-metric-drop)"
         )
 
-    background, weights = stats.kmeans_background(Z_train, config.background_k, config.seed, schema=column_schema)
-    lime_stats = stats.lime_training_stats(Z_train, column_schema)
+    background, weights = stats.kmeans_background(Z_train, config.background_k, config.seed, schema=schema)
+    lime_stats = stats.lime_training_stats(Z_train, schema)
     training = {
         **{k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(config).items()},
         "optimizer": "adam",

@@ -19,12 +19,35 @@ from typing import Any
 
 import numpy as np
 
-from litelens.build.bundle.schema import CATEGORICAL, NUMERIC, Schema
+from litelens.build.bundle.schema import CATEGORICAL, NUMERIC, Column, Schema
 
 # lime adds this to every per-bin std (discretize.BaseDiscretizer) so a constant bin never divides by 0.
 _LIME_STD_EPS = 1e-11
 KMEANS_FIT_ROWS = 4000
 KMEANS_INITS = 4
+
+
+def numeric_column(name: str, values: np.ndarray) -> Column:
+    """A numeric column as training saw it: median (what a missing value becomes), range, whole numbers, missing."""
+    values = np.asarray(values, dtype=np.float64)
+    present = values[~np.isnan(values)]
+    if not len(present):
+        raise ValueError(f"column {name!r} has no values")
+    return Column(
+        name,
+        NUMERIC,
+        missing=bool(len(present) < len(values)),
+        median=float(np.median(present)),
+        min=float(present.min()),
+        max=float(present.max()),
+        integer=bool(np.all(np.mod(present, 1) == 0)),
+    )
+
+
+def numeric_schema(names: list[str], X: np.ndarray) -> Schema:
+    """The schema of plain numeric columns ``names`` over training rows ``X`` (medians and ranges)."""
+    X = np.asarray(X, dtype=np.float64)
+    return Schema(tuple(numeric_column(name, X[:, j]) for j, name in enumerate(names)))
 
 
 def kmeans_background(

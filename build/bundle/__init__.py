@@ -80,11 +80,18 @@ class BundleCard:
     format: str = FORMAT
     extra: dict[str, Any] = field(default_factory=dict)
     schema: dict[str, Any] | None = None  # schema.Schema.to_json(); None: numeric columns named by features
+    # binary: the served label is classes[1] when P(classes[1]) >= threshold (None: 0.5)
+    threshold: float | None = None
 
     @cached_property
     def columns(self) -> Schema:
         """The raw columns a request sends and their encoding into ``features`` (the model's inputs)."""
         return Schema.from_json(self.schema) if self.schema is not None else Schema.numeric(self.features)
+
+    @property
+    def decision_threshold(self) -> float:
+        """Binary: the served label is classes[1] when P(classes[1]) is at least this."""
+        return 0.5 if self.threshold is None else float(self.threshold)
 
     @property
     def n_features(self) -> int:
@@ -105,7 +112,7 @@ class BundleCard:
         if data.get("format") != FORMAT:
             raise BundleError(f"{CARD_FILE}: unsupported format {data.get('format')!r} (expected {FORMAT!r})")
         known = {f for f in cls.__dataclass_fields__}
-        missing = sorted(k for k in known - {"format", "extra", "schema"} if k not in data)
+        missing = sorted(k for k in known - {"format", "extra", "schema", "threshold"} if k not in data)
         if missing:
             raise BundleError(f"{CARD_FILE}: missing field(s) {', '.join(missing)}")
         card = cls(**{k: v for k, v in data.items() if k in known})
@@ -132,6 +139,8 @@ class BundleCard:
         bad = [name for name, digest in self.files.items() if not _is_sha256(digest)]
         if bad:
             raise BundleError(f"{CARD_FILE}: files[{bad[0]!r}] is not a sha256 hex digest")
+        if self.threshold is not None and (self.task != "binary" or not 0.0 < self.threshold < 1.0):
+            raise BundleError(f"{CARD_FILE}: threshold must be a number in (0, 1), and only a binary bundle has one")
         try:
             inputs = self.columns.input_names()
         except SchemaError as exc:
@@ -161,6 +170,7 @@ class BundleCard:
             "format": (str,),
             "extra": (dict,),
             "schema": (dict, type(None)),
+            "threshold": (int, float, type(None)),
         }
         for name, types in expected.items():
             if not isinstance(getattr(self, name), types):
@@ -175,7 +185,7 @@ class BundleCard:
 
     def content_version(self) -> str:
         """The version the card's files and schema hash to (what ``version`` says when intact)."""
-        return content_version(self.files, self.task, self.features, self.classes, self.schema)
+        return content_version(self.files, self.task, self.features, self.classes, self.schema, self.threshold)
 
 
 BUNDLE_FILES = (MODEL_FILE, SHAP_BACKGROUND_FILE, SHAP_WEIGHTS_FILE, LIME_STATS_FILE)
@@ -250,12 +260,15 @@ def content_version(
     features: Sequence[str],
     classes: Sequence[str] | None,
     schema: Mapping[str, Any] | None = None,
+    threshold: float | None = None,
 ) -> str:
     """A short content hash: same files and schema -> same version, whatever the name or date."""
     content: dict[str, Any] = {"files": dict(sorted(files.items())), "task": task, "features": list(features)}
     content["classes"] = classes
-    if schema is not None:  # cards written before schemas hash as they always did
+    if schema is not None:  # cards written before schemas and thresholds hash as they always did
         content["schema"] = schema
+    if threshold is not None:
+        content["threshold"] = threshold
     payload = json.dumps(content, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
@@ -295,6 +308,7 @@ def write_bundle(
     force: bool = False,
     extra: Mapping[str, Any] | None = None,
     schema: Schema | None = None,
+    threshold: float | None = None,
 ) -> BundleCard:
     """Write a complete bundle to ``out_dir`` atomically and return its card.
 
@@ -325,7 +339,7 @@ def write_bundle(
         files = {f: sha256_file(tmp / f) for f in BUNDLE_FILES}
         card = BundleCard(
             name=name,
-            version=content_version(files, task, features, class_names, schema_json),
+            version=content_version(files, task, features, class_names, schema_json, threshold),
             created_at=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             task=task,
             features=list(features),
@@ -340,6 +354,7 @@ def write_bundle(
             files=files,
             extra=dict(extra or {}),
             schema=schema_json,
+            threshold=threshold,
         )
         card.validate()
         (tmp / CARD_FILE).write_text(json.dumps(card.to_json(), indent=2, sort_keys=False) + "\n")
