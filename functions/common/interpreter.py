@@ -7,7 +7,12 @@ Order: ``ai_edge_litert`` (the maintained runtime, numpy 2, Python 3.11-3.13), t
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 INTERPRETER_MODULES: tuple[str, ...] = (
@@ -36,3 +41,33 @@ def interpreter_class(modules: tuple[str, ...] = INTERPRETER_MODULES) -> tuple[t
             continue
         return interpreter, name
     raise InterpreterUnavailable("no TFLite interpreter available; tried " + "; ".join(failures))
+
+
+@contextlib.contextmanager
+def native_output_captured() -> Iterator[list[str]]:
+    """For the block, what native code writes to fd 1 and 2 goes to a temporary file; its lines are
+    handed back afterwards (in the yielded list).
+
+    LiteRT announces its XNNPACK delegate from C++ on stderr ("INFO: Created TensorFlow Lite XNNPACK
+    delegate for CPU.") when the interpreter first allocates; a Lambda function's output must be JSON
+    lines only, so the function logs the text as a JSON record instead."""
+    lines: list[str] = []
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with tempfile.TemporaryFile(mode="w+b") as sink:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield lines
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+                sink.seek(0)
+                lines += [line for line in sink.read().decode(errors="replace").splitlines() if line.strip()]
+    finally:
+        for fd in saved:
+            os.close(fd)

@@ -52,7 +52,7 @@ from litelens.build.bundle import (
 )
 from litelens.build.bundle import s3 as layout
 from litelens.functions.common import constants
-from litelens.functions.common.interpreter import interpreter_class
+from litelens.functions.common.interpreter import interpreter_class, native_output_captured
 from litelens.functions.common.settings import Settings
 
 DEFAULT_MAX_CHUNK = 4096
@@ -199,6 +199,12 @@ class Model:
         self.card = bundle.card
         self.max_chunk = max_chunk
         Interpreter, self.runtime = interpreter_class()
+        # What the runtime prints from C++ while it loads (its delegate notice): logged as JSON instead.
+        with native_output_captured() as self.runtime_messages:
+            self._load(Interpreter, bundle, num_threads)
+
+    def _load(self, Interpreter: Any, bundle: Bundle, num_threads: int) -> None:
+        """Build the interpreter, check its input and output widths against the card, allocate."""
         try:
             self._interpreter = Interpreter(model_content=bundle.model_bytes(), num_threads=num_threads)
         except (ValueError, RuntimeError) as exc:
@@ -249,10 +255,13 @@ def load_at_init(code_root: str | os.PathLike[str], log: Any, settings: Settings
     bundle ``code_root/bundle``; a bundle that cannot be served is logged as one line (``log.error``)
     and the BundleError re-raised, so the function fails its init and never answers with it."""
     try:
-        return load_model(settings.model_uri, code_root, settings.model_cache_dir)
+        model = load_model(settings.model_uri, code_root, settings.model_cache_dir)
     except BundleError as exc:
         log.error("cannot load the model bundle; not serving", error=str(exc))
         raise
+    if model.runtime_messages:
+        log.debug("model runtime output", runtime=model.runtime, lines=model.runtime_messages)
+    return model
 
 
 def load_model(

@@ -3,8 +3,12 @@ and bundles that must not be served."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -135,3 +139,23 @@ def test_logger_level_filters_logs_but_never_metrics(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and '"shown"' in lines[0] and '"rows":3' in lines[0]
     assert '"Latency":1.5' in lines[1] and '"service":"predict"' in lines[1]
+
+
+def test_the_function_writes_json_lines_only(binary_bundle):
+    # GIVEN a fresh process that cold-starts the predict function and answers one request
+    script = (
+        "import json, sys\n"
+        "from tests.support.predict_app import import_predict_app\n"
+        f"app = import_predict_app({str(binary_bundle)!r}, LITELENS_LOG_LEVEL='DEBUG')\n"
+        "answer = app.lambda_handler({'instances': [[41, 52000, 0.31, 6]]}, None)\n"
+        "assert 'predictions' in answer, answer\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2]
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    # THEN every line it wrote, on stdout or stderr, is one JSON object (the runtime's C++ notice included)
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]
+    assert all(isinstance(r, dict) for r in records)
+    assert any(r.get("message") == "model runtime output" for r in records)
