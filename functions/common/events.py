@@ -2,7 +2,8 @@
 
 ``decode_event(event, direct_route) -> Request``
     API Gateway REST API proxy events (payload 1.0, ``kind == REST_V1``), HTTP API events (payload
-    2.0, ``HTTP_V2``; a named stage's prefix is taken off ``rawPath``, as API Gateway routes it),
+    2.0, ``HTTP_V2``; a named stage's prefix is taken off ``rawPath``, as API Gateway routes it;
+    a REST event keeps its ``resource``, which a custom domain's base path mapping leaves unprefixed),
     base64 bodies (``isBase64Encoded``) and direct invocations (``DIRECT``: boto3 ``lambda.invoke``
     with the request JSON itself as the event, routed to ``direct_route``; or
     ``{"httpMethod"|"method": ..., "path": ..., "body": ...}`` without a ``requestContext`` to reach
@@ -66,6 +67,7 @@ class Request:
     kind: str
     request_id: str = ""
     stage: str = ""
+    resource: str = ""  # REST API: the route's path template (a base path mapping prefixes the path, not this)
     direct_body: Any = None  # a direct invocation's event, already a JSON value
     rows: int | None = None  # set by the route, for the request log line
     # Set False by json_object when the body text rules them out (see value_hints)
@@ -229,6 +231,7 @@ def decode_event(event: Any, direct_route: tuple[str, str]) -> Request:
             kind=kind,
             request_id=_text(context.get("requestId")),
             stage=stage,
+            resource=_text(event.get("resource")) if kind == REST_V1 else "",
         )
     if (
         isinstance(event, Mapping)

@@ -10,13 +10,14 @@ method -> 405 ``method_not_allowed`` (with ``Allow``); any other exception -> 50
 ``internal_error`` carrying the request id, the traceback logged with it, nothing internal in the
 answer.
 
-Each invocation writes one JSON line that is also a CloudWatch EMF record: request id, cold start,
+Each invocation writes one JSON line that is also a CloudWatch EMF record: request id, X-Ray trace id, cold start,
 route, status, rows (``request.rows``, set by the route), latency in ms; metrics ``Latency``,
 ``Rows``, ``ClientErrors``, ``ServerErrors`` under the ``service`` dimension.
 """
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -34,6 +35,17 @@ from litelens.functions.common.observability import JsonLogger
 from litelens.functions.common.settings import Settings
 
 Route = Callable[[events.Request], Any]
+# The Lambda runtime sets this for every invocation ("Root=1-...;Parent=...;Sampled=1").
+XRAY_TRACE_ENV = "_X_AMZN_TRACE_ID"
+
+
+def _trace_root(header: str) -> str | None:
+    """The trace id (``Root=``) of an X-Ray trace header, the id X-Ray's console searches by."""
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == "Root" and value:
+            return value[:64]
+    return None
 
 
 class Router:
@@ -60,6 +72,8 @@ class Router:
 
     def _match(self, request: events.Request) -> Route:
         path = request.path.rstrip("/") or "/"
+        if path not in self.methods and request.resource in self.methods:
+            path = request.resource  # behind a custom domain's base path mapping: /base/predict
         if path not in self.methods:
             raise ClientError(404, E_NOT_FOUND, f"no route {request.path}; routes: {', '.join(sorted(self.methods))}")
         route = self.routes.get((request.method, path))
@@ -116,6 +130,7 @@ class Router:
             response = events.encode_response(status, payload, kind, self.headers)
         latency_ms = (time.perf_counter() - start) * 1000
         rows = request.rows if request is not None else None
+        trace = os.environ.get(XRAY_TRACE_ENV, "")  # set by the Lambda runtime for each invocation
         self.log.metrics(
             "request",
             {
@@ -125,6 +140,7 @@ class Router:
                 "ServerErrors": (int(status >= 500), "Count"),
             },
             request_id=request_id,
+            xray_trace_id=_trace_root(trace),
             cold_start=cold_start,
             event=kind,
             method=request.method if request else None,
