@@ -72,7 +72,7 @@ class Router:
 
     def _match(self, request: events.Request) -> Route:
         path = request.path.rstrip("/") or "/"
-        if path not in self.methods and request.resource in self.methods:
+        if path not in self.methods and request.resource in self.methods and path.endswith(request.resource):
             path = request.resource  # behind a custom domain's base path mapping: /base/predict
         if path not in self.methods:
             raise ClientError(404, E_NOT_FOUND, f"no route {request.path}; routes: {', '.join(sorted(self.methods))}")
