@@ -49,6 +49,13 @@ LIME_STATS_FILE = "lime_stats.json"
 S3_VERSIONS_DIR = "versions"
 S3_LATEST_POINTER = "latest.json"
 
+# Size caps a reader enforces before it reads (a Lambda has 512 MB of /tmp and 256 MB-10 GB of memory):
+# the latest.json pointer, the card, any one bundle file, and a whole bundle.
+MAX_POINTER_BYTES = 64 * 1024
+MAX_CARD_BYTES = 8 * 1024 * 1024
+MAX_FILE_BYTES = 256 * 1024 * 1024
+MAX_BUNDLE_BYTES = 400 * 1024 * 1024
+
 TASKS = ("binary", "multiclass", "regression")
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 # The keys LimeTabularExplainer's training_data_stats requires, each a {feature index: value} map.
@@ -387,6 +394,9 @@ class Bundle:
                 raise BundleError(f"bundle folder {root} {what}")
             if not card_path.is_file():
                 raise BundleError(f"{root} is not a bundle: no {CARD_FILE}")
+            size = card_path.stat().st_size
+            if size > MAX_CARD_BYTES:
+                raise BundleError(f"{card_path} is {size} bytes; a card is at most {MAX_CARD_BYTES} bytes")
             data = json.loads(card_path.read_text())
         except BundleError:
             raise

@@ -8,7 +8,9 @@ Knows nothing of events or HTTP. The API:
     folder holding ``bundle.json``; empty means the bundle packaged next to the function code
     (``code_root/bundle``). S3 bundles are downloaded to ``cache_dir/<bucket>/<key>/`` (default
     /tmp/litelens-bundles; a function passes ``Settings.model_cache_dir``), every file checked against the sha256 in
-    ``bundle.json``; an intact cached copy is reused without downloading.
+    ``bundle.json``; an intact cached copy is reused without downloading. Size caps (``build.bundle``):
+    ``latest.json`` 64 KiB, the card 8 MiB, any file 256 MiB, the whole bundle 400 MiB (/tmp holds
+    512 MB); an object over its cap is refused before it is read, and files stream to disk.
 
 ``load_model(uri, code_root=None, cache_dir=None) -> Model``
     Resolve + verify + build the interpreter. Anything wrong raises ``BundleError`` with one
@@ -44,6 +46,10 @@ import numpy as np
 
 from litelens.build.bundle import (
     CARD_FILE,
+    MAX_BUNDLE_BYTES,
+    MAX_CARD_BYTES,
+    MAX_FILE_BYTES,
+    MAX_POINTER_BYTES,
     S3_LATEST_POINTER,
     Bundle,
     BundleCard,
@@ -75,13 +81,13 @@ _MISSING = ("NoSuchKey", "404", "NotFound")
 _MISSING_OR_HIDDEN = (*_MISSING, "AccessDenied", "403", "Forbidden")
 
 
-def _s3_get(client: Any, bucket: str, key: str, missing: tuple[str, ...] = _MISSING) -> bytes | None:
-    """The object's bytes, or None when it does not exist (an error code in ``missing``); other
-    failures are BundleErrors."""
+def _s3_object(client: Any, bucket: str, key: str, limit: int, missing: tuple[str, ...] = _MISSING) -> Any:
+    """The object's streaming body, or None when it does not exist (an error code in ``missing``).
+    An object over ``limit`` bytes is refused before it is read; other failures are BundleErrors."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        response = client.get_object(Bucket=bucket, Key=key)
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", ""))
         if code in missing:
@@ -89,6 +95,46 @@ def _s3_get(client: Any, bucket: str, key: str, missing: tuple[str, ...] = _MISS
         raise BundleError(f"cannot read s3://{bucket}/{key}: {code or exc}") from None
     except BotoCoreError as exc:
         raise BundleError(f"cannot read s3://{bucket}/{key}: {exc}") from None
+    size = response.get("ContentLength")
+    if isinstance(size, int) and size > limit:
+        response["Body"].close()
+        raise BundleError(f"s3://{bucket}/{key} is {size} bytes; the loader reads at most {limit} bytes of it")
+    return response["Body"]
+
+
+def _s3_get(client: Any, bucket: str, key: str, limit: int, missing: tuple[str, ...] = _MISSING) -> bytes | None:
+    """A small object's bytes (at most ``limit``), or None when it does not exist."""
+    body = _s3_object(client, bucket, key, limit, missing)
+    if body is None:
+        return None
+    data = _read(body, limit + 1, bucket, key)
+    if len(data) > limit:  # a ContentLength that lied, or none
+        raise BundleError(f"s3://{bucket}/{key} is over {limit} bytes; the loader reads at most {limit} bytes of it")
+    return data
+
+
+def _read(body: Any, size: int, bucket: str, key: str) -> bytes:
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        return body.read(size)
+    except (BotoCoreError, OSError) as exc:
+        raise BundleError(f"cannot read s3://{bucket}/{key}: {exc}") from None
+
+
+def _s3_download(client: Any, bucket: str, key: str, path: Path, limit: int) -> int:
+    """Stream the object to ``path`` (at most ``limit`` bytes); its size. None found is a BundleError."""
+    body = _s3_object(client, bucket, key, limit)
+    if body is None:
+        raise BundleError(f"s3://{bucket}/{key} is missing")
+    written = 0
+    with path.open("wb") as out:
+        while chunk := _read(body, 1 << 20, bucket, key):
+            written += len(chunk)
+            if written > limit:
+                raise BundleError(f"s3://{bucket}/{key} is over {limit} bytes; the loader reads at most {limit}")
+            out.write(chunk)
+    return written
 
 
 def _json_object(data: bytes, where: str) -> dict[str, Any]:
@@ -96,6 +142,8 @@ def _json_object(data: bytes, where: str) -> dict[str, Any]:
         value = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(f"{where} is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise BundleError(f"{where} is not valid JSON (nested too deeply)") from None
     if not isinstance(value, dict):
         raise BundleError(f"{where} must hold a JSON object")
     return value
@@ -119,7 +167,9 @@ def download_s3_bundle(uri: str, cache_dir: str | os.PathLike[str], client: Any 
         client = boto3.client("s3")
     version_prefix = prefix
     latest_key = layout.latest_key(prefix)
-    pointer = None if layout.names_a_version(prefix) else _s3_get(client, bucket, latest_key, _MISSING_OR_HIDDEN)
+    pointer = None
+    if not layout.names_a_version(prefix):
+        pointer = _s3_get(client, bucket, latest_key, MAX_POINTER_BYTES, _MISSING_OR_HIDDEN)
     expected_version = None
     if pointer is not None:
         expected_version = layout.pointed_version(_json_object(pointer, f"s3://{bucket}/{latest_key}"))
@@ -127,7 +177,7 @@ def download_s3_bundle(uri: str, cache_dir: str | os.PathLike[str], client: Any 
             raise BundleError(f"s3://{bucket}/{latest_key} has no valid version")
         version_prefix = layout.version_prefix(prefix, expected_version)
     card_key = layout.join_key(version_prefix, CARD_FILE)
-    card_bytes = _s3_get(client, bucket, card_key)
+    card_bytes = _s3_get(client, bucket, card_key, MAX_CARD_BYTES)
     if card_bytes is None:
         raise BundleError(
             f"no bundle at {uri}: neither {S3_LATEST_POINTER} nor {CARD_FILE} under it"
@@ -151,13 +201,13 @@ def download_s3_bundle(uri: str, cache_dir: str | os.PathLike[str], client: Any 
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         (tmp / CARD_FILE).write_bytes(card_bytes)
+        total, budget = len(card_bytes), MAX_BUNDLE_BYTES
         for name, expected in card.files.items():
             if "/" in name or name.startswith("."):
                 raise BundleError(f"{CARD_FILE} lists an unsafe file name {name!r}")
-            data = _s3_get(client, bucket, layout.join_key(version_prefix, name))
-            if data is None:
-                raise BundleError(f"s3://{bucket}/{layout.join_key(version_prefix, name)} is missing")
-            (tmp / name).write_bytes(data)
+            total += _s3_download(
+                client, bucket, layout.join_key(version_prefix, name), tmp / name, min(MAX_FILE_BYTES, budget - total)
+            )
             actual = sha256_file(tmp / name)
             if actual != expected:
                 raise BundleError(

@@ -195,3 +195,28 @@ def test_malformed_latest_pointer(s3, tmp_path):
 def test_missing_bucket_is_a_bundle_error(s3, tmp_path):
     with pytest.raises(BundleError, match="cannot read s3://no-such-bucket/"):
         load_model("s3://no-such-bucket/credit", cache_dir=tmp_path)
+
+
+def test_an_oversized_pointer_or_card_is_refused_before_it_is_read(s3, published, tmp_path):
+    # GIVEN a 1 MB latest.json (the cap is 64 KiB): refused by its size, not parsed
+    version, _ = published
+    s3.put_object(
+        Bucket=BUCKET, Key="credit/latest.json", Body=b" " * (1 << 20) + json.dumps({"version": version}).encode()
+    )
+    with pytest.raises(BundleError, match=r"latest\.json is 1048.* bytes; the loader reads at most 65536"):
+        load_model(f"s3://{BUCKET}/credit", cache_dir=tmp_path)
+    # and a card nested 100,000 deep is a BundleError, not a RecursionError
+    s3.put_object(Bucket=BUCKET, Key="deep/bundle.json", Body=b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(BundleError, match="nested too deeply"):
+        load_model(f"s3://{BUCKET}/deep", cache_dir=tmp_path)
+
+
+def test_a_bundle_over_its_size_cap_is_refused_while_streaming(s3, published, tmp_path, monkeypatch):
+    # GIVEN a cap smaller than the published model file
+    from litelens.functions.common import model as model_module
+
+    monkeypatch.setattr(model_module, "MAX_FILE_BYTES", 1000)
+    with pytest.raises(BundleError, match=r"model.tflite is .*bytes; the loader reads at most 1000"):
+        load_model(f"s3://{BUCKET}/credit", cache_dir=tmp_path)
+    # THEN nothing half-downloaded is left to be served
+    assert not list(tmp_path.rglob(MODEL_FILE))
