@@ -53,13 +53,17 @@ E_PAYLOAD_TOO_LARGE = "payload_too_large"
 # Not the client's: a bug or an outage, answered 500 with the request id only.
 E_INTERNAL = "internal_error"
 
+# However much of the request a message quotes (unknown keys, a path), an error answer stays small:
+# a message is cut to this many characters and says how long it was (Lambda answers at most 6 MB).
+MAX_MESSAGE_CHARS = 1000
+
 
 class ClientError(Exception):
     """A mistake in the request: answered with ``status`` and ``{"error": {"code", "message", "status"}}``."""
 
     def __init__(self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> None:
         # A message may quote the request (a path, a key); lone surrogates in it could not be encoded.
-        message = message.encode("utf-8", "backslashreplace").decode("utf-8")
+        message = bounded(message).encode("utf-8", "backslashreplace").decode("utf-8")
         super().__init__(message)
         self.status = status
         self.code = code
@@ -68,6 +72,13 @@ class ClientError(Exception):
 
     def payload(self) -> dict[str, Any]:
         return error_payload(self.status, self.code, self.message)
+
+
+def bounded(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``message`` cut to ``limit`` characters, saying how long it was."""
+    if len(message) <= limit:
+        return message
+    return f"{message[: limit - 60]}... (message cut: {len(message)} characters)"
 
 
 def error_payload(status: int, code: str, message: str, **extra: Any) -> dict[str, Any]:
