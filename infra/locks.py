@@ -1,8 +1,9 @@
 """Pinned requirements for what ships, derived from ``uv.lock`` (``make lock`` runs this).
 
-``uv.lock`` pins every dependency set for development. Each Lambda artifact needs a plain pin list
-for its own target (python3.12, x86_64 Linux) and its own set only: this writes them, and the test
-suite checks they still match the lock.
+``uv.lock`` pins every dependency set for development. Each Lambda artifact needs a pin list for
+its own target (python3.12, x86_64 Linux) and its own set only: this writes them, each pin with the
+sha256 of every file the lock records for it, so the packaging installs with ``--require-hashes``
+(a file that is not the one locked is refused), and the test suite checks they still match the lock.
 """
 
 from __future__ import annotations
@@ -52,8 +53,33 @@ def exported_pins(*extras: str) -> list[str]:
     return sorted(pins, key=str.lower)
 
 
+def locked_hashes() -> dict[tuple[str, str], list[str]]:
+    """``(name, version) -> sorted sha256 digests`` of every wheel and sdist ``uv.lock`` records."""
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    out: dict[tuple[str, str], list[str]] = {}
+    for package in lock["package"]:
+        files = [package["sdist"]] if "sdist" in package else []
+        files += package.get("wheels", [])
+        digests = sorted({f["hash"] for f in files if str(f.get("hash", "")).startswith("sha256:")})
+        out[(_name(package["name"]), str(package.get("version", "")))] = digests
+    return out
+
+
+def hashed(pins: list[str]) -> str:
+    """The pins as requirement lines, each followed by its ``--hash`` options."""
+    hashes = locked_hashes()
+    lines = []
+    for pin in pins:
+        name, _, version = pin.partition("==")
+        digests = hashes.get((_name(name), version.strip()))
+        if not digests:
+            raise ValueError(f"uv.lock records no sha256 for {pin}")
+        lines.append(" \\\n".join([pin, *(f"    --hash={digest}" for digest in digests)]) + "\n")
+    return "".join(lines)
+
+
 def predict_requirements() -> str:
-    return HEADER + "".join(f"{pin}\n" for pin in exported_pins())
+    return HEADER + hashed(exported_pins())
 
 
 def _name(pin: str) -> str:
@@ -94,7 +120,7 @@ def explain_requirements() -> str:
     note = (
         f"# Complete: install with `pip install --no-deps -r` (lime's {' and '.join(EXPLAIN_EXCLUDED)} are left out).\n"
     )
-    return HEADER + note + "".join(f"{pin}\n" for pin in explain_pins())
+    return HEADER + note + hashed(explain_pins())
 
 
 def main() -> int:

@@ -92,8 +92,8 @@ def stage_image(root: Path, bundle: Path, *, compile_with: str | None = None) ->
     (``bundle`` for the bundle build arg). Optionally precompiled like the image. Returns its size in MB."""
     uv = Path(sys.executable).with_name("uv")
     subprocess.run(
-        [str(uv), "pip", "install", "--quiet", "--no-deps", "--target", str(root), "--python-platform",
-         "x86_64-manylinux_2_28", "--python-version", "3.12", "-r", str(REQUIREMENTS)],
+        [str(uv), "pip", "install", "--quiet", "--no-deps", "--require-hashes", "--target", str(root),
+         "--python-platform", "x86_64-manylinux_2_28", "--python-version", "3.12", "-r", str(REQUIREMENTS)],
         check=True, env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"}, timeout=900,
     )  # fmt: skip
     shutil.rmtree(root / "bin", ignore_errors=True)

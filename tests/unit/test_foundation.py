@@ -111,3 +111,21 @@ def test_predict_runtime_holds_only_litert_and_numpy_families():
     names = {pin.split("==")[0].lower() for pin in locks.exported_pins()}
     assert {"ai-edge-litert", "numpy"} <= names
     assert not names & {"tensorflow", "tensorflow-cpu", "shap", "lime", "scikit-learn", "pandas", "scipy", "keras"}
+
+
+def test_every_shipped_pin_carries_the_locked_hashes():
+    from litelens.infra import locks
+
+    hashes = locks.locked_hashes()
+    for path, pins in (
+        (locks.PREDICT_REQUIREMENTS, locks.exported_pins()),
+        (locks.EXPLAIN_REQUIREMENTS, locks.explain_pins()),
+    ):
+        text = path.read_text()
+        for pin in pins:
+            name, _, version = pin.partition("==")
+            digests = hashes[(locks._name(name), version)]
+            # THEN pip's --require-hashes accepts exactly the files uv.lock recorded, nothing else
+            assert digests and all(f"--hash={d}" in text for d in digests), pin
+    for build in ("functions/predict/Makefile", "functions/explain/Dockerfile"):
+        assert "--require-hashes" in (locks.ROOT / build).read_text()
