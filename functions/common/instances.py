@@ -85,9 +85,10 @@ def _value_error(where: str, expected: str, value: Any, numeric: bool) -> Client
 
 def _fast_columns(
     rows: Sequence[Sequence[Any]], n_columns: int, booleans_possible: bool = True, strings_possible: bool = True
-) -> np.ndarray | None:
-    """The float64 matrix when every row is a list of n_columns finite numbers (within float32's
-    range), else None (the general path). Only for a schema whose columns are plain numbers.
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The float64 matrix and its float32 cast when every row is a list of n_columns finite numbers
+    (within float32's range), else None (the general path). Only for a schema whose columns are plain
+    numbers, where the cast is the encoding.
 
     numpy would silently turn booleans into 0/1 and numeric strings into numbers, so by default the
     value types are checked first: one scan over every value. What the body text rules out makes
@@ -116,23 +117,55 @@ def _fast_columns(
     except (OverflowError, ValueError, TypeError):  # ints beyond float64, nested lists or objects
         return None
     with np.errstate(over="ignore"):  # beyond float32's range -> inf
-        if not np.isfinite(Z.astype(np.float32)).all():
-            return None
-    return Z
+        X = Z.astype(np.float32)
+    if not np.isfinite(X).all():
+        return None
+    return Z, X
+
+
+@dataclass(frozen=True)
+class _Plain:
+    """What the fast path needs of a schema, worked out once per schema: whether its columns are plain
+    numbers, and their training ranges as arrays (NaN: none recorded)."""
+
+    identity: bool
+    low: np.ndarray
+    high: np.ndarray
+
+
+_PLAIN: dict[int, tuple[Schema, _Plain]] = {}  # by id(schema); the schema is kept so its id stays its own
+
+
+def _plain(schema: Schema) -> _Plain:
+    cached = _PLAIN.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    plain = _Plain(
+        schema.is_identity,
+        np.array([math.nan if c.min is None else c.min for c in schema.columns]),
+        np.array([math.nan if c.max is None else c.max for c in schema.columns]),
+    )
+    if len(_PLAIN) >= 16:  # a function serves one card: only tests make more
+        _PLAIN.clear()
+    _PLAIN[id(schema)] = (schema, plain)
+    return plain
 
 
 def _range_warnings(schema: Schema, Z: np.ndarray) -> list[tuple[int, int, str, str]]:
     """``(row, column index, code, message)`` for the numbers of ``Z`` (plain numeric columns, none
-    missing) outside their training range: one vectorised test, the schema's own reader for the
-    (rare) columns it flags."""
-    low = np.array([math.nan if c.min is None else c.min for c in schema.columns])
-    high = np.array([math.nan if c.max is None else c.max for c in schema.columns])
-    flagged = np.flatnonzero((np.less(Z, low) | np.greater(Z, high)).any(axis=0))
-    return [
-        (i, j, code, message)
-        for j in flagged.tolist()
-        for i, code, message in schema.read_values(j, Z[:, j].tolist())[1]
-    ]
+    missing) outside their training range: one vectorised test, then the schema's own reader on the
+    (few) values it flags, so the messages are the schema's."""
+    plain = _plain(schema)
+    outside = np.less(Z, plain.low) | np.greater(Z, plain.high)
+    if not outside.any():
+        return []
+    found = []
+    for j in np.flatnonzero(outside.any(axis=0)).tolist():
+        rows = np.flatnonzero(outside[:, j])
+        _, column_warnings = schema.read_values(j, Z[rows, j].tolist())
+        found += [(int(rows[k]), j, code, message) for k, code, message in column_warnings]
+    found.sort(key=lambda w: w[0])
+    return found
 
 
 class _BadValue(Exception):
@@ -165,11 +198,15 @@ def _read_column(schema: Schema, j: int, values: Sequence[Any], columnar: bool) 
         raise _BadValue(i, _value_error(_where(i, column.name, columnar), expected, values[i], numeric)) from None
 
 
-def _batch(schema: Schema, Z: np.ndarray, found: Iterable[tuple[int, int, str, str]]) -> Batch:
+def _batch(
+    schema: Schema, Z: np.ndarray, found: Sequence[tuple[int, int, str, str]], X: np.ndarray | None = None
+) -> Batch:
     warnings: list[list[dict[str, str]]] = [[] for _ in range(len(Z))]
-    names = schema.names
+    columns = schema.columns
     for i, j, code, message in found:
-        warnings[i].append({"column": names[j], "code": code, "message": message})
+        warnings[i].append({"column": columns[j].name, "code": code, "message": message})
+    if X is not None:  # the fast path's cast: a plain numeric schema's encoding
+        return Batch(Z, X, warnings)
     if schema.is_identity and np.isnan(Z).any():
         # Plain numbers with no missing indicator: the model cannot tell a missing value from the
         # median (encode is a cast), so the row the explainers see is the imputed one it answered.
@@ -245,10 +282,10 @@ def _check_rows(rows: Sequence[Any], schema: Schema) -> None:
 
 def _rows_batch(rows: Sequence[Any], schema: Schema, booleans_possible: bool, strings_possible: bool) -> Batch:
     n_columns = len(schema.columns)
-    if schema.is_identity:
-        Z = _fast_columns(rows, n_columns, booleans_possible, strings_possible)
-        if Z is not None:
-            return _batch(schema, Z, _range_warnings(schema, Z))
+    if _plain(schema).identity:
+        fast = _fast_columns(rows, n_columns, booleans_possible, strings_possible)
+        if fast is not None:
+            return _batch(schema, fast[0], _range_warnings(schema, fast[0]), fast[1])
     _check_rows(rows, schema)
     return _read_columns(schema, [[row[j] for row in rows] for j in range(n_columns)], len(rows), columnar=False)
 
@@ -283,11 +320,11 @@ def _columns_batch(inputs: Any, schema: Schema, max_rows: int, booleans_possible
             )
     _check_count(n, max_rows, '"inputs"')
     columns = [inputs[name] for name in names]
-    if schema.is_identity:
-        Zt = _fast_columns(columns, n, booleans_possible)
-        if Zt is not None:
-            Z = np.ascontiguousarray(Zt.T)
-            return _batch(schema, Z, _range_warnings(schema, Z))
+    if _plain(schema).identity:
+        fast = _fast_columns(columns, n, booleans_possible)
+        if fast is not None:
+            Z = np.ascontiguousarray(fast[0].T)
+            return _batch(schema, Z, _range_warnings(schema, Z), np.ascontiguousarray(fast[1].T))
     return _read_columns(schema, columns, n, columnar=True)
 
 
