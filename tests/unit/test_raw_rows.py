@@ -178,3 +178,13 @@ def test_explain_label_filter_reads_the_label_at_the_threshold():
     columns = np.array([[0.5, 0.5], [0.1, 0.9], [0.3, 0.7]])
     assert select_rows(ExplainIf(labels=("bad",)), card, columns, Caps()) == [1]
     assert select_rows(ExplainIf(labels=("good",)), card, columns, Caps()) == [0, 2]
+
+
+def test_the_serve_banner_example_is_a_real_raw_row_the_function_answers(app, mixed_bundle):
+    from litelens.infra.local.serve import _example_instance
+
+    names, example = _example_instance(str(mixed_bundle))
+    assert names == NAMES and list(example) == NAMES
+    assert example["applicant_type"] in ("employed", "retired", "self-employed", None)
+    assert example["married"] in ("no", "yes") and isinstance(example["signup"], str)
+    assert "predictions" in served(app, {"instances": [example]})
