@@ -1,16 +1,23 @@
-"""Request bodies to numpy batches, model outputs to prediction objects. No event knowledge.
+"""Request bodies to batches of raw rows, model outputs to prediction objects. No event knowledge.
 
-``parse_instances(body, features, max_rows, **request.value_hints()) -> np.ndarray`` float32 (n, F)
-    Reads ``{"instances": [...]}`` (each a list in ``features`` order, or an object with exactly
-    the feature names as keys) or ``{"inputs": {feature: [values...]}}``. Only those two keys are
-    read: other top-level keys belong to the caller (explain reads ``"parameters"``); a caller
-    that wants strictness calls ``reject_unknown_fields(body, allowed)``. Every mistake is a
-    ``ClientError`` naming the instance index and feature.
+``parse_instances(body, schema, max_rows, **request.value_hints()) -> Batch``
+    Reads ``{"instances": [...]}`` (each a list in ``schema.names`` order, or an object keyed by the
+    column names: every column required, ``null`` allowed, an excluded column's key ignored) or
+    ``{"inputs": {column: [values...]}}``. Values are read per column kind by the bundle's schema
+    (``Schema.read_values``: strings, booleans, numbers, null). ``Batch.Z`` is the column-space rows
+    (n, n_columns) float64, ``Batch.X`` the model inputs ``schema.encode(Z)`` (n, n_inputs) float32,
+    ``Batch.warnings`` one list of ``{"column", "code", "message"}`` per row (unknown category, out of
+    range, imputed). Only those two keys are read: other top-level keys belong to the caller (explain
+    reads ``"parameters"``); a caller that wants strictness calls ``reject_unknown_fields(body,
+    allowed)``. Every mistake is a ``ClientError`` naming the instance index, the column and, for a
+    value, the kind expected.
 
-``require_finite_outputs(outputs)``, ``format_predictions(card, outputs)``,
-``prediction_response(card, outputs)``, ``model_info(card)``, ``card_metadata(card)``
-    Binary: ``{"probability": P(classes[1]), "label"}``; multiclass: ``{"probabilities":
-    {class: p}, "label"}``; regression: ``{"value"}``. ``GET /metadata`` answers ``card_metadata``.
+``require_finite_outputs(outputs)``, ``format_predictions(card, outputs, warnings)``,
+``prediction_response(card, outputs, warnings)``, ``model_info(card)``, ``card_metadata(card)``
+    Binary: ``{"probability": P(classes[1]), "label"}`` (label ``classes[1]`` when P >= the card's
+    decision threshold); multiclass: ``{"probabilities": {class: p}, "label"}``; regression:
+    ``{"value"}``; each with ``"warnings"`` when its row has any. ``GET /metadata`` answers
+    ``card_metadata`` (the schema and the threshold included).
 """
 
 from __future__ import annotations
@@ -18,10 +25,12 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from litelens.build.bundle.schema import CATEGORICAL, NUMERIC, Schema, ValueKindError
 from litelens.functions.common.errors import (
     E_AMBIGUOUS_INPUT,
     E_COLUMN_LENGTH_MISMATCH,
@@ -46,24 +55,40 @@ from litelens.functions.common.errors import (
 _NUMBER_TYPES = frozenset((int, float))  # exact types: bool is a subclass of int and is rejected
 
 
-def _check_value(value: Any, where: str) -> None:
-    """Raise the precise error for one feature value (only called on the slow, error-finding path)."""
-    if type(value) not in _NUMBER_TYPES:
-        raise bad_request(E_INVALID_VALUE, f"{where} must be a number, got {json_type(value)}: {short_value(value)}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise bad_request(E_NON_FINITE_VALUE, f"{where} must be finite, got {value}")
-    if abs(value) > float(np.finfo(np.float32).max):
-        raise bad_request(E_NON_FINITE_VALUE, f"{where} = {short_value(value)} is outside the float32 range")
+@dataclass(frozen=True)
+class Batch:
+    """A request's rows: column space ``Z`` (n, n_columns) float64 (what the explainers perturb), the
+    model inputs ``X = schema.encode(Z)`` (n, n_inputs) float32, and per row its warnings. For a plain
+    numeric schema (``is_identity``) a missing value is imputed in ``Z`` already."""
+
+    Z: np.ndarray
+    X: np.ndarray
+    warnings: list[list[dict[str, str]]]
+
+    def __len__(self) -> int:
+        return len(self.Z)
 
 
-def _where(index: int, feature: str, column: bool = False) -> str:
-    return f"inputs[{feature!r}][{index}]" if column else f"instance {index}, feature {feature!r}"
+def _where(index: int, column: str, columnar: bool = False) -> str:
+    return f"inputs[{column!r}][{index}]" if columnar else f"instance {index}, column {column!r}"
 
 
-def _fast_matrix(
-    rows: Sequence[Sequence[Any]], n_features: int, booleans_possible: bool = True, strings_possible: bool = True
-) -> np.ndarray | None:
-    """The float32 matrix when every row is a list of n_features finite numbers, else None (slow path).
+def _value_error(where: str, expected: str, value: Any, numeric: bool) -> ClientError:
+    """The 400 for one value that cannot be read: in a numeric column a number that is not a usable
+    one (NaN, infinite, beyond float32) is ``non_finite_value``; any other wrong value ``invalid_value``."""
+    if numeric and type(value) in _NUMBER_TYPES:
+        if isinstance(value, float) and not math.isfinite(value):
+            return bad_request(E_NON_FINITE_VALUE, f"{where} must be finite, got {value}")
+        return bad_request(E_NON_FINITE_VALUE, f"{where} = {short_value(value)} is outside the float32 range")
+    return bad_request(E_INVALID_VALUE, f"{where} must be {expected}, got {json_type(value)}: {short_value(value)}")
+
+
+def _fast_columns(
+    rows: Sequence[Sequence[Any]], n_columns: int, booleans_possible: bool = True, strings_possible: bool = True
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The float64 matrix and its float32 cast when every row is a list of n_columns finite numbers
+    (within float32's range), else None (the general path). Only for a schema whose columns are plain
+    numbers, where the cast is the encoding.
 
     numpy would silently turn booleans into 0/1 and numeric strings into numbers, so by default the
     value types are checked first: one scan over every value. What the body text rules out makes
@@ -72,82 +97,197 @@ def _fast_matrix(
     - no booleans: numpy's type inference is check enough: a string, null or list anywhere gives a
       non-numeric dtype or shape;
     - no booleans and no strings: ``np.fromiter`` over the values; what is left to go wrong (null
-      becomes NaN, caught below; a list, object or int beyond float64 raises) falls to the slow path.
+      becomes NaN, caught below; a list, object or int beyond float64 raises) falls to the general path.
     """
-    if set(map(type, rows)) != {list} or set(map(len, rows)) != {n_features}:
+    if set(map(type, rows)) != {list} or set(map(len, rows)) != {n_columns}:
         return None
     try:
-        with np.errstate(over="ignore"):  # beyond float32's range -> inf, caught below
-            if not (booleans_possible or strings_possible):
-                values = itertools.chain.from_iterable(rows)
-                X = np.fromiter(values, dtype=np.float32, count=len(rows) * n_features).reshape(-1, n_features)
-            elif not booleans_possible:
-                inferred = np.array(rows)
-                if inferred.dtype.kind not in "fiu" or inferred.shape != (len(rows), n_features):
-                    return None
-                X = inferred.astype(np.float32)
-            else:
-                if not set(map(type, itertools.chain.from_iterable(rows))) <= _NUMBER_TYPES:
-                    return None
-                X = np.array(rows, dtype=np.float32)
+        if not (booleans_possible or strings_possible):
+            values = itertools.chain.from_iterable(rows)
+            Z = np.fromiter(values, dtype=np.float64, count=len(rows) * n_columns).reshape(-1, n_columns)
+        elif not booleans_possible:
+            inferred = np.array(rows)
+            if inferred.dtype.kind not in "fiu" or inferred.shape != (len(rows), n_columns):
+                return None
+            Z = inferred.astype(np.float64)
+        else:
+            if not set(map(type, itertools.chain.from_iterable(rows))) <= _NUMBER_TYPES:
+                return None
+            Z = np.array(rows, dtype=np.float64)
     except (OverflowError, ValueError, TypeError):  # ints beyond float64, nested lists or objects
         return None
+    with np.errstate(over="ignore"):  # beyond float32's range -> inf
+        X = Z.astype(np.float32)
     if not np.isfinite(X).all():
         return None
-    return X
+    return Z, X
 
 
-def _rows_from_objects(instances: Sequence[Any], features: Sequence[str], feature_set: frozenset[str]) -> list[Any]:
+@dataclass(frozen=True)
+class _Plain:
+    """What the fast path needs of a schema, worked out once per schema: whether its columns are plain
+    numbers, and their training ranges as arrays (NaN: none recorded)."""
+
+    identity: bool
+    low: np.ndarray
+    high: np.ndarray
+
+
+_PLAIN: dict[int, tuple[Schema, _Plain]] = {}  # by id(schema); the schema is kept so its id stays its own
+
+
+def _plain(schema: Schema) -> _Plain:
+    cached = _PLAIN.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    plain = _Plain(
+        schema.is_identity,
+        np.array([math.nan if c.min is None else c.min for c in schema.columns]),
+        np.array([math.nan if c.max is None else c.max for c in schema.columns]),
+    )
+    if len(_PLAIN) >= 16:  # a function serves one card: only tests make more
+        _PLAIN.clear()
+    _PLAIN[id(schema)] = (schema, plain)
+    return plain
+
+
+def _range_warnings(schema: Schema, Z: np.ndarray) -> list[tuple[int, int, str, str]]:
+    """``(row, column index, code, message)`` for the numbers of ``Z`` (plain numeric columns, none
+    missing) outside their training range: one vectorised test, then the schema's own reader on the
+    (few) values it flags, so the messages are the schema's."""
+    plain = _plain(schema)
+    outside = np.less(Z, plain.low) | np.greater(Z, plain.high)
+    if not outside.any():
+        return []
+    found = []
+    for j in np.flatnonzero(outside.any(axis=0)).tolist():
+        rows = np.flatnonzero(outside[:, j])
+        _, column_warnings = schema.read_values(j, Z[rows, j].tolist())
+        found += [(int(rows[k]), j, code, message) for k, code, message in column_warnings]
+    found.sort(key=lambda w: w[0])
+    return found
+
+
+class _BadValue(Exception):
+    """The first wrong value of one column: its row and the 400 that names it."""
+
+    def __init__(self, row: int, error: ClientError) -> None:
+        super().__init__(error.message)
+        self.row, self.error = row, error
+
+
+def _read_column(schema: Schema, j: int, values: Sequence[Any], columnar: bool) -> tuple[np.ndarray, list]:
+    """One column's raw values in column space, with its warnings; ``_BadValue`` for its first wrong value."""
+    column = schema.columns[j]
+    numeric = column.kind == NUMERIC
+    if numeric and column.median is None and None in values:
+        # A card written before schemas knows no median to impute with: null stays a mistake.
+        i = next(i for i, v in enumerate(values) if v is None)
+        raise _BadValue(i, _value_error(_where(i, column.name, columnar), "a number", None, numeric))
+    try:
+        return schema.read_values(j, values)
+    except ValueKindError as exc:
+        where = _where(exc.row, column.name, columnar)
+        raise _BadValue(exc.row, _value_error(where, exc.expected, exc.got, numeric)) from None
+    except ValueError:
+        if column.kind != CATEGORICAL:
+            raise
+        # An integer too long to print as a level (a direct invocation's event can hold one).
+        i = next(i for i, v in enumerate(values) if type(v) is int and abs(v) >= 10**4000)
+        expected = "a string from the column's levels"
+        raise _BadValue(i, _value_error(_where(i, column.name, columnar), expected, values[i], numeric)) from None
+
+
+def _batch(
+    schema: Schema, Z: np.ndarray, found: Sequence[tuple[int, int, str, str]], X: np.ndarray | None = None
+) -> Batch:
+    warnings: list[list[dict[str, str]]] = [[] for _ in range(len(Z))]
+    columns = schema.columns
+    for i, j, code, message in found:
+        warnings[i].append({"column": columns[j].name, "code": code, "message": message})
+    if X is not None:  # the fast path's cast: a plain numeric schema's encoding
+        return Batch(Z, X, warnings)
+    if schema.is_identity and np.isnan(Z).any():
+        # Plain numbers with no missing indicator: the model cannot tell a missing value from the
+        # median (encode is a cast), so the row the explainers see is the imputed one it answered.
+        Z = schema.impute(Z)
+    return Batch(Z, schema.encode(Z), warnings)
+
+
+def _read_columns(schema: Schema, columns: Sequence[Sequence[Any]], n: int, columnar: bool) -> Batch:
+    """Raw values, one sequence per schema column, into a batch (the general path: any kind of column)."""
+    Z = np.empty((n, len(schema.columns)), dtype=np.float64)
+    found, bad = [], []
+    for j, values in enumerate(columns):
+        try:
+            Z[:, j], column_warnings = _read_column(schema, j, values, columnar)
+        except _BadValue as exc:
+            bad.append((exc.row, j, exc.error))
+            continue
+        found += [(i, j, code, message) for i, code, message in column_warnings]
+    if bad:  # the first wrong value in reading order: by row, then by column
+        raise min(bad, key=lambda b: b[:2])[2]
+    found.sort(key=lambda w: w[0])
+    return _batch(schema, Z, found)
+
+
+def _allowed_keys(schema: Schema) -> frozenset[str]:
+    return frozenset(schema.names) | {e.name for e in schema.excluded}
+
+
+def _key_errors(keys: Iterable[str], schema: Schema, what: str) -> None:
+    """400 for a missing column key or a key that is neither a column nor an excluded one."""
+    keys = set(keys)
+    missing = [name for name in schema.names if name not in keys]
+    if missing:
+        raise bad_request(E_MISSING_FEATURE, f"{what} is missing column(s) {', '.join(map(repr, missing))}")
+    allowed = _allowed_keys(schema)
+    unknown = sorted(k for k in keys if k not in allowed)
+    if unknown:
+        raise bad_request(
+            E_UNKNOWN_FEATURE,
+            f"{what} has unknown column(s) {', '.join(map(repr, unknown))}; "
+            f"the model's columns are {', '.join(schema.names)}",
+        )
+
+
+def _rows_from_objects(instances: Sequence[Any], schema: Schema) -> list[Any]:
+    names, name_set = schema.names, frozenset(schema.names)
     rows = []
     for i, instance in enumerate(instances):
         if not isinstance(instance, dict):
             rows.append(instance)  # the list/other checks below report it
             continue
-        if instance.keys() != feature_set:
-            missing = [f for f in features if f not in instance]
-            if missing:
-                raise bad_request(
-                    E_MISSING_FEATURE, f"instance {i} is missing feature(s) {', '.join(map(repr, missing))}"
-                )
-            unknown = sorted(k for k in instance if k not in feature_set)
-            raise bad_request(
-                E_UNKNOWN_FEATURE,
-                f"instance {i} has unknown feature(s) {', '.join(map(repr, unknown))}; "
-                f"the model's features are {', '.join(features)}",
-            )
-        rows.append([instance[f] for f in features])
+        if instance.keys() != name_set:
+            _key_errors(instance.keys(), schema, f"instance {i}")
+        rows.append([instance[name] for name in names])
     return rows
 
 
-def _explain_row_error(rows: Sequence[Any], features: Sequence[str]) -> ClientError:
-    """The first problem in ``rows`` (known to exist), naming the instance index and feature."""
-    n = len(features)
+def _check_rows(rows: Sequence[Any], schema: Schema) -> None:
+    """400 for the first row that is not a list of one value per column."""
+    n, names = len(schema.columns), schema.names
     for i, row in enumerate(rows):
         if not isinstance(row, list):
-            return bad_request(
+            raise bad_request(
                 E_INVALID_INSTANCE,
-                f"instance {i} must be a list of {n} numbers or an object keyed by feature name, got {json_type(row)}",
+                f"instance {i} must be a list of {n} values or an object keyed by column name, got {json_type(row)}",
             )
         if len(row) != n:
-            return bad_request(
+            raise bad_request(
                 E_WRONG_FEATURE_COUNT,
-                f"instance {i} has {len(row)} values; the model takes {n} features ({', '.join(features)})",
+                f"instance {i} has {len(row)} values; the model takes {n} columns ({', '.join(names)})",
             )
-        for feature, value in zip(features, row, strict=True):
-            try:
-                _check_value(value, _where(i, feature))
-            except ClientError as exc:
-                return exc
-    return bad_request(E_INVALID_INSTANCES, "instances could not be read as numbers")  # pragma: no cover
 
 
-def _rows_matrix(
-    rows: Sequence[Any], features: Sequence[str], booleans_possible: bool, strings_possible: bool
-) -> np.ndarray:
-    X = _fast_matrix(rows, len(features), booleans_possible, strings_possible)
-    if X is None:
-        raise _explain_row_error(rows, features)
-    return X
+def _rows_batch(rows: Sequence[Any], schema: Schema, booleans_possible: bool, strings_possible: bool) -> Batch:
+    n_columns = len(schema.columns)
+    if _plain(schema).identity:
+        fast = _fast_columns(rows, n_columns, booleans_possible, strings_possible)
+        if fast is not None:
+            return _batch(schema, fast[0], _range_warnings(schema, fast[0]), fast[1])
+    _check_rows(rows, schema)
+    return _read_columns(schema, [[row[j] for row in rows] for j in range(n_columns)], len(rows), columnar=False)
 
 
 def _check_count(n: int, max_rows: int, what: str) -> None:
@@ -159,75 +299,68 @@ def _check_count(n: int, max_rows: int, what: str) -> None:
         )
 
 
-def _columns_matrix(inputs: Any, features: Sequence[str], max_rows: int, booleans_possible: bool) -> np.ndarray:
+def _columns_batch(inputs: Any, schema: Schema, max_rows: int, booleans_possible: bool) -> Batch:
     if not isinstance(inputs, dict):
         raise bad_request(
-            E_INVALID_INSTANCES, f'"inputs" must be an object {{feature: [values...]}}, got {json_type(inputs)}'
+            E_INVALID_INSTANCES, f'"inputs" must be an object {{column: [values...]}}, got {json_type(inputs)}'
         )
-    missing = [f for f in features if f not in inputs]
-    if missing:
-        raise bad_request(E_MISSING_FEATURE, f'"inputs" is missing feature(s) {", ".join(map(repr, missing))}')
-    unknown = sorted(k for k in inputs if k not in set(features))
-    if unknown:
-        raise bad_request(
-            E_UNKNOWN_FEATURE,
-            f'"inputs" has unknown feature(s) {", ".join(map(repr, unknown))}; '
-            f"the model's features are {', '.join(features)}",
-        )
-    for feature in features:
-        if not isinstance(inputs[feature], list):
+    names = schema.names
+    _key_errors(inputs.keys(), schema, '"inputs"')
+    for name in names:
+        if not isinstance(inputs[name], list):
             raise bad_request(
-                E_INVALID_INSTANCES, f"inputs[{feature!r}] must be a list of numbers, got {json_type(inputs[feature])}"
+                E_INVALID_INSTANCES, f"inputs[{name!r}] must be a list of values, got {json_type(inputs[name])}"
             )
-    lengths = {f: len(inputs[f]) for f in features}
-    n = lengths[features[0]]
-    for feature, length in lengths.items():
-        if length != n:
+    n = len(inputs[names[0]])
+    for name in names:
+        if len(inputs[name]) != n:
             raise bad_request(
                 E_COLUMN_LENGTH_MISMATCH,
-                f"inputs[{feature!r}] has {length} values but inputs[{features[0]!r}] has {n}; columns must match",
+                f"inputs[{name!r}] has {len(inputs[name])} values but inputs[{names[0]!r}] has {n}; columns must match",
             )
     _check_count(n, max_rows, '"inputs"')
-    X = _fast_matrix([inputs[f] for f in features], n, booleans_possible)
-    if X is None:
-        for feature in features:
-            for i, value in enumerate(inputs[feature]):
-                _check_value(value, _where(i, feature, column=True))
-        raise bad_request(E_INVALID_INSTANCES, '"inputs" could not be read as numbers')  # pragma: no cover
-    return np.ascontiguousarray(X.T)
+    columns = [inputs[name] for name in names]
+    if _plain(schema).identity:
+        fast = _fast_columns(columns, n, booleans_possible)
+        if fast is not None:
+            Z = np.ascontiguousarray(fast[0].T)
+            return _batch(schema, Z, _range_warnings(schema, Z), np.ascontiguousarray(fast[1].T))
+    return _read_columns(schema, columns, n, columnar=True)
 
 
 def parse_instances(
     body: Mapping[str, Any],
-    features: Sequence[str],
+    schema: Schema,
     max_rows: int,
     *,
     booleans_possible: bool = True,
     strings_possible: bool = True,
-) -> np.ndarray:
-    """The request's rows as a float32 (n, len(features)) array; ClientError naming index and feature.
+) -> Batch:
+    """The request's rows as a ``Batch`` over ``schema`` (the card's ``columns``); ClientError naming
+    the instance index and the column.
 
     ``**request.value_hints()`` lets a body whose text rules out booleans (and strings) take a
-    cheaper, equally strict conversion; the defaults (True) are always correct.
+    cheaper, equally strict conversion when the schema's columns are plain numbers; the defaults
+    (True) are always correct.
     """
     has_instances, has_inputs = "instances" in body, "inputs" in body
     if has_instances and has_inputs:
         raise bad_request(E_AMBIGUOUS_INPUT, 'send either "instances" or "inputs", not both')
     if has_inputs:
-        return _columns_matrix(body["inputs"], features, max_rows, booleans_possible)
+        return _columns_batch(body["inputs"], schema, max_rows, booleans_possible)
     if not has_instances:
         raise bad_request(
             E_MISSING_INSTANCES,
-            'request body needs "instances": a list of rows (lists in feature order or objects by feature name), '
-            'or "inputs": {feature: [values...]}',
+            'request body needs "instances": a list of rows (lists in column order or objects by column name), '
+            'or "inputs": {column: [values...]}',
         )
     instances = body["instances"]
     if not isinstance(instances, list):
         raise bad_request(E_INVALID_INSTANCES, f'"instances" must be a list, got {json_type(instances)}')
     _check_count(len(instances), max_rows, '"instances"')
     if dict in set(map(type, instances)):
-        instances = _rows_from_objects(instances, features, frozenset(features))
-    return _rows_matrix(instances, features, booleans_possible, strings_possible)
+        instances = _rows_from_objects(instances, schema)
+    return _rows_batch(instances, schema, booleans_possible, strings_possible)
 
 
 def reject_unknown_fields(body: Mapping[str, Any], allowed: Iterable[str]) -> None:
@@ -267,43 +400,58 @@ def _finite_or_none(values: list[float]) -> list[float | None]:
     return [v if math.isfinite(v) else None for v in values]
 
 
-def format_predictions(card: Any, outputs: np.ndarray) -> list[dict[str, Any]]:
-    """One prediction object per row of the model's ``outputs`` (n, n_outputs), by the card's task."""
+def format_predictions(
+    card: Any, outputs: np.ndarray, warnings: Sequence[Sequence[Mapping[str, str]]] | None = None
+) -> list[dict[str, Any]]:
+    """One prediction object per row of the model's ``outputs`` (n, n_outputs), by the card's task;
+    ``warnings`` (one list per row, ``Batch.warnings``) go into the rows that have any."""
     if card.task == "binary":
         negative, positive = card.classes
+        threshold = card.decision_threshold
         probabilities = _finite_or_none(outputs[:, 0].astype(np.float64).tolist())
-        return [
-            {"probability": p, "label": None if p is None else (positive if p >= 0.5 else negative)}
+        predictions = [
+            {"probability": p, "label": None if p is None else (positive if p >= threshold else negative)}
             for p in probabilities
         ]
-    if card.task == "multiclass":
+    elif card.task == "multiclass":
         classes = card.classes
         labels = np.argmax(outputs, axis=1).tolist()
-        return [
+        predictions = [
             {"probabilities": dict(zip(classes, _finite_or_none(row), strict=True)), "label": classes[k]}
             for row, k in zip(outputs.astype(np.float64).tolist(), labels, strict=True)
         ]
-    return [{"value": v} for v in _finite_or_none(outputs[:, 0].astype(np.float64).tolist())]
+    else:
+        predictions = [{"value": v} for v in _finite_or_none(outputs[:, 0].astype(np.float64).tolist())]
+    for prediction, row_warnings in zip(predictions, warnings or (), strict=False):
+        if row_warnings:
+            prediction["warnings"] = list(row_warnings)
+    return predictions
 
 
 def model_info(card: Any) -> dict[str, str]:
     return {"name": card.name, "version": card.version}
 
 
-def prediction_response(card: Any, outputs: np.ndarray) -> dict[str, Any]:
+def prediction_response(
+    card: Any, outputs: np.ndarray, warnings: Sequence[Sequence[Mapping[str, str]]] | None = None
+) -> dict[str, Any]:
     """``{"predictions": [...], "model": {"name", "version"}}``."""
-    return {"predictions": format_predictions(card, outputs), "model": model_info(card)}
+    return {"predictions": format_predictions(card, outputs, warnings), "model": model_info(card)}
 
 
 def card_metadata(card: Any) -> dict[str, Any]:
-    """What ``GET /metadata`` answers: the card without file hashes and build internals."""
+    """What ``GET /metadata`` answers: the card without file hashes and build internals. ``schema``:
+    the raw columns a request sends (kind, levels or range, missing) and the excluded ones with their
+    reasons; ``threshold``: a binary model's decision threshold (None otherwise)."""
     return {
         "name": card.name,
         "version": card.version,
         "created_at": card.created_at,
         "task": card.task,
         "features": list(card.features),
+        "schema": card.columns.to_json(),
         "classes": list(card.classes) if card.classes else None,
+        "threshold": card.decision_threshold if card.task == "binary" else None,
         "target": card.target,
         "input": {"dtype": card.input_dtype, "shape": list(card.input_shape)},
         "metrics": card.metrics,

@@ -44,14 +44,14 @@ def explain(request: Request) -> dict:
     body = request.json_object(SETTINGS.max_body_bytes)
     instances.reject_unknown_fields(body, REQUEST_FIELDS)
     params = parse_parameters(body.get("parameters"), MODEL.card, CAPS)
-    X = instances.parse_instances(body, MODEL.card.features, max_rows(params, CAPS, SETTINGS.max_instances))
-    request.rows = len(X)
-    outputs = MODEL.predict_batch(X)
+    batch = instances.parse_instances(body, MODEL.card.columns, max_rows(params, CAPS, SETTINGS.max_instances))
+    request.rows = len(batch)
+    outputs = MODEL.predict_batch(batch.X)
     instances.require_finite_outputs(outputs)
     columns = EXPLANATIONS.columns_from_outputs(outputs)
-    rows = select_rows(params.explain_if, MODEL.card, columns, EXPLANATIONS.predicted_column(columns), CAPS)
-    response = instances.prediction_response(MODEL.card, outputs)
-    response["explanations"] = EXPLANATIONS.explain(X, columns, rows, params)
+    rows = select_rows(params.explain_if, MODEL.card, columns, CAPS)
+    response = instances.prediction_response(MODEL.card, outputs, batch.warnings)
+    response["explanations"] = EXPLANATIONS.explain(batch.Z, columns, rows, params)
     return response
 
 

@@ -10,7 +10,8 @@
 the work of one request so it finishes inside the function's timeout, defaults included (a default
 above a cap is lowered to it); a value over a cap is a 400 naming the cap and its environment
 variable. ``max_rows(params, caps, max_instances)`` is how many rows a request may send and
-``select_rows(...)`` which of them are explained (at most ``caps.instances``).
+``select_rows(...)`` which of them are explained (at most ``caps.instances``; a label filter reads the
+label as the predict response gives it, ``predicted_column``: the card's decision threshold).
 """
 
 from __future__ import annotations
@@ -253,10 +254,19 @@ def parse_parameters(value: Any, card: Any, caps: Caps) -> ExplainParameters:
     )
 
 
-def select_rows(
-    explain_if: ExplainIf | None, card: Any, outputs: np.ndarray, predicted: np.ndarray, caps: Caps
-) -> list[int]:
-    """Rows to explain, given the explained ``outputs`` (n, columns) and ``predicted`` column per row.
+def predicted_column(card: Any, outputs: np.ndarray) -> np.ndarray:
+    """The predicted class's column of the explained ``outputs`` (n, columns) per row, as the predict
+    response labels it (binary: classes[1] when P(classes[1]) >= the card's decision threshold)."""
+    if card.task == "binary":
+        return (outputs[:, 1] >= card.decision_threshold).astype(int)
+    if card.task == "multiclass":
+        return outputs.argmax(axis=1)
+    return np.zeros(len(outputs), dtype=int)
+
+
+def select_rows(explain_if: ExplainIf | None, card: Any, outputs: np.ndarray, caps: Caps) -> list[int]:
+    """Rows to explain, given the explained ``outputs`` (n, columns): the predicted label of a row is
+    ``predicted_column``'s.
 
     400 when more than ``caps.instances`` rows would be explained.
     """
@@ -279,7 +289,7 @@ def select_rows(
             if explain_if.max_probability is not None:
                 keep &= score <= explain_if.max_probability
             if explain_if.labels is not None:
-                labels = np.asarray(card.classes)[predicted]
+                labels = np.asarray(card.classes)[predicted_column(card, outputs)]
                 keep &= np.isin(labels, explain_if.labels)
         selected = np.flatnonzero(keep).tolist()
     if len(selected) > caps.instances:

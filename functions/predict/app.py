@@ -3,7 +3,8 @@
 At import (cold start): the settings from the environment, then the model from ``MODEL_URI`` (a
 folder or s3://bucket/prefix) or, when that is empty, from the ``bundle/`` folder packaged next to
 this file. A bundle that cannot be served fails the import with one log line, so the function
-never answers with it. Per request: event -> Request -> batch -> model -> predictions -> response.
+never answers with it. Per request: event -> Request -> batch of raw rows (the card's schema) -> model -> predictions
+(with per-row warnings) -> response.
 """
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ log.info(
 def predict(request: Request) -> dict:
     body = request.json_object(SETTINGS.max_body_bytes)
     instances.reject_unknown_fields(body, PREDICT_FIELDS)
-    X = instances.parse_instances(body, MODEL.card.features, SETTINGS.max_instances, **request.value_hints())
-    request.rows = len(X)
-    outputs = MODEL.predict_batch(X)
+    batch = instances.parse_instances(body, MODEL.card.columns, SETTINGS.max_instances, **request.value_hints())
+    request.rows = len(batch)
+    outputs = MODEL.predict_batch(batch.X)
     instances.require_finite_outputs(outputs)
-    return instances.prediction_response(MODEL.card, outputs)
+    return instances.prediction_response(MODEL.card, outputs, batch.warnings)
 
 
 def metadata(request: Request) -> dict:

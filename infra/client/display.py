@@ -1,5 +1,6 @@
-"""How `litelens invoke` shows an answer in a terminal: prediction and explanation tables, and a
-SHAP bar chart of one instance (``--plot``; matplotlib is imported only then)."""
+"""How `litelens invoke` shows an answer in a terminal: prediction and explanation tables (the raw
+values sent, and each row's warnings: what the model did not see in training), and a SHAP bar chart
+of one instance (``--plot``; matplotlib is imported only then)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,16 @@ def _prediction_summary(prediction: Any) -> str:
     return " ".join(parts) or json.dumps(prediction)
 
 
+def _warnings(prediction: Any) -> list[Mapping[str, Any]]:
+    found = prediction.get("warnings") if isinstance(prediction, Mapping) else None
+    return [w for w in found if isinstance(w, Mapping)] if isinstance(found, list) else []
+
+
+def _warning_summary(prediction: Any) -> str:
+    """``column code`` of each warning of a prediction, ``; ``-separated."""
+    return "; ".join(f"{w.get('column', '?')} {w.get('code', '?')}" for w in _warnings(prediction))
+
+
 def format_predictions(response: Mapping[str, Any]) -> str:
     predictions = response.get("predictions") or []
     rows = []
@@ -63,13 +74,18 @@ def format_predictions(response: Mapping[str, Any]) -> str:
         score = p.get("probability", p.get("value"))
         if score is None and isinstance(probs, Mapping) and p.get("label") in probs:
             score = probs[p["label"]]
-        rows.append([i, p.get("label", ""), score])
+        rows.append([i, p.get("label", ""), score, _warning_summary(p)])
     header = (
         "probability" if predictions and isinstance(predictions[0], Mapping) and "label" in predictions[0] else "value"
     )
+    headers = ["#", "label", header]
+    if not any(row[-1] for row in rows):
+        rows = [row[:-1] for row in rows]
+    else:
+        headers.append("warnings")
     model = response.get("model") or {}
     title = f"model {model.get('name', '?')} version {model.get('version', '?')}: {len(predictions)} predictions"
-    return title + "\n" + table(["#", "label", header], rows)
+    return title + "\n" + table(headers, rows)
 
 
 def shap_values(explanation: Mapping[str, Any]) -> dict[str, float]:
@@ -129,13 +145,15 @@ def format_explanations(response: Mapping[str, Any], instances: Sequence[Any]) -
         features = list(phi) + [f for f in lime if f not in phi]
         values = _instance_values(instances[i] if i < len(instances) else None, features)
         order = sorted(features, key=lambda f: -abs(phi.get(f, 0.0)))
-        rows = [[f, values.get(f, ""), phi.get(f, ""), *lime.get(f, ("", ""))] for f in order]
+        shown = {f: ("null" if v is None else v) for f, v in values.items()}  # a missing value was sent as null
+        rows = [[f, shown.get(f, ""), phi.get(f, ""), *lime.get(f, ("", ""))] for f in order]
         quality = _quality_line(explanation)
         if explanation.get("class") is not None:
             out.append(f"  explaining class {explanation['class']}")
+        out += [f"  warning: {w.get('message', w.get('code', '?'))}" for w in _warnings(prediction)]
         if quality:
             out.append(f"  {quality}")
-        out.append(table(["feature", "value", "SHAP", "LIME weight", "LIME condition"], rows) + "\n")
+        out.append(table(["column", "value", "SHAP", "LIME weight", "LIME condition"], rows) + "\n")
     return "\n".join(out).rstrip() + "\n"
 
 

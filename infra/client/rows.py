@@ -1,7 +1,9 @@
 """The rows `litelens invoke` is given: a ``.json``/``.csv`` file, inline JSON, or ``-`` for stdin.
 
 JSON may be a full request (``{"instances": [...]}`` or ``{"inputs": {...}}``), a list of instances,
-or one instance object. CSV has a header row of feature names and one instance per row.
+or one instance object. CSV has a header row of column names and one instance per row: a cell that
+reads as a number is sent as one, an empty cell as null (a missing value), any other cell as the
+string it is (a category, a boolean word, a date): the model's schema decides what each means.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +20,18 @@ from typing import Any
 
 class InputError(ValueError):
     """The rows given on the command line cannot be read."""
+
+
+def _cell_value(cell: str) -> float | str | None:
+    """A CSV cell as a JSON value: a finite number, null when empty, else the (stripped) text."""
+    text = cell.strip()
+    if not text:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return number if math.isfinite(number) else text  # "nan", "inf": text, for the server to judge
 
 
 def _csv_request(text: str) -> dict[str, Any]:
@@ -31,13 +46,7 @@ def _csv_request(text: str) -> dict[str, Any]:
     for line, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
             raise InputError(f"CSV line {line}: {len(row)} values for {len(header)} columns")
-        instance = {}
-        for name, cell in zip(header, row, strict=True):
-            try:
-                instance[name] = float(cell)
-            except ValueError:
-                raise InputError(f"CSV line {line}, column {name!r}: {cell.strip()!r} is not a number") from None
-        instances.append(instance)
+        instances.append({name: _cell_value(cell) for name, cell in zip(header, row, strict=True)})
     if not instances:
         raise InputError("CSV input has a header but no rows")
     return {"instances": instances}

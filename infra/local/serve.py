@@ -179,19 +179,26 @@ def choose_model_uri(bundle: str | None, environ: Mapping[str, str], template_va
 
 
 def _example_instance(model_uri: str) -> tuple[list[str], Any] | None:
-    """(feature names, a typical instance: the SHAP background's weighted mean) for a local bundle."""
+    """(column names, a real training row: the SHAP background's heaviest representative, as raw
+    values) for a local bundle. Keyed by column name when the row is short enough to read."""
     from litelens.build.bundle import Bundle
 
     try:
         bundle = Bundle.load(model_uri, verify=False)
         background, weights = bundle.shap_background()
-        typical = (background * weights[:, None]).sum(axis=0) / weights.sum()
+        schema = bundle.card.columns
+        row = background[int(weights.argmax())]
+        values = [_raw_value(schema.display(j, float(z))) for j, z in enumerate(row)]
     except Exception:  # only a hint in the banner: never a reason not to serve
         return None
-    features = bundle.card.features
-    values = [round(float(v), 4) for v in typical]
-    instance: Any = dict(zip(features, values, strict=True)) if len(features) <= 8 else values
-    return features, instance
+    names = schema.names
+    instance: Any = dict(zip(names, values, strict=True)) if len(names) <= 8 else values
+    return names, instance
+
+
+def _raw_value(value: Any) -> Any:
+    """A displayed column value as the banner's JSON shows it (numbers rounded, levels and dates as text)."""
+    return round(float(value), 4) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
 def startup_banner(twin: Twin, model_uri: str) -> str:

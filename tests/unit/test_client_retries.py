@@ -136,6 +136,7 @@ def test_connection_errors_are_retried_then_raised_as_transport_errors(fake_urlo
 
 
 def test_explain_request_is_what_the_server_accepts():
+    from litelens.build.bundle.schema import Schema
     from litelens.functions.common.instances import parse_instances, reject_unknown_fields
     from litelens.functions.explain.request import REQUEST_FIELDS, Caps, parse_parameters
 
@@ -158,7 +159,7 @@ def test_explain_request_is_what_the_server_accepts():
     assert (params.output_space, params.explain_if.min_probability, params.nsamples) == ("log_odds", 0.8, 200)
     columnar = build_explain_request(inputs={"a": [1, 2], "b": [3, 4]}, num_features=1)
     assert columnar == {"inputs": {"a": [1, 2], "b": [3, 4]}, "parameters": {"num_features": 1}}
-    assert parse_instances(columnar, card.features, 10).tolist() == [[1, 3], [2, 4]]
+    assert parse_instances(columnar, Schema.numeric(card.features), 10).X.tolist() == [[1, 3], [2, 4]]
     assert build_explain_request([[1]]) == {"instances": [[1]]}
     with pytest.raises(ValueError, match="instances or inputs"):
         build_explain_request()

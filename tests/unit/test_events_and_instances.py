@@ -11,9 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from litelens.build.bundle.schema import Schema
 from litelens.functions.common import errors, events, instances
 
 FEATURES = ["age", "income", "debt_ratio", "tenure"]
+SCHEMA = Schema.numeric(FEATURES)  # a card written before schemas: no medians, so null is no value
 MAX_BODY_BYTES = 6 * 1024 * 1024
 
 
@@ -58,7 +60,7 @@ def test_three_request_forms_give_the_same_float32_batch(X):
     for body in forms:
         for hints in HINTS:
             # WHEN it travels as JSON text and is parsed (by each conversion the hints allow)
-            parsed = instances.parse_instances(json.loads(json.dumps(body)), FEATURES, 100, **hints)
+            parsed = instances.parse_instances(json.loads(json.dumps(body)), SCHEMA, 100, **hints).X
             # THEN it is exactly the batch the client meant
             assert parsed.dtype == np.float32 and parsed.flags.c_contiguous
             np.testing.assert_array_equal(parsed, X)
@@ -84,8 +86,8 @@ NON_NUMBERS = [
 def test_without_the_type_scan_every_non_number_is_still_caught(value, code, hints):
     rows = [[1, 2, 3, 4], [1, 2, value, 4]]
     with pytest.raises(errors.ClientError) as exc:
-        instances.parse_instances({"instances": rows}, FEATURES, 10, **hints)
-    assert exc.value.code == code and exc.value.message.startswith("instance 1, feature 'debt_ratio'")
+        instances.parse_instances({"instances": rows}, SCHEMA, 10, **hints)
+    assert exc.value.code == code and exc.value.message.startswith("instance 1, column 'debt_ratio'")
 
 
 @pytest.mark.parametrize(
@@ -115,7 +117,7 @@ def test_fixture_body_holds_only_numbers(load_event):
 
 def test_integers_and_mixed_object_and_list_rows_are_accepted():
     body = {"instances": [[1, 2, 3, 4], {"tenure": 8, "debt_ratio": 7.5, "income": 6, "age": 5}]}
-    np.testing.assert_array_equal(instances.parse_instances(body, FEATURES, 10), [[1, 2, 3, 4], [5, 6, 7.5, 8]])
+    np.testing.assert_array_equal(instances.parse_instances(body, SCHEMA, 10).X, [[1, 2, 3, 4], [5, 6, 7.5, 8]])
 
 
 def test_orjson_refusals_fall_back_to_the_stdlib_reader():
@@ -127,13 +129,13 @@ def test_orjson_refusals_fall_back_to_the_stdlib_reader():
 
 def test_huge_integer_is_a_client_error_not_an_overflow():
     with pytest.raises(errors.ClientError) as exc:
-        instances.parse_instances({"instances": [[1, 2, 3, 10**400]]}, FEATURES, 10)
+        instances.parse_instances({"instances": [[1, 2, 3, 10**400]]}, SCHEMA, 10)
     assert exc.value.code == errors.E_NON_FINITE_VALUE and "'tenure'" in exc.value.message
 
 
 def test_other_top_level_keys_are_left_to_the_caller():
     body = {"instances": [[1, 2, 3, 4]], "parameters": {"explainers": ["shap"]}}
-    assert instances.parse_instances(body, FEATURES, 10).shape == (1, 4)
+    assert instances.parse_instances(body, SCHEMA, 10).X.shape == (1, 4)
     instances.reject_unknown_fields(body, ("instances", "parameters"))
     with pytest.raises(errors.ClientError) as exc:
         instances.reject_unknown_fields(body, ("instances",))
@@ -143,8 +145,8 @@ def test_other_top_level_keys_are_left_to_the_caller():
 def test_first_bad_value_is_named_even_after_good_rows():
     rows = [[1.0, 2.0, 3.0, 4.0]] * 50 + [[1.0, 2.0, 3.0, None]]
     with pytest.raises(errors.ClientError) as exc:
-        instances.parse_instances({"instances": rows}, FEATURES, 100)
-    assert exc.value.message.startswith("instance 50, feature 'tenure' must be a number, got null")
+        instances.parse_instances({"instances": rows}, SCHEMA, 100)
+    assert exc.value.message.startswith("instance 50, column 'tenure' must be a number, got null")
 
 
 def test_direct_response_is_the_payload_and_proxy_response_is_strict_json():

@@ -183,6 +183,19 @@ def test_explain_if_labels_and_regression_bounds(binary_app, regression_app, loa
     assert status == 200 and all(e is not None and set(e) == {"lime"} for e in body["explanations"])
 
 
+def test_null_is_imputed_and_the_prediction_says_so(binary_app, load_event, lambda_context):
+    # null is a valid value (it used to be a 400): the median, with a warning on the row's prediction
+    status, body = post(
+        binary_app,
+        load_event,
+        lambda_context,
+        {"instances": [[41, None, 0.31, 6]], "parameters": {"explainers": ["shap"]}},
+    )
+    assert status == 200, body
+    assert [(w["column"], w["code"]) for w in body["predictions"][0]["warnings"]] == [("income", "imputed")]
+    assert body["explanations"][0] is not None
+
+
 def test_one_explainer_only_has_no_agreement(binary_app, load_event, lambda_context):
     for name in ("shap", "lime"):
         status, body = post(
@@ -241,7 +254,6 @@ def test_unknown_explainer_fixture(binary_app, load_event, lambda_context):
         ({"instances": [[1, 2, 3]]}, 400, "wrong_feature_count"),
         ({"instances": [[41, "52000", 0.31, 6]]}, 400, "invalid_value"),
         ({"instances": [[41, True, 0.31, 6]]}, 400, "invalid_value"),
-        ({"instances": [[41, None, 0.31, 6]]}, 400, "invalid_value"),
         ({"instances": [[41, [1], 0.31, 6]]}, 400, "invalid_value"),
         ('{"instances": [[41, NaN, 0.31, 6]]}', 400, "non_finite_value"),
         ({"instances": [{"age": 1, "income": 2, "debt_ratio": 3, "tenure": 4, "zip": 5}]}, 400, "unknown_feature"),

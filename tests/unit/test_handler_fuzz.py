@@ -108,3 +108,45 @@ def test_any_body_text_gets_an_answer_below_500(apps, lambda_context, text):
 def test_any_direct_invocation_event_gets_an_answer_below_500(apps, lambda_context, event):
     for route in ("predict", "explain"):
         check_answer(apps[route].lambda_handler(event, lambda_context))
+
+
+# --- raw values of every column kind (the mixed bundle: numeric, integer, categorical, boolean, date) -----
+
+MIXED_COLUMNS = ["income", "score", "applicant_type", "married", "signup"]
+raw_values = (
+    numbers
+    | scalars
+    | st.sampled_from(["employed", "Retired", " self-employed", "student", "yes", "N", "TRUE", "0", "1", ""])
+    | st.sampled_from(["2021-06-01", "2021-06-01T12:30:00Z", "2021-02-30", "03/01/2024", "2021-06-01T25:00"])
+    | st.sampled_from([10**5000, -(10**5000), 2**64, 1e39, 0.5])
+    | st.lists(scalars, max_size=2)
+    | st.dictionaries(st.text(max_size=3), scalars, max_size=2)
+)
+raw_rows = st.lists(st.lists(raw_values, min_size=5, max_size=5), min_size=1, max_size=4)
+raw_bodies = st.one_of(
+    raw_rows.map(lambda rows: {"instances": rows}),
+    raw_rows.map(lambda rows: {"instances": [dict(zip(MIXED_COLUMNS, row, strict=True)) for row in rows]}),
+    raw_rows.map(lambda rows: {"inputs": {c: [row[j] for row in rows] for j, c in enumerate(MIXED_COLUMNS)}}),
+    st.lists(
+        st.dictionaries(st.sampled_from([*MIXED_COLUMNS, "customer_id", "zip"]), raw_values, min_size=4, max_size=7),
+        min_size=1,
+        max_size=3,
+    ).map(lambda rows: {"instances": rows}),
+)
+
+
+@pytest.fixture(scope="module")
+def mixed_predict(mixed_bundle):
+    return import_function_app(PREDICT_APP, mixed_bundle)
+
+
+@FUZZ
+@given(body=raw_bodies)
+def test_any_raw_row_of_a_mixed_schema_gets_an_answer_below_500(mixed_predict, lambda_context, body):
+    # a direct invocation: Python values as they are (integers too long to print included)
+    status = check_answer(mixed_predict.lambda_handler(body, lambda_context))
+    if status == 200:
+        # every answered row has a probability and a label, and warnings only with a column and a code
+        for prediction in mixed_predict.lambda_handler(body, lambda_context)["predictions"]:
+            assert prediction["label"] in ("good", "bad")
+            assert all(set(w) == {"column", "code", "message"} for w in prediction.get("warnings", []))

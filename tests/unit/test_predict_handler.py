@@ -122,6 +122,30 @@ def test_binary_label_is_the_positive_class_at_or_above_half(apps, lambda_contex
     assert [x["label"] for x in response["predictions"]] == ["bad" if v >= 0.5 else "good" for v in p]
 
 
+def test_null_is_imputed_with_the_training_median_and_warned(app, lambda_context):
+    # GIVEN a bundle built from arrays: its schema records each column's median and range
+    age = app.MODEL.card.columns.columns[0]
+    # WHEN a row leaves age out (null) and another sends an age far beyond training
+    response = app.lambda_handler({"instances": [[None, 52000, 0.31, 6], [500, 52000, 0.31, 6]]}, lambda_context)
+    # THEN null is the median (it used to be a 400), each row says what the model did not see
+    first, second = response["predictions"]
+    assert first["probability"] == pytest.approx(expected_outputs(app, [[age.median, 52000, 0.31, 6]])[0, 0])
+    assert [(w["column"], w["code"]) for w in first["warnings"]] == [("age", "imputed")]
+    assert [(w["column"], w["code"]) for w in second["warnings"]] == [("age", "out_of_range")]
+    assert "500" in second["warnings"][0]["message"]
+    # and a row inside every range carries no warnings key at all
+    plain = app.lambda_handler({"instances": [ROWS[0]]}, lambda_context)["predictions"][0]
+    assert "warnings" not in plain
+
+
+def test_metadata_shows_the_schema_and_the_threshold(app, lambda_context):
+    metadata = app.lambda_handler({"httpMethod": "GET", "path": "/metadata"}, lambda_context)
+    assert metadata["threshold"] == 0.5
+    columns = metadata["schema"]["columns"]
+    assert [c["name"] for c in columns] == FEATURES and {c["kind"] for c in columns} == {"numeric"}
+    assert all(c["min"] <= c["median"] <= c["max"] for c in columns) and metadata["schema"]["excluded"] == []
+
+
 def test_multiclass_probabilities_by_class_and_argmax_label(apps, lambda_context):
     app = apps["multiclass"]
     response = app.lambda_handler({"instances": ROWS}, lambda_context)
@@ -170,7 +194,6 @@ BAD_BODIES = [
     ),
     ("string", '{"instances": [[1, 2, "3", 4]]}', 400, "invalid_value", ["instance 0", "'debt_ratio'", "string"]),
     ("boolean", '{"instances": [[1, 2, 3, 4], [1, true, 3, 4]]}', 400, "invalid_value", ["instance 1", "'income'"]),
-    ("null", '{"instances": [[null, 2, 3, 4]]}', 400, "invalid_value", ["instance 0", "'age'", "null"]),
     ('string "true"', '{"instances": [[1, 2, "true", 4]]}', 400, "invalid_value", ["'debt_ratio'", "string"]),
     (
         "boolean in inputs",
@@ -318,7 +341,7 @@ def test_a_feature_integer_too_long_to_print_is_a_400(app, lambda_context):
     assert body["error"]["code"] == "non_finite_value"
     assert (
         body["error"]["message"]
-        == "instance 0, feature 'tenure' = an integer of 5001 digits is outside the float32 range"
+        == "instance 0, column 'tenure' = an integer of 5001 digits is outside the float32 range"
     )
 
 
