@@ -53,6 +53,7 @@ class Explanations:
         self.card = card
         self.schema = card.columns
         self.features = self.schema.names  # what every attribution is keyed by: the original columns
+        self._encode = None if self.schema.is_identity else self.schema.encode  # plain numbers: Z is X
         self._predict_batch = predict_batch
         # Binary: SHAP explains the one model output P(classes[1]) (or its log-odds); classes[0]'s
         # attributions are the exact mirror (1 - p, -logit), so shap solves one regression, not two.
@@ -82,7 +83,7 @@ class Explanations:
 
     def _outputs(self, Z: np.ndarray) -> np.ndarray:
         """The model on the explainers' column-space samples; NonFiniteOutput when it overflows on one."""
-        X = Z if self.schema.is_identity else self.schema.encode(Z)
+        X = Z if self._encode is None else self._encode(Z)
         outputs = np.asarray(self._predict_batch(X), dtype=np.float64)
         if not np.isfinite(outputs).all():
             raise NonFiniteOutput(
