@@ -1,9 +1,17 @@
 """The explain service: a loaded model's SHAP and LIME explainers, built once, and the response fields.
 
-``Explanations.from_model(model)`` (cold start) wraps ``model.predict_batch`` into one batch
-function over *output columns*: binary ``[P(classes[0]), P(classes[1])]``, multiclass the class
-probabilities, regression the value. Both methods explain those columns, so "which class" is a
-column index everywhere. ``explain(X, columns, rows, options)`` returns one JSON-able explanation per
+Both explainers work in the schema's *column space* (``build.bundle.schema``: one float64 per raw
+column; a categorical column holds its level code, NaN marks a missing number or date), so every
+attribution names an original column (``schema.names``): the batch function they call takes
+column-space rows ``Z`` and runs ``predict_batch(schema.encode(Z))`` (an identity schema, plain
+numbers, skips the encoding: ``Z`` is what the model takes).
+
+``Explanations.from_model(model)`` (cold start) reads the card's schema (``card.columns``), the
+bundle's background of real training rows in column space with their weights, and the per-column
+LIME stats, and wraps ``model.predict_batch`` into one batch function over *output columns*: binary
+``[P(classes[0]), P(classes[1])]``, multiclass the class probabilities, regression the value. Both
+methods explain those columns, so "which class" is a column index everywhere. ``explain(Z, columns,
+rows, options)`` takes the request's rows in column space and returns one JSON-able explanation per
 selected row (``None`` for the others).
 """
 
@@ -39,9 +47,13 @@ class ExplainOptions:
 
 
 class Explanations:
+    """SHAP and LIME over column-space rows of ``card.columns`` for a model's ``predict_batch(X)``."""
+
     def __init__(self, card: Any, predict_batch: Any, background: np.ndarray, weights: np.ndarray, lime_stats: dict):
         self.card = card
-        self.features = list(card.features)
+        self.schema = card.columns
+        self.features = self.schema.names  # what every attribution is keyed by: the original columns
+        self._encode = None if self.schema.is_identity else self.schema.encode  # plain numbers: Z is X
         self._predict_batch = predict_batch
         # Binary: SHAP explains the one model output P(classes[1]) (or its log-odds); classes[0]'s
         # attributions are the exact mirror (1 - p, -logit), so shap solves one regression, not two.
@@ -59,16 +71,19 @@ class Explanations:
             self.features,
             mode=REGRESSION if card.task == "regression" else CLASSIFICATION,
             class_names=card.classes,
+            schema=self.schema,
         )
 
     @classmethod
     def from_model(cls, model: Any) -> Explanations:
-        """Explainers for a loaded ``functions.common.model.Model`` (its bundle's background and LIME stats)."""
+        """Explainers for a loaded ``functions.common.model.Model``: its card's schema, its bundle's background
+        (real training rows in column space, weighted) and per-column LIME stats."""
         background, weights = model.bundle.shap_background()
         return cls(model.card, model.predict_batch, background, weights, model.bundle.lime_stats())
 
-    def _outputs(self, X: np.ndarray) -> np.ndarray:
-        """The model on the explainers' samples; NonFiniteOutput when it overflows on one."""
+    def _outputs(self, Z: np.ndarray) -> np.ndarray:
+        """The model on the explainers' column-space samples; NonFiniteOutput when it overflows on one."""
+        X = Z if self._encode is None else self._encode(Z)
         outputs = np.asarray(self._predict_batch(X), dtype=np.float64)
         if not np.isfinite(outputs).all():
             raise NonFiniteOutput(
@@ -77,9 +92,9 @@ class Explanations:
             )
         return outputs
 
-    def columns(self, X: np.ndarray) -> np.ndarray:
-        """The explained outputs (n, columns) as float64: class probabilities, or the regression value."""
-        return self.columns_from_outputs(self._outputs(X))
+    def columns(self, Z: np.ndarray) -> np.ndarray:
+        """The explained outputs (n, columns) of column-space rows as float64: class probabilities, or the value."""
+        return self.columns_from_outputs(self._outputs(Z))
 
     def columns_from_outputs(self, outputs: np.ndarray) -> np.ndarray:
         """``columns`` from the model's own outputs (binary: P(classes[1]) -> both classes' probabilities)."""
@@ -88,16 +103,17 @@ class Explanations:
             return np.column_stack([1.0 - out[:, 0], out[:, 0]])
         return out
 
-    def _positive(self, X: np.ndarray) -> np.ndarray:
-        return self._outputs(X)
+    def _positive(self, Z: np.ndarray) -> np.ndarray:
+        return self._outputs(Z)
 
     def output_names(self) -> list[str]:
         return list(self.card.classes) if self.card.classes else [self.card.target]
 
     def predicted_column(self, columns: np.ndarray) -> np.ndarray:
-        """The predicted class's column per row, as the predict response labels it (binary: p >= 0.5)."""
+        """The predicted class's column per row, as the predict response labels it (binary: p >= the card's
+        decision threshold, 0.5 unless the build set one)."""
         if self.card.task == "binary":
-            return (columns[:, 1] >= 0.5).astype(int)
+            return (columns[:, 1] >= self.card.decision_threshold).astype(int)
         if self.card.task == "multiclass":
             return columns.argmax(axis=1)
         return np.zeros(len(columns), dtype=int)
@@ -111,15 +127,18 @@ class Explanations:
             return [self.card.classes.index(options.target_class)]
         return [int(predicted)]
 
-    def explain(self, X: np.ndarray, columns: np.ndarray, rows: Sequence[int], options: ExplainOptions) -> list:
-        """One explanation per row of X: rows in ``rows`` explained, the others None."""
+    def explain(self, Z: np.ndarray, columns: np.ndarray, rows: Sequence[int], options: ExplainOptions) -> list:
+        """One explanation per column-space row of ``Z`` (n, n_columns; for plain numeric columns the model's
+        inputs themselves): rows in ``rows`` explained, the others None. ``columns``: the explained outputs
+        of every row (``columns_from_outputs`` of the model's outputs), which pick each row's predicted class."""
         predicted = self.predicted_column(columns)
-        out: list[dict[str, Any] | None] = [None] * len(X)
+        out: list[dict[str, Any] | None] = [None] * len(Z)
         for i in rows:
-            out[i] = self.explain_row(X[i], self._targets(options, predicted[i]), options)
+            out[i] = self.explain_row(Z[i], self._targets(options, predicted[i]), options)
         return out
 
     def explain_row(self, x: np.ndarray, targets: list[int], options: ExplainOptions) -> dict[str, Any]:
+        """The explanation of one column-space row ``x`` (n_columns,) for output columns ``targets``."""
         shap_result = lime_result = None
         if "shap" in options.explainers:
             shap_result = self.shap[options.output_space].explain(

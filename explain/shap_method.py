@@ -1,10 +1,19 @@
-"""SHAP attributions: ``shap.KernelExplainer`` over the bundle's weighted k-means background.
+"""SHAP attributions: ``shap.KernelExplainer`` over the bundle's weighted background of real training rows.
 
-Built once (cold start) per output space over one batch predict function; per request only
-``explain``. What differs from the textbook call, and why:
+Built once (cold start) per output space over one batch predict function of *column-space* rows
+(one value per raw column, ``build.bundle.schema``); per request only ``explain``. A coalition
+switches whole columns between the instance and a background row, so every column gets one value
+(a categorical column one value, not one per level; a missing indicator is part of its column)
+and every row the model is sent is a valid one (a level code, a value, a date from a real row).
+What differs from the textbook call, and why:
 
-- the background is the bundle's k-means summary *with its cluster weights* (shap's ``DenseData``
-  carries them; a plain array would weigh every centre equally);
+- the background is the bundle's real training rows (k-means medoids) *with their cluster weights*
+  (shap's ``DenseData`` carries them; a plain array would weigh every row equally);
+- missing values (NaN) never reach shap: the instance's and the background's NaN become
+  ``MISSING`` (a finite float64 beyond the float32 range, so never a value a column can hold) and
+  ``MISSING`` becomes NaN again in the rows sent to the model. shap 0.54 happens to compare NaN as
+  equal in its varying-column test, but it is not part of its contract, and a NaN in its synthetic
+  rows or weights would silently spread;
 - ``l1_reg=False``: shap's default keeps ~10 non-zero values and zeroes the rest, which a user
   reads as "no effect". A top-k request keeps the k largest |value| of that full solution and
   refits them under the efficiency constraint (``_TopKSolve``), instead of shap's
@@ -32,6 +41,8 @@ LOG_ODDS = "log_odds"
 OUTPUT_SPACES = (PROBABILITY, LOG_ODDS)
 # Clip probabilities this far from 0 and 1 before taking log-odds (float32 sigmoids saturate).
 _EPS = 1e-7
+# What a missing value (NaN) is while shap holds it: finite, and beyond any float32 a column can hold.
+MISSING = -1e300
 
 BatchPredict = Callable[[np.ndarray], np.ndarray]
 # numpy's global generator is process-wide: every ShapMethod seeds and draws from it under this lock.
@@ -82,15 +93,26 @@ class ShapMethod:
         self.feature_names = list(feature_names)
         self.output_space = output_space
         self._predict = predict
+        background_missing = np.isnan(background)
+        self._background_missing = bool(background_missing.any())
+        self._instance_missing = False  # set per explain call, under _GLOBAL_RNG_LOCK
+        background = np.where(background_missing, MISSING, background)
         f = self._log_odds_output if output_space == LOG_ODDS else self._output
         data = DenseData(background, self.feature_names, None, weights)
         self._explainer = _top_k_kernel_explainer(shap.KernelExplainer)(f, data, link="identity")
 
+    def _model_rows(self, X: np.ndarray) -> np.ndarray:
+        """shap's rows as the model takes them: ``MISSING`` back to NaN (only when a NaN came in)."""
+        if not (self._background_missing or self._instance_missing):
+            return X
+        X = np.asarray(X, dtype=np.float64)
+        return np.where(X == MISSING, np.nan, X)
+
     def _output(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(self._predict(X), dtype=np.float64)
+        return np.asarray(self._predict(self._model_rows(X)), dtype=np.float64)
 
     def _log_odds_output(self, X: np.ndarray) -> np.ndarray:
-        return log_odds(self._predict(X))
+        return log_odds(self._predict(self._model_rows(X)))
 
     @property
     def base_values(self) -> np.ndarray:
@@ -100,10 +122,14 @@ class ShapMethod:
     def explain(
         self, x: np.ndarray, *, nsamples: int | None = None, top_k: int | None = None, seed: int = 0
     ) -> ShapResult:
-        """Attributions of one row ``x`` (F,). ``top_k``: keep only that many non-zero values (shap's l1_reg)."""
+        """Attributions of one row ``x`` (F,), NaN = missing. ``top_k``: keep only that many non-zero values."""
         x = np.asarray(x, dtype=np.float64).reshape(1, -1)
+        missing = np.isnan(x)
+        if missing.any():
+            x = np.where(missing, MISSING, x)
         n = default_nsamples(x.shape[1]) if nsamples is None else int(nsamples)
         with _GLOBAL_RNG_LOCK:
+            self._instance_missing = bool(missing.any())
             state = np.random.get_state()
             np.random.seed(seed)
             explainer = self._explainer
