@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from litelens.build.bundle import QUANTIZATIONS, TASKS, BundleError, check_output_dir
+from litelens.build.bundle import QUANTIZATIONS, TASKS, BundleCard, BundleError, check_output_dir
 from litelens.build.data import DEMOS, BuildInputError, Dataset, load_demo, read_csv
 from litelens.build.export import ExportError
 from litelens.build.pipeline import BuildConfig, BuildResult, build_bundle
@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--force", action="store_true", help="replace an existing bundle at --out")
     train = parser.add_argument_group("training (defaults: BuildConfig; --demo synthetic has tuned ones)")
     train.add_argument("--epochs", type=int, help="maximum epochs (early stopping usually ends sooner)")
-    train.add_argument("--batch-size", type=int)
+    train.add_argument("--batch-size", type=int, help="rows per step (default: 64, larger from 131072 training rows)")
     train.add_argument("--hidden", metavar="SIZES", help="hidden layer widths, comma separated (default 128,64)")
     train.add_argument(
         "--seed", type=int, help="seed for the split, weights, shuffling (and --demo synthetic's rows) (default 0)"
@@ -48,12 +48,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train.add_argument(
         "--l1-first", type=float, help="L1 penalty on the first layer: prunes irrelevant features (default 0)"
     )
+    add_classification_arguments(parser)
     export = parser.add_argument_group("export")
     export.add_argument("--quantize", help=f"{' | '.join(QUANTIZATIONS)} (default none = float32)")
     export.add_argument(
         "--max-metric-drop", type=float, help="refuse if TFLite's metric is this much below Keras (default 0.01)"
     )
     export.add_argument("--background-k", type=int, help="k-means rows in the SHAP background (default 10)")
+
+
+def add_classification_arguments(parser: argparse.ArgumentParser) -> None:
+    """Imbalanced classes: the loss's class weights and the binary decision threshold."""
+    group = parser.add_argument_group("classification")
+    group.add_argument(
+        "--class-weight",
+        choices=["balanced"],
+        help="weigh each class n / (classes x its rows) in the loss, so a rare class counts (default: equal)",
+    )
+    group.add_argument(
+        "--threshold",
+        type=threshold_value,
+        help="binary: the served label is the positive class when P >= this; a number in (0, 1) or auto "
+        "(the validation threshold with the best F1) (default 0.5)",
+    )
+
+
+def threshold_value(text: str) -> float | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1) or auto, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1) or auto, got {text!r}")
+    return value
 
 
 _OPTION_FIELDS = {
@@ -68,6 +97,8 @@ _OPTION_FIELDS = {
     "quantize": "quantize",
     "max_metric_drop": "max_metric_drop",
     "background_k": "background_k",
+    "class_weight": "class_weight",
+    "threshold": "threshold",
 }
 
 
@@ -131,17 +162,30 @@ def _size(n: int) -> str:
 
 
 def summary_table(result: BuildResult, config: BuildConfig) -> str:
-    """The end-of-build table: rows, epochs, final LR, Keras vs TFLite metrics, sizes."""
+    """The end-of-build table: rows, epochs, final LR, Keras vs TFLite metrics, the confusion matrix, sizes."""
     card = result.card
+    metrics = card.metrics
     q = config.quantize if config.quantize != "none" else "float32"
     lines = [
         ("rows", f"{result.train_rows} train + {result.validation_rows} validation"),
         ("epochs run", f"{result.epochs_run} of {config.epochs} (best weights: epoch {card.training['best_epoch']})"),
         ("final learning rate", f"{result.final_lr:.2e} ({len(result.lr_changes)} reduction(s))"),
     ]
-    table = [f"  {'':<22}{'keras':>10}  {'tflite ' + q:>16}"]
+    if "class_weights" in card.training:
+        weights = card.training["class_weights"]
+        lines.append(("class weights", ", ".join(f"{c} {w:.3g}" for c, w in weights.items())))
+    if "base_rate" in metrics and card.classes:
+        rate = metrics["base_rate"]
+        lines.append(
+            (f"base rate {card.classes[1]}", f"{rate['train']:.2%} train, {rate['validation']:.2%} validation")
+        )
+    if "threshold" in metrics:
+        how = {None: "default", "auto": "auto: best validation F1"}.get(config.threshold, "given")  # type: ignore[call-overload]
+        lines.append(("decision threshold", f"{metrics['threshold']:.4g} ({how})"))
+    width = max(22, *(len(f"validation {key}") + 1 for key in result.keras_metrics))
+    table = [f"  {'':<{width}}{'keras':>10}  {'tflite ' + q:>16}"]
     for key, value in result.keras_metrics.items():
-        table.append(f"  {'validation ' + key:<22}{value:>10.4f}  {result.tflite_metrics[key]:>16.4f}")
+        table.append(f"  {'validation ' + key:<{width}}{value:>10.4f}  {result.tflite_metrics[key]:>16.4f}")
     tail = [
         ("max |Δ prediction|", f"{result.max_abs_delta:.2e}"),
         ("model.tflite", _size(result.model_bytes)),
@@ -149,7 +193,22 @@ def summary_table(result: BuildResult, config: BuildConfig) -> str:
         ("time", f"{result.seconds:.1f} s"),
     ]
     head = [f"  {k:<22}{v}" for k, v in lines]
-    return "\n".join(["summary", *head, *table, *(f"  {k:<22}{v}" for k, v in tail)])
+    return "\n".join(["summary", *head, *table, *confusion_lines(card), *(f"  {k:<22}{v}" for k, v in tail)])
+
+
+def confusion_lines(card: BundleCard) -> list[str]:
+    """The served model's validation confusion matrix: one row per actual class, one column per predicted."""
+    matrix = card.metrics.get("confusion_matrix")
+    if not matrix or not card.classes:
+        return []
+    classes = [str(c) for c in matrix["classes"]]
+    cell = max(8, *(len(c) + 1 for c in classes), *(len(str(n)) + 1 for row in matrix["counts"] for n in row))
+    corner = "actual \\ predicted"
+    label = max(len(corner), *(len(c) for c in classes)) + 2
+    lines = ["  confusion (tflite, validation)", f"    {corner:<{label}}" + "".join(f"{c:>{cell}}" for c in classes)]
+    for name, row in zip(classes, matrix["counts"], strict=True):
+        lines.append(f"    {name:<{label}}" + "".join(f"{n:>{cell}}" for n in row))
+    return lines
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from litelens.build.bundle import QUANTIZATIONS
+from litelens.build.metrics import GATED, best_f1_threshold, confusion, labels_at, task_metrics
 from litelens.build.model import import_tensorflow, quiet_native_output
 
 REPRESENTATIVE_ROWS = 256
@@ -73,67 +74,90 @@ def _quietly(convert: Callable[[], bytes], quantization: str) -> bytes:
     raise ExportError(f"TFLite conversion ({quantization}) failed: {failure}\n{''.join(output)[-2000:]}")
 
 
-def tflite_predict(model_bytes: bytes, X: np.ndarray) -> np.ndarray:
-    """Run the exported model with the serving runtime (LiteRT) on a batch; float64 (n, outputs)."""
+def tflite_predict(model_bytes: bytes, X: np.ndarray, chunk_rows: int = 16384) -> np.ndarray:
+    """Run the exported model with the serving runtime (LiteRT) on a batch; float64 (n, outputs).
+
+    In chunks of ``chunk_rows``: one interpreter over 200k validation rows would allocate every
+    layer's activations for all of them at once."""
     from litelens.functions.common.interpreter import interpreter_class
 
     interpreter_cls, _ = interpreter_class()
-    X = np.ascontiguousarray(X, dtype=np.float32)
     with quiet_native_output():  # LiteRT announces its XNNPACK delegate from C++
         interpreter = interpreter_cls(model_content=model_bytes)
         inp = interpreter.get_input_details()[0]
-        interpreter.resize_tensor_input(inp["index"], list(X.shape))
-        interpreter.allocate_tensors()
-        interpreter.set_tensor(inp["index"], X)
-        interpreter.invoke()
         out = interpreter.get_output_details()[0]
-        return np.asarray(interpreter.get_tensor(out["index"]), dtype=np.float64)
-
-
-def task_metrics(task: str, y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """accuracy + ROC AUC (classification) or RMSE + R² (regression) of predictions ``pred`` (n, outputs)."""
-    from sklearn.metrics import r2_score, roc_auc_score
-
-    if task == "regression":
-        p = pred.reshape(-1)
-        return {"rmse": float(np.sqrt(np.mean((p - y) ** 2))), "r2": float(r2_score(y, p))}
-    if task == "binary":
-        p = pred.reshape(-1)
-        metrics = {"accuracy": float(np.mean((p >= 0.5).astype(int) == y))}
-        metrics["auc"] = float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else float("nan")
-        return metrics
-    metrics = {"accuracy": float(np.mean(np.argmax(pred, axis=1) == y))}
-    present = np.unique(y)
-    if len(present) == pred.shape[1]:
-        probs = pred / pred.sum(axis=1, keepdims=True)
-        metrics["auc"] = float(roc_auc_score(y, probs, multi_class="ovr", average="macro"))
-    else:
-        metrics["auc"] = float("nan")
-    return metrics
-
-
-# The gated metrics: higher is better for each (regression gates on R², which has no units).
-GATED = {"binary": ("accuracy", "auc"), "multiclass": ("accuracy", "auc"), "regression": ("r2",)}
+        shape: tuple[int, ...] = ()
+        parts = []
+        for start in range(0, max(len(X), 1), chunk_rows):
+            chunk = np.ascontiguousarray(X[start : start + chunk_rows], dtype=np.float32)
+            if chunk.shape != shape:
+                interpreter.resize_tensor_input(inp["index"], list(chunk.shape))
+                interpreter.allocate_tensors()
+                shape = chunk.shape
+            interpreter.set_tensor(inp["index"], chunk)
+            interpreter.invoke()
+            parts.append(np.array(interpreter.get_tensor(out["index"]), dtype=np.float64))
+        return np.concatenate(parts)
 
 
 @dataclass
 class Evaluation:
+    """Both models on the validation rows at one decision threshold (binary; else 0.5, unused)."""
+
     keras: dict[str, float]
     tflite: dict[str, float]
     max_abs_delta: float
     model_bytes: int
+    threshold: float
+    confusion: np.ndarray  # the served (TFLite) model's, rows = actual, columns = predicted
 
-    def worst_drop(self, task: str) -> tuple[str, float]:
-        """``(metric, keras - tflite)`` for the gated metric that dropped most."""
+    rows: int = 0  # validation rows: accuracy moves in steps of 1 / rows
+
+    def worst_drop(self, task: str, allowed: float = 0.0) -> tuple[str, float]:
+        """``(metric, keras - tflite)`` for the gated metric furthest beyond its allowed drop.
+
+        Accuracy's allowance is ``allowed`` plus one validation row: on 80 rows one flipped label is
+        0.0125, and a gate finer than a row refuses a model for a coin toss."""
         drops = [(m, self.keras[m] - self.tflite[m]) for m in GATED[task] if np.isfinite(self.keras.get(m, np.nan))]
-        return max(drops, key=lambda d: d[1]) if drops else ("none", 0.0)
+        if not drops:
+            return "none", 0.0
+        return max(drops, key=lambda d: d[1] - self.allowance(d[0], allowed))
+
+    def allowance(self, metric: str, allowed: float) -> float:
+        return allowed + (1.0 / self.rows if metric == "accuracy" and self.rows else 0.0)
+
+    def refused(self, task: str, allowed: float) -> bool:
+        metric, drop = self.worst_drop(task, allowed)
+        return drop > self.allowance(metric, allowed)
 
 
-def evaluate(task: str, y_val: np.ndarray, keras_pred: np.ndarray, model_bytes: bytes, X_val: np.ndarray) -> Evaluation:
+def evaluate(
+    task: str,
+    y_val: np.ndarray,
+    keras_pred: np.ndarray,
+    model_bytes: bytes,
+    X_val: np.ndarray,
+    classes: Sequence[str] | None = None,
+    threshold: float | str | None = None,
+) -> Evaluation:
+    """Keras' predictions ``keras_pred`` and the exported model's on ``X_val``, scored side by side.
+
+    ``threshold`` (binary): a number, ``"auto"`` (the one maximizing the served model's F1 on these
+    rows) or None (0.5)."""
     tflite_pred = tflite_predict(model_bytes, X_val)
+    if task == "binary" and threshold == "auto":
+        threshold = best_f1_threshold(y_val, tflite_pred)
+    cut = 0.5 if threshold is None or task != "binary" else float(threshold)
+    n_classes = tflite_pred.shape[1] if task == "multiclass" else 2
+    matrix = np.zeros((0, 0), dtype=np.int64)
+    if task != "regression":
+        matrix = confusion(y_val, labels_at(task, tflite_pred, cut), n_classes)
     return Evaluation(
-        keras=task_metrics(task, y_val, keras_pred),
-        tflite=task_metrics(task, y_val, tflite_pred),
+        keras=task_metrics(task, y_val, keras_pred, classes, cut),
+        tflite=task_metrics(task, y_val, tflite_pred, classes, cut),
         max_abs_delta=float(np.max(np.abs(tflite_pred - keras_pred))),
         model_bytes=len(model_bytes),
+        threshold=cut,
+        confusion=matrix,
+        rows=len(y_val),
     )

@@ -5,14 +5,18 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import importlib
+import math
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from litelens.build.stats import input_moments
 
 
 def _flush_c_stdio() -> None:
@@ -81,15 +85,17 @@ def seed_everything(seed: int) -> None:
 
 
 def build_mlp(
-    X_train: np.ndarray,
+    X_train: np.ndarray | None,
     task: str,
     n_outputs: int,
     hidden: tuple[int, ...],
     y_train: np.ndarray | None = None,
     l2: float = 0.0,
     l1_first: float = 0.0,
+    *,
+    moments: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Any:
-    """Normalization (adapted on ``X_train``) -> Dense(h, relu) for each h -> output.
+    """Normalization (the mean and variance of ``X_train``, or ``moments``) -> Dense(h, relu) for each h -> output.
 
     ``l2`` penalizes every hidden kernel (weight decay); ``l1_first`` puts an L1 penalty on the first
     layer's kernel, which drives the weights of irrelevant features to zero: with many weak or
@@ -100,10 +106,12 @@ def build_mlp(
     import_tensorflow()
     import keras
 
-    inputs = keras.Input(shape=(X_train.shape[1],), dtype="float32", name="features")
-    norm = keras.layers.Normalization(name="standardize")
-    with quiet_native_output():
-        norm.adapt(X_train)
+    if moments is None:
+        assert X_train is not None
+        moments = input_moments(X_train)
+    mean, variance = moments
+    inputs = keras.Input(shape=(len(mean),), dtype="float32", name="features")
+    norm = keras.layers.Normalization(mean=mean, variance=variance, name="standardize")
     h = norm(inputs)
     for i, width in enumerate(hidden):
         l1 = l1_first if i == 0 else 0.0
@@ -137,6 +145,51 @@ class TrainingRun:
     history: dict[str, list[float]]
 
 
+class Plateau:
+    """When validation loss has stopped improving *meaningfully*: one rule for the LR and for stopping.
+
+    An epoch improves when its validation loss is below the reference (the loss of the last
+    improving epoch) by more than ``min_delta`` of it (relative: the losses here are cross-entropies
+    and a standardized MSE, so 1e-3 means 0.1% of the loss whatever its size). After ``lr_patience``
+    epochs without one the learning rate is multiplied by ``lr_factor`` (not below ``min_lr``); after
+    ``patience`` the training stops. Tiny gains once the LR is at its floor no longer keep it going.
+    The best weights (lowest validation loss, meaningful gain or not) are the ones kept.
+    """
+
+    def __init__(self, min_delta: float, patience: int, lr_patience: int, lr_factor: float, min_lr: float) -> None:
+        self.min_delta, self.patience, self.lr_patience = min_delta, patience, lr_patience
+        self.lr_factor, self.min_lr = lr_factor, min_lr
+        self.reference = math.inf
+        self.best, self.best_epoch = math.inf, -1
+        self.stale = 0  # epochs since the last meaningful improvement
+        self.stale_lr = 0  # the same, since the last LR change
+
+    def update(self, epoch: int, val_loss: float, lr: float) -> tuple[bool, float | None, bool]:
+        """``(best so far, new learning rate or None, stop)`` after ``epoch``'s validation loss."""
+        best = val_loss < self.best
+        if best:
+            self.best, self.best_epoch = val_loss, epoch
+        if val_loss < self.reference - self.min_delta * abs(self.reference) or not math.isfinite(self.reference):
+            self.reference, self.stale, self.stale_lr = val_loss, 0, 0
+            return best, None, False
+        self.stale += 1
+        self.stale_lr += 1
+        new_lr = None
+        if self.stale_lr >= self.lr_patience and lr > self.min_lr * (1 + 1e-9):
+            new_lr, self.stale_lr = max(lr * self.lr_factor, self.min_lr), 0
+        return best, new_lr, self.stale >= self.patience
+
+
+def progress_bar(done: int, total: int, width: int = 20) -> str:
+    filled = round(width * done / max(total, 1))
+    return "[" + "#" * filled + "." * (width - filled) + "]"
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
 def train(
     model: Any,
     X_train: np.ndarray,
@@ -154,9 +207,21 @@ def train(
     lr_factor: float,
     min_lr: float,
     seed: int,
+    min_delta: float = 1e-3,
+    sample_weight: np.ndarray | None = None,
+    val_sample_weight: np.ndarray | None = None,
+    encode: Callable[[np.ndarray], np.ndarray] | None = None,
     log: Callable[[str], None] = print,
 ) -> TrainingRun:
-    """Adam with clipnorm, ReduceLROnPlateau and EarlyStopping(restore_best_weights) on validation loss."""
+    """Adam with clipnorm; LR reduction and early stopping by :class:`Plateau` on validation loss.
+
+    ``sample_weight`` / ``val_sample_weight``: per-row loss weights (class weights); the validation
+    loss that decides the plateau is weighted the same way, so it measures what the training minimizes.
+    ``encode``: ``X_train`` and ``X_val`` are rows to encode batch by batch (column space and
+    ``Schema.encode``): the model's inputs of every training row never exist at once.
+    One line per epoch: a bar over the epoch cap, the losses, the LR, the epoch's time and the time
+    left if the cap is reached (early stopping usually ends sooner).
+    """
     import keras
 
     y_scale = 1.0
@@ -168,42 +233,52 @@ def train(
         loss=_scaled_mse(y_scale) if task == "regression" else loss_for(task),
     )
     lr_changes: list[tuple[int, float]] = []
-    state = {"lr": learning_rate}
+    plateau = Plateau(min_delta, patience, lr_patience, lr_factor, min_lr)
+    state: dict[str, Any] = {"lr": learning_rate, "weights": None, "started": time.perf_counter()}
 
     class Progress(keras.callbacks.Callback):
-        """One line per epoch; a line of its own whenever ReduceLROnPlateau (which runs first) changes the LR."""
+        """The epoch line, the plateau decisions (a line of their own), the best weights kept in memory."""
+
+        def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            state["epoch_started"] = time.perf_counter()
 
         def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
             logs = logs or {}
+            val_loss = float(logs.get("val_loss", float("nan")))
+            now = time.perf_counter()
+            per_epoch = (now - state["started"]) / (epoch + 1)
             log(
-                f"  epoch {epoch + 1:>3}/{epochs}  loss {logs.get('loss', float('nan')):.4f}"
-                f"  val_loss {logs.get('val_loss', float('nan')):.4f}  lr {state['lr']:.2e}"
+                f"  epoch {epoch + 1:>3}/{epochs} {progress_bar(epoch + 1, epochs)}"
+                f"  loss {logs.get('loss', float('nan')):.4f}  val_loss {val_loss:.4f}  lr {state['lr']:.2e}"
+                f"  {now - state['epoch_started']:.1f} s"
+                + (f"  (at most {_duration(per_epoch * (epochs - epoch - 1))} left)" if epoch + 1 < epochs else "")
             )
-            lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-            if not np.isclose(lr, state["lr"]):
-                log(f"  learning rate {state['lr']:.2e} -> {lr:.2e} (validation loss on a plateau)")
-                lr_changes.append((epoch + 1, lr))
-                state["lr"] = lr
+            best, new_lr, stop = plateau.update(epoch, val_loss, state["lr"])
+            if best:
+                state["weights"] = self.model.get_weights()
+            if new_lr is not None:
+                self.model.optimizer.learning_rate.assign(new_lr)
+                log(f"  learning rate {state['lr']:.2e} -> {new_lr:.2e} (validation loss on a plateau)")
+                lr_changes.append((epoch + 1, new_lr))
+                state["lr"] = new_lr
+            if stop:
+                self.model.stop_training = True
 
-    early = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
-    plateau = keras.callbacks.ReduceLROnPlateau(
-        monitor="val_loss", factor=lr_factor, patience=lr_patience, min_lr=min_lr, verbose=0
-    )
-    history = model.fit(
-        X_train,
-        y_train,
-        validation_data=(X_val, y_val),
-        epochs=epochs,
-        batch_size=batch_size,
-        shuffle=True,
-        verbose=0,
-        callbacks=[plateau, Progress(), early],
-    )
+    train_batches = batches(X_train, y_train, sample_weight, batch_size, encode, seed)
+    val_batches = batches(X_val, y_val, val_sample_weight, max(batch_size, 4096), encode, None)
+    history = model.fit(train_batches, validation_data=val_batches, epochs=epochs, verbose=0, callbacks=[Progress()])
     losses = history.history["val_loss"]
     best = int(np.argmin(losses))
+    if state["weights"] is not None:
+        model.set_weights(state["weights"])
     final_lr = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
-    if len(losses) > best + 1:
-        log(f"  early stopping after epoch {len(losses)}: restored the weights of epoch {best + 1}")
+    if len(losses) < epochs:
+        log(
+            f"  early stopping after epoch {len(losses)}: no validation loss gain above {min_delta:g} (relative) "
+            f"in {patience} epochs; restored the weights of epoch {best + 1}"
+        )
+    elif best + 1 < len(losses):
+        log(f"  restored the weights of epoch {best + 1} (lowest validation loss)")
     return TrainingRun(
         epochs_run=len(losses),
         best_epoch=best + 1,
@@ -212,6 +287,43 @@ def train(
         lr_changes=lr_changes,
         history={k: [float(v) for v in vals] for k, vals in history.history.items() if k != "learning_rate"},
     )
+
+
+def batches(
+    X: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray | None,
+    batch_size: int,
+    encode: Callable[[np.ndarray], np.ndarray] | None,
+    seed: int | None,
+) -> Any:
+    """A ``keras.utils.PyDataset`` of ``(inputs, y[, weights])`` batches sliced from ``X`` (no copy of it).
+
+    ``seed``: the rows are shuffled before every epoch (a seeded generator: same seed, same order);
+    None: in order (validation). ``encode`` turns a batch of rows into model inputs."""
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__(workers=1, use_multiprocessing=False)
+            self.rng = np.random.default_rng(seed) if seed is not None else None
+            self.order = self.rng.permutation(len(X)) if self.rng is not None else None
+
+        def __len__(self) -> int:
+            return math.ceil(len(X) / batch_size)
+
+        def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
+            window = slice(index * batch_size, (index + 1) * batch_size)
+            rows = np.sort(self.order[window]) if self.order is not None else window
+            inputs = X[rows] if encode is None else encode(X[rows])
+            batch = (np.asarray(inputs, dtype=np.float32), y[rows])
+            return batch if weights is None else (*batch, weights[rows])
+
+        def on_epoch_end(self) -> None:
+            if self.rng is not None:
+                self.order = self.rng.permutation(len(X))
+
+    return Batches()
 
 
 def _scaled_mse(scale: float) -> Any:

@@ -14,7 +14,6 @@ raw column; categorical columns hold level codes, NaN marks a missing number or 
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -25,6 +24,7 @@ from litelens.build.bundle.schema import CATEGORICAL, NUMERIC, Column, Schema
 _LIME_STD_EPS = 1e-11
 KMEANS_FIT_ROWS = 4000
 KMEANS_INITS = 4
+CHUNK_ROWS = 65536
 
 
 def numeric_column(name: str, values: np.ndarray) -> Column:
@@ -50,6 +50,25 @@ def numeric_schema(names: list[str], X: np.ndarray) -> Schema:
     return Schema(tuple(numeric_column(name, X[:, j]) for j, name in enumerate(names)))
 
 
+def input_moments(
+    Z: np.ndarray, schema: Schema | None = None, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per model input, the mean and population variance (float64) of ``schema.encode(Z[rows])``.
+
+    Encoded chunk by chunk (``CHUNK_ROWS``): 800k rows x 100 inputs never exist at once, in float32
+    or float64. ``rows`` None: every row."""
+    schema = schema or Schema.numeric([f"x{j}" for j in range(Z.shape[1])])
+    rows = np.arange(len(Z)) if rows is None else np.asarray(rows)
+    chunks = [rows[start : start + CHUNK_ROWS] for start in range(0, len(rows), CHUNK_ROWS)]
+    total, squares = np.zeros(schema.n_inputs), np.zeros(schema.n_inputs)
+    for chunk in chunks:
+        total += schema.encode(Z[chunk]).sum(axis=0, dtype=np.float64)
+    mean = total / len(rows)
+    for chunk in chunks:
+        squares += ((schema.encode(Z[chunk]) - mean) ** 2).sum(axis=0)
+    return mean, squares / len(rows)
+
+
 def kmeans_background(
     X: np.ndarray, k: int = 10, seed: int = 0, *, schema: Schema | None = None, fit_rows: int = KMEANS_FIT_ROWS
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -59,33 +78,43 @@ def kmeans_background(
     the model's inputs (``schema.encode``, missing values imputed) standardized per input, fitted on
     at most ``fit_rows`` sampled rows (a 4k sample summarizes as well as 16k rows at a fraction of
     the cost); each cluster is represented by its medoid, the row of ``X`` nearest its centre, and
-    weighted by its share of all rows. ``K`` is capped at the number of distinct rows.
+    weighted by its share of all rows. ``K`` is capped at the number of distinct rows fitted on.
+    Works in chunks of ``CHUNK_ROWS`` rows: memory stays at ``X`` plus a chunk, whatever the row count.
     """
     from sklearn.cluster import KMeans
     from threadpoolctl import threadpool_limits
 
     X = np.asarray(X, dtype=np.float64)
     schema = schema or Schema.numeric([f"x{j}" for j in range(X.shape[1])])
-    encoded = schema.encode(X).astype(np.float64)
-    spread = encoded.std(axis=0)
-    scaled = (encoded - encoded.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
-    k = max(1, min(int(k), len(np.unique(scaled, axis=0))))
+    chunks = [slice(start, start + CHUNK_ROWS) for start in range(0, len(X), CHUNK_ROWS)]
+    mean, variance = input_moments(X, schema)
+    spread = np.sqrt(variance)
+    spread = np.where(spread > 0, spread, 1.0)
+
+    def scaled(rows: slice | np.ndarray) -> np.ndarray:
+        return (schema.encode(X[rows]).astype(np.float64) - mean) / spread
+
     rng = np.random.default_rng(seed)
-    sample = (
-        scaled if len(scaled) <= fit_rows else scaled[np.sort(rng.choice(len(scaled), size=fit_rows, replace=False))]
-    )
+    sample = scaled(slice(None)) if len(X) <= fit_rows else scaled(np.sort(rng.choice(len(X), fit_rows, replace=False)))
+    k = max(1, min(int(k), len(np.unique(sample, axis=0))))  # no more clusters than distinct rows to fit on
     with threadpool_limits(1):  # on a busy 2-core box OpenMP threads oversubscribe: 1 thread is ~8x faster
         km = KMeans(n_clusters=k, n_init=KMEANS_INITS, random_state=seed).fit(sample)
-        labels = km.predict(scaled)
-    counts = np.bincount(labels, minlength=k).astype(np.float64)
-    rows, weights = [], []
-    for cluster in np.flatnonzero(counts):
-        members = np.flatnonzero(labels == cluster)
-        distances = ((scaled[members] - km.cluster_centers_[cluster]) ** 2).sum(axis=1)
-        rows.append(X[members[int(np.argmin(distances))]])
-        weights.append(counts[cluster])
-    weights_array = np.asarray(weights)
-    return np.asarray(rows), weights_array / weights_array.sum()
+        counts = np.zeros(k)
+        nearest = np.full(k, np.inf)  # per cluster: the smallest distance to its centre so far, and its row
+        medoid = np.zeros(k, dtype=np.int64)
+        for rows in chunks:
+            block = scaled(rows)
+            labels = km.predict(block)
+            counts += np.bincount(labels, minlength=k)
+            distances = ((block - km.cluster_centers_[labels]) ** 2).sum(axis=1)
+            for cluster in np.unique(labels):
+                members = np.flatnonzero(labels == cluster)
+                i = members[int(np.argmin(distances[members]))]
+                if distances[i] < nearest[cluster]:  # strict: the first row of equal distance stays
+                    nearest[cluster], medoid[cluster] = distances[i], rows.start + i
+    used = np.flatnonzero(counts)
+    weights = counts[used]
+    return X[medoid[used]], weights / weights.sum()
 
 
 def lime_training_stats(X: np.ndarray, schema: Schema | None = None) -> dict[str, dict[int, Any]]:
@@ -105,9 +134,9 @@ def lime_training_stats(X: np.ndarray, schema: Schema | None = None) -> dict[str
     for j, kind in enumerate(kinds):
         column = X[:, j]
         if kind == CATEGORICAL:
-            counts = sorted(Counter(column.tolist()).items())
-            stats["feature_values"][j] = [float(v) for v, _ in counts]
-            stats["feature_frequencies"][j] = [float(c) / len(column) for _, c in counts]
+            values, counts = np.unique(column, return_counts=True)
+            stats["feature_values"][j] = values.tolist()
+            stats["feature_frequencies"][j] = (counts / len(column)).tolist()
             continue
         column = column[~np.isnan(column)]
         if not len(column):  # the build excludes an empty column; a hand-made array may not
@@ -119,12 +148,12 @@ def lime_training_stats(X: np.ndarray, schema: Schema | None = None) -> dict[str
             selection = column[binned == b]
             means.append(float(np.mean(selection)) if len(selection) else 0.0)
             stds.append((float(np.std(selection)) if len(selection) else 0.0) + _LIME_STD_EPS)
-        counts = sorted(Counter(binned.tolist()).items())
+        values, counts = np.unique(binned, return_counts=True)
         stats["bins"][j] = qts.tolist()
         stats["means"][j] = means
         stats["stds"][j] = stds
         stats["mins"][j] = [float(column.min()), *qts.tolist()]
         stats["maxs"][j] = [*qts.tolist(), float(column.max())]
-        stats["feature_values"][j] = [float(v) for v, _ in counts]
-        stats["feature_frequencies"][j] = [float(c) / len(column) for _, c in counts]
+        stats["feature_values"][j] = values.astype(np.float64).tolist()
+        stats["feature_frequencies"][j] = (counts / len(column)).tolist()
     return stats

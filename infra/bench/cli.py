@@ -1,4 +1,4 @@
-"""`litelens bench predict|explain`: each target's own module measures it beside its baselines."""
+"""`litelens bench predict|explain|build`: each target's own module measures it beside its baselines."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import importlib
 TARGETS = {
     "predict": "litelens.infra.bench.predict",
     "explain": "litelens.infra.bench.explain",
+    "build": "litelens.infra.bench.build",
 }
 
 
