@@ -105,6 +105,10 @@ def words(name: str) -> list[str]:
 
 def parse_numbers(values: pa.ChunkedArray, decimal: str = ".") -> tuple[np.ndarray, np.ndarray]:
     """``(numbers, bad)``: float64 values (NaN where missing or bad) and where a present cell is not a finite number."""
+    if pa.types.is_floating(values.type):  # pyarrow parsed the column already
+        numbers = values.to_numpy()
+        bad = np.isinf(numbers)
+        return np.where(bad, np.nan, numbers), bad
     if decimal == ",":
         values = pc.replace_substring(values, ",", ".")
     try:
@@ -154,26 +158,26 @@ def infer_schema(
     ``(None, None)`` when no column is left for the model (an error says so)."""
     kept: list[Column] = []
     excluded: list[Excluded] = []
-    values: list[np.ndarray] = []
+    n_rows = len(columns[0]) if columns and columns[0] is not None else 0
+    # column-major: each column is written once, and the unused tail (excluded columns) is a free slice
+    Z = np.empty((n_rows, len(names)), dtype=np.float64, order="F")
     for j, name in enumerate(names):
         cells = columns[j]
-        columns[j] = None  # the strings go as soon as the column is read: memory stays ~ one copy
+        columns[j] = None  # the cells go as soon as the column is read: memory stays ~ one copy
         assert cells is not None
         result = infer_column(name, cells, overrides.kind(name), decimal, problems, lines)
+        del cells
         if isinstance(result, Excluded):
             excluded.append(result)
             if not result.reason.startswith("dropped"):
                 problems.note(f"column {name!r} excluded: {result.reason}")
         elif result is not None:
+            Z[:, len(kept)] = result[1]
             kept.append(result[0])
-            values.append(result[1])
     if not kept:
         problems.error("no column is left for the model (" + "; ".join(f"{e.name}: {e.reason}" for e in excluded) + ")")
         return None, None
-    Z = np.empty((len(values[0]), len(values)), dtype=np.float64)
-    for j in range(len(values)):
-        Z[:, j] = values[j]
-        values[j] = None  # type: ignore[call-overload]
+    Z = Z[:, : len(kept)]
     return Schema(tuple(kept), tuple(excluded)), Z
 
 
@@ -230,23 +234,26 @@ def _numeric(name: str, numbers: np.ndarray, missing: np.ndarray, override: str 
     constant = bool(present.min() == present.max())
     if override == NUMERIC or (override is None and not integer and not constant):
         return numeric_column(name, numbers), numbers
+    n = len(numbers)
+    if override is None and not constant:
+        n_distinct = pc.count_distinct(pa.array(present)).as_py()  # hashing: cheaper than np.unique's sort
+        code_like = n_distinct <= MAX_CODES and CODE_WORDS.intersection(words(name))
+        if n_distinct == n and n >= ID_MIN_ROWS:
+            return Excluded(name, "ID-like: a different whole number in every row")
+        if n_distinct > 2 and not code_like:
+            return numeric_column(name, numbers), numbers
     distinct, inverse, counts = np.unique(present, return_inverse=True, return_counts=True)
     full_inverse = np.full(len(numbers), -1, dtype=np.int64)
     full_inverse[~missing] = inverse
     if override == CATEGORICAL:
         labels = [number_text(v) for v in distinct.tolist()]
         return _categorical(name, labels, full_inverse, counts, by_frequency=len(labels) > MAX_LEVELS)
-    n = len(numbers)
     if constant:
         return Excluded(name, f"constant: every value is {number_text(float(distinct[0]))}")
     if len(distinct) == 2:
         labels = [number_text(v) for v in distinct.tolist()]
         return _categorical(name, labels, full_inverse, counts, boolean=labels == ["0", "1"])
-    if len(distinct) == n and n >= ID_MIN_ROWS:
-        return Excluded(name, "ID-like: a different whole number in every row")
-    if len(distinct) <= MAX_CODES and CODE_WORDS.intersection(words(name)):
-        return _categorical(name, [number_text(v) for v in distinct.tolist()], full_inverse, counts)
-    return numeric_column(name, numbers), numbers
+    return _categorical(name, [number_text(v) for v in distinct.tolist()], full_inverse, counts)  # a code
 
 
 def _text(name: str, cells: pa.ChunkedArray, missing: np.ndarray, present: int, override: str | None, problems):

@@ -219,7 +219,7 @@ def read_csv(
         raise BuildInputError(f"unknown task {task!r} (choose from {', '.join(TASKS)})")
     problems = Problems()
     overrides = overrides or Overrides()
-    table = read_table(path, problems, delimiter=delimiter, decimal=decimal, encoding=encoding)
+    table = read_table(path, problems, delimiter=delimiter, decimal=decimal, encoding=encoding, keep_text=[target])
     file = table.path
     if table.n_rows == 0:
         problems.error(f"{file} has a header but no rows")
@@ -259,8 +259,7 @@ def read_csv(
     mask = None if keep is None else pa.array(keep)
     columns = [table.column(name) if mask is None else table.column(name).filter(mask) for name in features]
     table.columns = []  # only the feature columns' strings are held from here on, each until it is read
-    schema, Z = infer_schema(features, list(columns), overrides, problems, where, table.dialect.decimal)
-    del columns
+    schema, Z = infer_schema(features, columns, overrides, problems, where, table.dialect.decimal)  # frees them
     problems.check()
     assert schema is not None and Z is not None and y is not None and task is not None
     return Dataset(Z, y, schema.names, target, task, classes, str(file), inferred, schema=schema, notes=problems.notes)

@@ -38,4 +38,4 @@ def schema_table(schema: Schema, Z: np.ndarray) -> str:
 def _number(value: float | None) -> str:
     if value is None:
         return "?"
-    return number_text(value) if float(value).is_integer() else f"{value:.4g}"
+    return number_text(value) if float(value).is_integer() else f"{value:.6g}"

@@ -10,6 +10,8 @@ then each column is trimmed and its missing cells become nulls, all in vectorise
   first lines mean a decimal comma; ``--decimal`` overrides.
 - Encoding: UTF-8, with or without a BOM; otherwise cp1252 (Latin-1 when the bytes are not cp1252),
   with a note; ``--encoding`` overrides (any Python codec name).
+- Numbers: a column whose first lines hold only numbers is parsed by pyarrow as float64; if a later
+  cell is not a number, that column is read again as text.
 - Missing: an empty cell, or (case-insensitive, after trimming) one of ``NULL_SPELLINGS``.
 - A first column with an empty header name holding 0..n-1 is a saved DataFrame index: dropped, with
   a note. Other unnamed columns are named ``column_N`` (N counts from 1), with a note.
@@ -42,6 +44,8 @@ SAMPLE_LINES = 50
 BLOCK_BYTES = 1 << 24  # pyarrow's parse block: 16 MiB keeps both cores busy on a 250 MB file
 _COMMA_DECIMAL = re.compile(r"[+-]?\d+,\d+")
 _POINT_DECIMAL = re.compile(r"[+-]?\d*\.\d+")
+_NULLS_CASED = sorted({v for s in NULL_SPELLINGS for v in (s, s.upper(), s.capitalize())} | {"NaN", "N/A", "#N/A"})
+_FAILED_COLUMN = re.compile(r"In CSV column #(\d+)")
 _NOT_CP1252 = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
 
 
@@ -82,8 +86,12 @@ def read_table(
     delimiter: str | None = None,
     decimal: str | None = None,
     encoding: str | None = None,
+    keep_text: Sequence[str] = (),
 ) -> Table:
     """Read ``path``; problems the rest of the file can still be read past go to ``problems``.
+
+    Columns whose first lines hold only numbers are parsed as float64 by pyarrow (a column with a cell
+    that is not is read again as text); the columns named in ``keep_text`` (e.g. the target) stay text.
 
     Raises :class:`BuildInputError` when the file cannot be read at all."""
     file = Path(path)
@@ -109,7 +117,9 @@ def read_table(
         raise BuildInputError(f"{file} is empty")
     decimal = _decimal(sample[1:], delimiter, decimal, problems)
     header = [h.strip() for h in sample[0]]
-    columns, ragged, dialect = _read_columns(file, Dialect(delimiter, decimal, encoding), len(header), problems)
+    numeric = _numeric_in_sample(sample[1:], len(header), decimal, keep_text, header)
+    dialect = Dialect(delimiter, decimal, encoding)
+    columns, ragged, dialect = _read_columns(file, dialect, len(header), numeric, problems)
     table = Table(file, dialect, header, columns, len(columns[0]) if columns else 0)
     if ragged:
         table._lines, bad = _line_map(file, dialect, table.n_rows)
@@ -179,8 +189,24 @@ def _decimal(rows: Sequence[Sequence[str]], delimiter: str, requested: str | Non
     return "."
 
 
+def _numeric_in_sample(
+    rows: Sequence[Sequence[str]], n_columns: int, decimal: str, keep_text: Sequence[str], header: Sequence[str]
+) -> set[int]:
+    """Columns whose sampled cells are all numbers or missing (and some numbers): pyarrow parses them as float64."""
+    number = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?".replace("\\.", re.escape(decimal)))
+    out = set()
+    for j in range(n_columns):
+        cells = [row[j].strip() for row in rows if len(row) == n_columns]
+        if header[j] in keep_text or not cells:
+            continue
+        numbers = [c for c in cells if c.lower() not in NULL_SPELLINGS]
+        if numbers and all(number.fullmatch(c) for c in numbers):
+            out.add(j)
+    return out
+
+
 def _read_columns(
-    file: Path, dialect: Dialect, n_columns: int, problems: Problems
+    file: Path, dialect: Dialect, n_columns: int, numeric: set[int], problems: Problems
 ) -> tuple[list[pa.ChunkedArray], int, Dialect]:
     """Every column as trimmed strings with nulls for missing cells, how many ragged rows were skipped, and
     the dialect (its encoding changed when the file turned out not to be UTF-8 past the sample)."""
@@ -199,19 +225,33 @@ def _read_columns(
                 skip_rows=1, column_names=names, encoding=_arrow_encoding(dialect.encoding), block_size=BLOCK_BYTES
             ),
             parse_options=pv.ParseOptions(delimiter=dialect.delimiter, invalid_row_handler=skip),
-            convert_options=pv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False),
+            convert_options=pv.ConvertOptions(
+                column_types={n: pa.float64() if i in numeric else pa.string() for i, n in enumerate(names)},
+                strings_can_be_null=False,
+                null_values=_NULLS_CASED,
+                decimal_point=dialect.decimal,
+            ),
         )
     except pa.ArrowInvalid as exc:
+        failed = _FAILED_COLUMN.search(str(exc))
+        if failed and int(failed.group(1)) in numeric and "conversion error" in str(exc):
+            # a cell past the sample is not a number: that column is read as text (build.columns reports it)
+            return _read_columns(file, dialect, n_columns, numeric - {int(failed.group(1))}, problems)
         if "UTF8" in str(exc) and dialect.encoding == "utf-8":  # a non-UTF-8 byte past the sample
             encoding = _fallback_encoding(file)
             problems.note(f"{file.name} is not UTF-8: read as {encoding} (--encoding to choose)")
-            return _read_columns(file, Dialect(dialect.delimiter, dialect.decimal, encoding), n_columns, problems)
+            dialect = Dialect(dialect.delimiter, dialect.decimal, encoding)
+            return _read_columns(file, dialect, n_columns, numeric, problems)
         raise BuildInputError(f"cannot read {file} as CSV: {str(exc).splitlines()[0]}") from None
     except (OSError, LookupError, UnicodeDecodeError) as exc:
         raise BuildInputError(f"cannot read {file} as CSV: {exc}") from None
     nulls = pa.array(NULL_SPELLINGS)
     columns = []
     for name in names:
+        if table.column(name).type != pa.string():
+            columns.append(table.column(name))  # float64, null = missing
+            table = table.drop_columns([name])
+            continue
         trimmed = pc.utf8_trim_whitespace(table.column(name))
         missing = pc.is_in(pc.utf8_lower(trimmed), value_set=nulls)
         columns.append(pc.if_else(missing, pa.scalar(None, pa.string()), trimmed))

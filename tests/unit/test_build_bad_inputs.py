@@ -236,11 +236,9 @@ def test_a_folder_is_not_a_data_file(tmp_path, capsys):
 
 def test_not_utf8_is_read_as_cp1252_with_a_note(tmp_path):
     data = tmp_path / "latin1.csv"
-    data.write_bytes(
-        ("a,b,y\n" + "".join(f"{i % 5},{i % 3},{'\xe9t\xe9' if i % 2 else 'hiver'}\n" for i in range(40))).encode(
-            "latin-1"
-        )
-    )
+    labels = ["\xe9t\xe9", "hiver"]
+    rows = "".join(f"{i % 5},{i % 3},{labels[i % 2]}\n" for i in range(40))
+    data.write_bytes(("a,b,y\n" + rows).encode("latin-1"))
     dataset = read_csv(data, "y")
     assert dataset.classes == ["hiver", "\xe9t\xe9"]
     assert any("not UTF-8: read as cp1252" in note for note in dataset.notes)
