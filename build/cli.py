@@ -1,7 +1,9 @@
 """`litelens build`: train on a CSV (or a demo dataset), export TFLite, write a model bundle.
 
-Every input problem is reported as one line on stderr with exit code 2, before training starts;
-a quantized model that falls too far below Keras is refused (exit 2) and nothing is written.
+Every input problem is reported on stderr, one line each (all problems of a CSV at once), with exit
+code 2, before training starts; what the build decided about the data (an excluded column, a dropped
+index, an encoding fallback) is printed as notes, then the schema table. A quantized model that falls
+too far below Keras is refused (exit 2) and nothing is written.
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ import sys
 from pathlib import Path
 
 from litelens.build.bundle import QUANTIZATIONS, TASKS, BundleCard, BundleError, check_output_dir
-from litelens.build.data import DEMOS, BuildInputError, Dataset, load_demo, read_csv
+from litelens.build.columns import Overrides
+from litelens.build.data import DEMOS, BuildInputError, Dataset, choose_positive, load_demo, read_csv
 from litelens.build.export import ExportError
 from litelens.build.pipeline import BuildConfig, BuildResult, build_bundle
+from litelens.build.problems import BuildProblems
+from litelens.build.schema_report import schema_table
 
 EXIT_BAD_INPUT = 2
 
@@ -30,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--demo", metavar="NAME", help=f"a built-in dataset instead of --data: {', '.join(DEMOS)}")
     source.add_argument("--rows", type=int, default=20000, help="rows of --demo synthetic (default 20000)")
     source.add_argument("--task", help=f"{' | '.join(TASKS)} (default: inferred from the target and printed)")
+    add_data_arguments(parser)
     out = parser.add_argument_group("output")
     out.add_argument("--out", required=True, metavar="DIR", help="bundle folder to write (e.g. bundles/NAME)")
     out.add_argument("--name", help="bundle name in the card (default: the folder's name)")
@@ -85,6 +91,39 @@ def threshold_value(text: str) -> float | str:
     return value
 
 
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """How --data is read and its columns typed, and which class is positive."""
+    data = parser.add_argument_group("reading --data (default: sniffed from the file and printed)")
+    data.add_argument("--delimiter", help="field delimiter: , ; | or tab (default: sniffed)")
+    data.add_argument("--decimal", help="decimal mark: . or , (default: sniffed; a decimal comma goes with ;)")
+    data.add_argument("--encoding", help="text encoding (default: UTF-8, else cp1252/Latin-1 with a note)")
+    data.add_argument("--categorical", metavar="COLUMNS", help="comma-separated columns to read as categories")
+    data.add_argument("--numeric", metavar="COLUMNS", help="comma-separated columns to read as numbers")
+    data.add_argument("--drop", metavar="COLUMNS", help="comma-separated columns to leave out")
+    data.add_argument(
+        "--positive-class",
+        metavar="LABEL",
+        help="binary: the class whose probability the model outputs (default: the label that sorts second, "
+        "numbers by value, text alphabetically)",
+    )
+
+
+def overrides_from_args(args: argparse.Namespace) -> Overrides:
+    def names(option: str) -> tuple[str, ...]:
+        value = getattr(args, option, None)
+        return tuple(n.strip() for n in value.split(",") if n.strip()) if value else ()
+
+    return Overrides(names("categorical"), names("numeric"), names("drop"))
+
+
+def positive_note(dataset: Dataset) -> str:
+    positive = dataset.classes[1] if dataset.classes else "?"
+    return (
+        f"positive class: {positive!r} (the model outputs P({positive}); default: the label that sorts second; "
+        "--positive-class to choose)"
+    )
+
+
 _OPTION_FIELDS = {
     "epochs": "epochs",
     "batch_size": "batch_size",
@@ -136,12 +175,23 @@ def load_dataset(args: argparse.Namespace) -> Dataset:
         dataset = load_demo(args.demo, n_rows=args.rows, seed=args.seed or 0)
         if args.task is not None and args.task != dataset.task:
             raise BuildInputError(f"--demo {args.demo} is a {dataset.task} dataset, not {args.task}")
+        positive = getattr(args, "positive_class", None)
+        dataset.y, dataset.classes = choose_positive(dataset.y, dataset.classes, dataset.task, positive, dataset.target)
         return dataset
     if args.data is None:
         raise BuildInputError("give --data CSV with --target COLUMN, or --demo " + "|".join(DEMOS))
     if args.target is None:
         raise BuildInputError("--data needs --target COLUMN (the column to predict)")
-    return read_csv(args.data, args.target, args.task)
+    return read_csv(
+        args.data,
+        args.target,
+        args.task,
+        delimiter=getattr(args, "delimiter", None),
+        decimal=getattr(args, "decimal", None),
+        encoding=getattr(args, "encoding", None),
+        overrides=overrides_from_args(args),
+        positive_class=getattr(args, "positive_class", None),
+    )
 
 
 def describe(dataset: Dataset) -> str:
@@ -151,10 +201,16 @@ def describe(dataset: Dataset) -> str:
     else:
         how = "the demo's task" if dataset.source in DEMOS else "from --task"
     classes = f", classes {', '.join(dataset.classes)}" if dataset.classes else ""
-    return (
-        f"data: {dataset.source}: {rows} rows, {cols} features, target {dataset.target!r}\n"
+    text = (
+        f"data: {dataset.source}: {rows} rows, {cols} {'columns' if dataset.schema else 'features'}, "
+        f"target {dataset.target!r}\n"
         f"task: {dataset.task} ({how}){classes}"
     )
+    if dataset.task == "binary":
+        text += "\n" + positive_note(dataset)
+    notes = "".join(f"note: {note}\n" for note in dataset.notes)
+    table = "\n" + schema_table(dataset.schema, dataset.X) if dataset.schema is not None else ""
+    return notes + text + table
 
 
 def _size(n: int) -> str:
@@ -231,7 +287,14 @@ def run(args: argparse.Namespace) -> int:
             force=args.force,
             source=dataset.source,
             log=lambda line: print(line, flush=True),
+            schema=dataset.schema,
         )
+    except BuildProblems as exc:
+        for note in exc.notes:
+            print(f"note: {note}", flush=True)
+        for problem in exc.problems:
+            print(f"litelens build: error: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except (BuildInputError, BundleError) as exc:
         print(f"litelens build: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

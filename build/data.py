@@ -1,23 +1,33 @@
-"""Reading and validating the training data: a CSV of numeric features plus a target column, or a demo.
+"""The training data: a CSV (read by ``build.table``, its columns typed by ``build.columns``) or a demo;
+the target's task and classes; validation of in-memory rows for the Python API.
 
-Every problem is a :class:`BuildInputError` with a one-line message naming the column and/or row, raised
-before any training starts (the CLI maps it to exit code 2).
+Every problem is a one-line message naming the column and/or row, raised before any training starts
+(the CLI maps it to exit code 2). ``read_csv`` reports every problem of a file at once
+(:class:`BuildProblems`, one line each) and keeps the notes of what it decided (``Dataset.notes``).
+
+Target rules: rows whose target cell is missing are dropped (a note says how many). Binary classes
+are ordered like every classification target (numbers by value, text alphabetically) and the model
+outputs P(classes[1]): by default the label that sorts second is the positive class; ``positive_class``
+chooses it (it moves to classes[1]).
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from litelens.build.bundle import TASKS
-from litelens.build.bundle.schema import CATEGORICAL, Schema
+from litelens.build.bundle.schema import CATEGORICAL, UNKNOWN, Schema
+from litelens.build.columns import Overrides, infer_schema, parse_numbers
+from litelens.build.problems import BuildInputError, Problems
+from litelens.build.table import read_table
 
 DEMOS = ("breast_cancer", "synthetic")
 MIN_TRAIN_ROWS = 10
@@ -25,10 +35,6 @@ MIN_VALIDATION_ROWS = 5
 # A numeric target with at most this many distinct integer values (and few per row) is read as classes.
 MAX_INFERRED_CLASSES = 20
 FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
-class BuildInputError(ValueError):
-    """Bad training input (file, column, row, task or option): the user can fix it."""
 
 
 @dataclass
@@ -43,6 +49,8 @@ class Dataset:
     classes: list[str] | None
     source: str
     task_inferred: bool = False
+    schema: Schema | None = None  # a CSV's columns; X then holds column-space rows (float64)
+    notes: list[str] = field(default_factory=list)
 
 
 def _parse_float(cell: str) -> float | None:
@@ -85,9 +93,12 @@ def _label_text(value: float) -> str:
     return str(int(value)) if math.isfinite(value) and value.is_integer() else repr(float(value))
 
 
-def infer_task(values: Sequence[str]) -> str:
-    """binary for 2 distinct values; multiclass for 3+ text labels or few distinct integers; else regression."""
-    _, labels = _class_keys(values)
+def infer_task(values: Sequence[str], n_rows: int | None = None) -> str:
+    """binary for 2 distinct values; multiclass for 3+ text labels or few distinct integers; else regression.
+
+    ``values``: the labels, or with ``n_rows`` the distinct labels of that many rows."""
+    _, labels = _class_keys(list(set(values)))
+    n_rows = len(values) if n_rows is None else n_rows
     distinct = list(labels)
     numbers = [_parse_float(labels[k]) for k in distinct]
     if len(distinct) <= 2:  # one value is a (degenerate) binary target: encode_target says so
@@ -95,133 +106,163 @@ def infer_task(values: Sequence[str]) -> str:
     if any(n is None for n in numbers):
         return "multiclass"
     if all(n is not None and n.is_integer() for n in numbers) and 3 <= len(distinct) <= MAX_INFERRED_CLASSES:
-        return "multiclass" if len(distinct) * 10 <= len(values) else "regression"
+        return "multiclass" if len(distinct) * 10 <= n_rows else "regression"
     return "regression"
 
 
+Lines = Callable[[np.ndarray], list[int]]
+
+
 def encode_target(
-    values: Sequence[str], task: str, target: str, lines: Sequence[int] | None = None
+    values: Sequence[str] | pa.ChunkedArray,
+    task: str,
+    target: str,
+    lines: Sequence[int] | Lines | None = None,
+    decimal: str = ".",
 ) -> tuple[np.ndarray, list[str] | None]:
     """``(y, classes)``: class indices in the sorted order of the labels (numeric labels by value).
 
-    ``lines``: each value's line in the file, for messages."""
+    ``values``: the target's cells, none missing; ``lines``: each value's line in the file, for messages
+    (a list, or a function of row indices). Vectorised: Python touches each distinct label, not each row."""
     if task not in TASKS:
         raise BuildInputError(f"unknown task {task!r} (choose from {', '.join(TASKS)})")
+    cells = values if isinstance(values, pa.ChunkedArray) else pa.chunked_array([pa.array(list(values), pa.string())])
+    where = _lines_function(lines)
     if task == "regression":
-        y = np.empty(len(values), dtype=np.float64)
-        for i, cell in enumerate(values):
-            value = _parse_float(cell)
-            if value is None or not math.isfinite(value):
-                raise BuildInputError(
-                    f"target column {target!r}, {_row(i, lines)}: {cell!r} is not a number (task regression)"
-                )
-            if abs(value) > FLOAT32_MAX:
-                raise BuildInputError(f"target column {target!r}, {_row(i, lines)}: {cell} is too large for float32")
-            y[i] = value
+        y, bad = parse_numbers(cells, decimal)
+        bad |= np.isnan(y)
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise BuildInputError(
+                f"target column {target!r}, row {where(np.array([row]))[0]}: {cells[row].as_py()!r} is not a number "
+                "(task regression)"
+            )
+        if np.any(np.abs(y) > FLOAT32_MAX):
+            row = int(np.argmax(np.abs(y) > FLOAT32_MAX))
+            line = where(np.array([row]))[0]
+            raise BuildInputError(
+                f"target column {target!r}, row {line}: {cells[row].as_py()} is too large for float32"
+            )
         if np.ptp(y) == 0:
             raise BuildInputError(f"target column {target!r} is constant ({y[0]:g}): nothing to learn")
         return y, None
-    keys, names = _class_keys(values)
-    for i, value in enumerate(values):
+    encoded = pc.dictionary_encode(cells.combine_chunks())
+    distinct = [str(v) for v in encoded.dictionary.to_pylist()]
+    inverse = encoded.indices.to_numpy(zero_copy_only=False)
+    for k, value in enumerate(distinct):
         number = _parse_float(value)
-        if number is not None and not math.isfinite(number):  # "nan", "inf": among text labels too
-            raise BuildInputError(f"target column {target!r}, {_row(i, lines)}: {value!r} is not a class label")
-    distinct, labels = list(names), list(names.values())
-    if len(distinct) < 2:
+        if number is not None and not math.isfinite(number):  # "inf": among text labels too
+            row = int(np.argmax(inverse == k))
+            raise BuildInputError(
+                f"target column {target!r}, row {where(np.array([row]))[0]}: {value!r} is not a class label"
+            )
+    keys, names = _class_keys(distinct)
+    order, labels = list(names), list(names.values())
+    if len(order) < 2:
         raise BuildInputError(f"target column {target!r} has a single class ({labels[0]!r}): nothing to learn")
-    if task == "binary" and len(distinct) != 2:
+    if task == "binary" and len(order) != 2:
         raise BuildInputError(
-            f"target column {target!r} has {len(distinct)} classes but --task binary needs exactly 2 "
+            f"target column {target!r} has {len(order)} classes but --task binary needs exactly 2 "
             f"(use --task multiclass or regression)"
         )
-    if task == "multiclass" and len(distinct) < 3:
+    if task == "multiclass" and len(order) < 3:
         raise BuildInputError(
-            f"target column {target!r} has {len(distinct)} classes but --task multiclass needs 3 or more "
+            f"target column {target!r} has {len(order)} classes but --task multiclass needs 3 or more "
             "(use --task binary)"
         )
-    index = {k: i for i, k in enumerate(distinct)}
-    return np.array([index[k] for k in keys], dtype=np.int64), labels
+    index = {k: i for i, k in enumerate(order)}
+    per_distinct = np.array([index[k] for k in keys], dtype=np.int64)
+    return per_distinct[inverse], labels
 
 
-def _row(i: int, lines: Sequence[int] | None) -> str:
-    """``row N``: the file's line number of data row ``i`` when known (blank lines skipped), else i + 2."""
-    return f"row {lines[i] if lines is not None else i + 2}"
+def choose_positive(
+    y: np.ndarray, classes: list[str] | None, task: str, positive: str | None, target: str
+) -> tuple[np.ndarray, list[str] | None]:
+    """Binary: ``positive`` moves to classes[1] (the class whose probability the model outputs)."""
+    if positive is None:
+        return y, classes
+    if task != "binary" or not classes:
+        raise BuildInputError(f"--positive-class is for a binary target; {target!r} is {task}")
+    if positive not in classes:
+        raise BuildInputError(
+            f"--positive-class {positive!r} is not a class of {target!r} (classes: {', '.join(classes)})"
+        )
+    if classes[1] == positive:
+        return y, classes
+    return 1 - y, [classes[1], classes[0]]
 
 
-def read_csv(path: str | os.PathLike[str], target: str, task: str | None = None) -> Dataset:
-    """Read a header + numeric rows CSV; every feature column must be a finite number in every row."""
-    file = Path(path)
-    try:
-        if not file.exists():
-            raise BuildInputError(f"data file {file} does not exist")
-        if not file.is_file():
-            raise BuildInputError(f"data file {file} is not a file")
-    except OSError as exc:  # e.g. a name too long
-        raise BuildInputError(f"cannot read {file}: {exc.strerror or exc}") from None
-    rows: list[list[str]] = []
-    lines: list[int] = []  # each kept row's line in the file (the last line of a multi-line record)
-    try:
-        with file.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            for row in reader:
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue  # a blank line; a row of empty cells (",,,") is kept and reported
-                rows.append(row)
-                lines.append(reader.line_num)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise BuildInputError(f"cannot read {file} as CSV: {exc}") from None
-    if not rows:
-        raise BuildInputError(f"{file} is empty")
-    header = [h.strip() for h in rows[0]]
-    if any(not h for h in header):
-        raise BuildInputError(f"{file}: column {header.index('') + 1} of the header has no name")
-    seen: set[str] = set()
-    for h in header:
-        if h in seen:
-            raise BuildInputError(f"{file}: column {h!r} appears twice in the header")
-        seen.add(h)
-    if target not in header:
-        raise BuildInputError(f"{file}: no target column {target!r} (columns: {', '.join(header)})")
-    body = rows[1:]
-    if not body:
-        raise BuildInputError(f"{file} has a header but no rows")
-    t = header.index(target)
-    features = [h for i, h in enumerate(header) if i != t]
+def _lines_function(lines: Sequence[int] | Lines | None) -> Lines:
+    if lines is None:
+        return lambda rows: [int(r) + 2 for r in rows]
+    if callable(lines):
+        return lines
+    return lambda rows: [lines[int(r)] for r in rows]
+
+
+def read_csv(
+    path: str | os.PathLike[str],
+    target: str,
+    task: str | None = None,
+    *,
+    delimiter: str | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+    overrides: Overrides | None = None,
+    positive_class: str | None = None,
+) -> Dataset:
+    """Read a CSV as it comes (``build.table``), type its columns (``build.columns``), encode its target.
+
+    ``Dataset.X`` holds the rows in ``Dataset.schema``'s column space. Raises :class:`BuildProblems`
+    listing every fatal problem of the file (or :class:`BuildInputError` when it cannot be read)."""
+    if task is not None and task not in TASKS:
+        raise BuildInputError(f"unknown task {task!r} (choose from {', '.join(TASKS)})")
+    problems = Problems()
+    overrides = overrides or Overrides()
+    table = read_table(path, problems, delimiter=delimiter, decimal=decimal, encoding=encoding, keep_text=[target])
+    file = table.path
+    if table.n_rows == 0:
+        problems.error(f"{file} has a header but no rows")
+        problems.check()
+    features = [name for name in dict.fromkeys(table.names) if name != target]  # a name twice is reported once
     if not features:
-        raise BuildInputError(f"{file}: no feature columns besides the target {target!r}")
-    X = np.empty((len(body), len(features)), dtype=np.float64)
-    labels: list[str] = []
-    for r, row in enumerate(body):
-        line = lines[r + 1]  # the line number an editor shows
-        if len(row) != len(header):
-            raise BuildInputError(f"{file}, row {line}: {len(row)} cells, the header has {len(header)}")
-        if not any(cell.strip() for cell in row):
-            raise BuildInputError(f"{file}, row {line}: every cell is empty")
-        label = row[t].strip()
-        if not label:
-            raise BuildInputError(f"{file}, row {line}: target column {target!r} is empty")
-        labels.append(label)
-        c = 0
-        for i, cell in enumerate(row):
-            if i == t:
-                continue
-            text = cell.strip()
-            value = _parse_float(text) if text else None
-            if not text or (value is not None and not math.isfinite(value)):
-                raise BuildInputError(f"{file}, row {line}, column {header[i]!r}: empty or NaN/inf cell {cell!r}")
-            if value is None:
-                raise BuildInputError(
-                    f"{file}, row {line}, column {header[i]!r}: {cell!r} is not a number (features must be numeric)"
+        problems.error(f"{file}: no feature columns besides the target {target!r}")
+    overrides.check(table.names, target, problems)
+    keep: np.ndarray | None = None
+    where: Lines = table.lines
+    inferred, y, classes = task is None, None, None
+    if target not in table.names:
+        problems.error(f"{file}: no target column {target!r} (columns: {', '.join(table.names)})")
+    else:
+        labels = table.column(target)
+        missing = labels.is_null().to_numpy(zero_copy_only=False)
+        if missing.all():
+            problems.error(f"{file}: target column {target!r} is empty in every row")
+        else:
+            if missing.any():
+                keep = ~missing
+                rows = np.flatnonzero(keep)
+                first = table.lines(np.flatnonzero(missing)[:3])
+                problems.note(
+                    f"{int(missing.sum())} rows have no {target!r} value and are left out "
+                    f"(row {', '.join(map(str, first))}{' ...' if missing.sum() > 3 else ''})"
                 )
-            X[r, c] = value
-            c += 1
-    if np.any(np.abs(X) > FLOAT32_MAX):
-        r, c = np.argwhere(np.abs(X) > FLOAT32_MAX)[0]
-        raise BuildInputError(f"{file}, row {lines[r + 1]}, column {features[c]!r}: value too large for float32")
-    inferred = task is None
-    task = infer_task(labels) if task is None else task
-    y, classes = encode_target(labels, task, target, lines[1:])
-    return Dataset(X.astype(np.float32), y, features, target, task, classes, str(file), inferred)
+                labels = labels.filter(pa.array(keep))
+                where = lambda r: table.lines(rows[r])  # noqa: E731 - rows of the kept data -> file lines
+            try:
+                distinct = pc.unique(labels).to_pylist()
+                task = infer_task([str(v) for v in distinct], len(labels)) if task is None else task
+                y, classes = encode_target(labels, task, target, where, table.dialect.decimal)
+                y, classes = choose_positive(y, classes, task, positive_class, target)
+            except BuildInputError as exc:
+                problems.error(str(exc))
+    mask = None if keep is None else pa.array(keep)
+    columns = [table.column(name) if mask is None else table.column(name).filter(mask) for name in features]
+    table.columns = []  # only the feature columns' strings are held from here on, each until it is read
+    schema, Z = infer_schema(features, columns, overrides, problems, where, table.dialect.decimal)  # frees them
+    problems.check()
+    assert schema is not None and Z is not None and y is not None and task is not None
+    return Dataset(Z, y, schema.names, target, task, classes, str(file), inferred, schema=schema, notes=problems.notes)
 
 
 def load_demo(name: str, *, n_rows: int = 20000, seed: int = 0) -> Dataset:
@@ -255,7 +296,8 @@ def check_columns(
     for j, column in enumerate(schema.columns):
         values = Z[:, j]
         if column.kind == CATEGORICAL:
-            codes = np.arange(len(column.levels) + int(column.missing), dtype=np.float64)
+            # a level code, the missing code, or unknown (a level rarer than the kept ones)
+            codes = np.arange(UNKNOWN, len(column.levels) + int(column.missing), dtype=np.float64)
             bad = np.flatnonzero(~np.isin(values, codes))
         else:
             bad = np.flatnonzero(np.isinf(values) | (np.isnan(values) & (not column.missing)))
