@@ -68,7 +68,7 @@ def test_invoke_command_prints_the_explanation_table_and_plots(twin, features, t
     # (the in-process handlers' JSON log lines share stdout with the table here)
     out = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("{")]
     assert out[0].startswith("instance 0: label=")
-    header = next(i for i, line in enumerate(out) if line.startswith("feature"))
+    header = next(i for i, line in enumerate(out) if line.startswith("column"))
     assert "SHAP" in out[header] and "LIME weight" in out[header]
     table = out[header + 2 : header + 2 + len(features)]
     assert sorted(line.split()[0] for line in table) == sorted(features)
