@@ -33,6 +33,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -244,10 +245,17 @@ class Schema:
             start += width
         return out
 
-    @property
+    @cached_property
     def is_identity(self) -> bool:
         """Whether the model's inputs are the columns themselves (numbers, no missing indicators)."""
         return all(c.kind == NUMERIC and not c.missing for c in self.columns)
+
+    @cached_property
+    def ranges(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per column the training (min, max) as arrays, NaN where none is recorded (computed once)."""
+        low = np.array([math.nan if c.min is None else c.min for c in self.columns])
+        high = np.array([math.nan if c.max is None else c.max for c in self.columns])
+        return low, high
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -322,6 +330,8 @@ class Schema:
         out = np.empty(len(values), dtype=np.float64)
         for i, value in enumerate(values):
             if value is None:
+                if column.median is None:  # a card written before schemas: nothing to impute with
+                    raise ValueKindError(i, column.name, "a number", value)
                 out[i] = math.nan
                 warnings.append((i, W_IMPUTED, f"{column.name} is missing: the training median {column.median:g} used"))
                 continue
@@ -426,8 +436,8 @@ def _level_key(column: Column, value: Any) -> str | None:
             return column.levels[int(value)]
         try:
             return number_text(float(value))
-        except OverflowError:
-            return str(value)
+        except OverflowError:  # an integer beyond float64: no level of any column
+            return None
     return None
 
 

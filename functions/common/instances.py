@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from litelens.build.bundle.schema import CATEGORICAL, NUMERIC, Schema, ValueKindError
+from litelens.build.bundle.schema import NUMERIC, Schema, ValueKindError
 from litelens.functions.common.errors import (
     E_AMBIGUOUS_INPUT,
     E_COLUMN_LENGTH_MISMATCH,
@@ -123,40 +123,12 @@ def _fast_columns(
     return Z, X
 
 
-@dataclass(frozen=True)
-class _Plain:
-    """What the fast path needs of a schema, worked out once per schema: whether its columns are plain
-    numbers, and their training ranges as arrays (NaN: none recorded)."""
-
-    identity: bool
-    low: np.ndarray
-    high: np.ndarray
-
-
-_PLAIN: dict[int, tuple[Schema, _Plain]] = {}  # by id(schema); the schema is kept so its id stays its own
-
-
-def _plain(schema: Schema) -> _Plain:
-    cached = _PLAIN.get(id(schema))
-    if cached is not None and cached[0] is schema:
-        return cached[1]
-    plain = _Plain(
-        schema.is_identity,
-        np.array([math.nan if c.min is None else c.min for c in schema.columns]),
-        np.array([math.nan if c.max is None else c.max for c in schema.columns]),
-    )
-    if len(_PLAIN) >= 16:  # a function serves one card: only tests make more
-        _PLAIN.clear()
-    _PLAIN[id(schema)] = (schema, plain)
-    return plain
-
-
 def _range_warnings(schema: Schema, Z: np.ndarray) -> list[tuple[int, int, str, str]]:
     """``(row, column index, code, message)`` for the numbers of ``Z`` (plain numeric columns, none
     missing) outside their training range: one vectorised test, then the schema's own reader on the
     (few) values it flags, so the messages are the schema's."""
-    plain = _plain(schema)
-    outside = np.less(Z, plain.low) | np.greater(Z, plain.high)
+    low, high = schema.ranges
+    outside = np.less(Z, low) | np.greater(Z, high)
     if not outside.any():
         return []
     found = []
@@ -179,23 +151,11 @@ class _BadValue(Exception):
 def _read_column(schema: Schema, j: int, values: Sequence[Any], columnar: bool) -> tuple[np.ndarray, list]:
     """One column's raw values in column space, with its warnings; ``_BadValue`` for its first wrong value."""
     column = schema.columns[j]
-    numeric = column.kind == NUMERIC
-    if numeric and column.median is None and None in values:
-        # A card written before schemas knows no median to impute with: null stays a mistake.
-        i = next(i for i, v in enumerate(values) if v is None)
-        raise _BadValue(i, _value_error(_where(i, column.name, columnar), "a number", None, numeric))
     try:
         return schema.read_values(j, values)
     except ValueKindError as exc:
         where = _where(exc.row, column.name, columnar)
-        raise _BadValue(exc.row, _value_error(where, exc.expected, exc.got, numeric)) from None
-    except ValueError:
-        if column.kind != CATEGORICAL:
-            raise
-        # An integer too long to print as a level (a direct invocation's event can hold one).
-        i = next(i for i, v in enumerate(values) if type(v) is int and abs(v) >= 10**4000)
-        expected = "a string from the column's levels"
-        raise _BadValue(i, _value_error(_where(i, column.name, columnar), expected, values[i], numeric)) from None
+        raise _BadValue(exc.row, _value_error(where, exc.expected, exc.got, column.kind == NUMERIC)) from None
 
 
 def _batch(
@@ -282,7 +242,7 @@ def _check_rows(rows: Sequence[Any], schema: Schema) -> None:
 
 def _rows_batch(rows: Sequence[Any], schema: Schema, booleans_possible: bool, strings_possible: bool) -> Batch:
     n_columns = len(schema.columns)
-    if _plain(schema).identity:
+    if schema.is_identity:
         fast = _fast_columns(rows, n_columns, booleans_possible, strings_possible)
         if fast is not None:
             return _batch(schema, fast[0], _range_warnings(schema, fast[0]), fast[1])
@@ -320,7 +280,7 @@ def _columns_batch(inputs: Any, schema: Schema, max_rows: int, booleans_possible
             )
     _check_count(n, max_rows, '"inputs"')
     columns = [inputs[name] for name in names]
-    if _plain(schema).identity:
+    if schema.is_identity:
         fast = _fast_columns(columns, n, booleans_possible)
         if fast is not None:
             Z = np.ascontiguousarray(fast[0].T)
