@@ -202,7 +202,7 @@ def parse_parameters(value: Any, card: Any, caps: Caps) -> ExplainParameters:
             raise bad_request(E_UNKNOWN_EXPLAINER, f"unknown explainer {name!r}; available: {', '.join(EXPLAINERS)}")
     if len(set(explainers)) != len(explainers):
         raise bad_request(E_INVALID_PARAMETER, "parameters.explainers lists an explainer twice")
-    n_features = card.n_features
+    n_features = len(card.columns.names)  # the explainers attribute original columns, not model inputs
     min_nsamples = min(2 * n_features + 2, caps.nsamples)
     if value.get("nsamples") == AUTO:
         value = {k: v for k, v in value.items() if k != "nsamples"}  # shap's "auto" is our default

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from litelens.build.bundle.schema import Schema
 from litelens.functions.common import constants
 from litelens.functions.explain.request import parse_parameters
 from tests.support.predict_app import import_function_app
@@ -419,7 +420,11 @@ def test_defaults_are_bounded_by_the_caps_with_or_without_parameters(binary_bund
         assert explanation["shap"]["nsamples"] <= 50  # 4 features: shap enumerates all 14 coalitions
         # and the parsed request (what a many-feature model would spend) is capped too
         params = parse_parameters(
-            body.get("parameters"), SimpleNamespace(n_features=100, task="binary", classes=["good", "bad"]), app.CAPS
+            body.get("parameters"),
+            SimpleNamespace(
+                columns=Schema.numeric([f"x{j}" for j in range(100)]), task="binary", classes=["good", "bad"]
+            ),
+            app.CAPS,
         )
         assert (params.nsamples, params.num_samples) == (50, 300)
 
