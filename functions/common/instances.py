@@ -1,4 +1,4 @@
-"""Request bodies to batches of raw rows, model outputs to prediction objects. No event knowledge.
+"""Request bodies to batches of raw rows (column space and model inputs). No event knowledge.
 
 ``parse_instances(body, schema, max_rows, **request.value_hints()) -> Batch``
     Reads ``{"instances": [...]}`` (each a list in ``schema.names`` order, or an object keyed by the
@@ -12,12 +12,7 @@
     allowed)``. Every mistake is a ``ClientError`` naming the instance index, the column and, for a
     value, the kind expected.
 
-``require_finite_outputs(outputs)``, ``format_predictions(card, outputs, warnings)``,
-``prediction_response(card, outputs, warnings)``, ``model_info(card)``, ``card_metadata(card)``
-    Binary: ``{"probability": P(classes[1]), "label"}`` (label ``classes[1]`` when P >= the card's
-    decision threshold); multiclass: ``{"probabilities": {class: p}, "label"}``; regression:
-    ``{"value"}``; each with ``"warnings"`` when its row has any. ``GET /metadata`` answers
-    ``card_metadata`` (the schema and the threshold included).
+Model outputs become answers in ``predictions``.
 """
 
 from __future__ import annotations
@@ -40,7 +35,6 @@ from litelens.functions.common.errors import (
     E_INVALID_VALUE,
     E_MISSING_FEATURE,
     E_MISSING_INSTANCES,
-    E_NON_FINITE_OUTPUT,
     E_NON_FINITE_VALUE,
     E_TOO_MANY_INSTANCES,
     E_UNKNOWN_FEATURE,
@@ -330,85 +324,3 @@ def reject_unknown_fields(body: Mapping[str, Any], allowed: Iterable[str]) -> No
 
 
 # --- batch -> response ---------------------------------------------------------------------------
-
-
-def require_finite_outputs(outputs: np.ndarray) -> None:
-    """400 ``non_finite_output`` naming the rows whose model output is NaN or infinite.
-
-    Finite float32 inputs far outside the training range can overflow the network; such a row has
-    no prediction (a multiclass argmax over NaN would still name a class), so the request is refused
-    rather than answered with a made-up label."""
-    finite = np.isfinite(outputs).reshape(len(outputs), -1).all(axis=1)
-    if finite.all():
-        return
-    bad = np.flatnonzero(~finite).tolist()
-    listed = ", ".join(map(str, bad[:5])) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
-    raise bad_request(
-        E_NON_FINITE_OUTPUT,
-        f"the model's output for instance {listed} is not finite (NaN or infinity): "
-        "its feature values are far outside what the model was trained on",
-    )
-
-
-def _finite_or_none(values: list[float]) -> list[float | None]:
-    return [v if math.isfinite(v) else None for v in values]
-
-
-def format_predictions(
-    card: Any, outputs: np.ndarray, warnings: Sequence[Sequence[Mapping[str, str]]] | None = None
-) -> list[dict[str, Any]]:
-    """One prediction object per row of the model's ``outputs`` (n, n_outputs), by the card's task;
-    ``warnings`` (one list per row, ``Batch.warnings``) go into the rows that have any."""
-    if card.task == "binary":
-        negative, positive = card.classes
-        threshold = card.decision_threshold
-        probabilities = _finite_or_none(outputs[:, 0].astype(np.float64).tolist())
-        predictions = [
-            {"probability": p, "label": None if p is None else (positive if p >= threshold else negative)}
-            for p in probabilities
-        ]
-    elif card.task == "multiclass":
-        classes = card.classes
-        labels = np.argmax(outputs, axis=1).tolist()
-        predictions = [
-            {"probabilities": dict(zip(classes, _finite_or_none(row), strict=True)), "label": classes[k]}
-            for row, k in zip(outputs.astype(np.float64).tolist(), labels, strict=True)
-        ]
-    else:
-        predictions = [{"value": v} for v in _finite_or_none(outputs[:, 0].astype(np.float64).tolist())]
-    for prediction, row_warnings in zip(predictions, warnings or (), strict=False):
-        if row_warnings:
-            prediction["warnings"] = list(row_warnings)
-    return predictions
-
-
-def model_info(card: Any) -> dict[str, str]:
-    return {"name": card.name, "version": card.version}
-
-
-def prediction_response(
-    card: Any, outputs: np.ndarray, warnings: Sequence[Sequence[Mapping[str, str]]] | None = None
-) -> dict[str, Any]:
-    """``{"predictions": [...], "model": {"name", "version"}}``."""
-    return {"predictions": format_predictions(card, outputs, warnings), "model": model_info(card)}
-
-
-def card_metadata(card: Any) -> dict[str, Any]:
-    """What ``GET /metadata`` answers: the card without file hashes and build internals. ``schema``:
-    the raw columns a request sends (kind, levels or range, missing) and the excluded ones with their
-    reasons; ``threshold``: a binary model's decision threshold (None otherwise)."""
-    return {
-        "name": card.name,
-        "version": card.version,
-        "created_at": card.created_at,
-        "task": card.task,
-        "features": list(card.features),
-        "schema": card.columns.to_json(),
-        "classes": list(card.classes) if card.classes else None,
-        "threshold": card.decision_threshold if card.task == "binary" else None,
-        "target": card.target,
-        "input": {"dtype": card.input_dtype, "shape": list(card.input_shape)},
-        "metrics": card.metrics,
-        "quantization": card.quantization,
-        "format": card.format,
-    }

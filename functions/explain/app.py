@@ -13,7 +13,7 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from litelens.explain.service import Explanations
-from litelens.functions.common import instances
+from litelens.functions.common import instances, predictions
 from litelens.functions.common.events import Request
 from litelens.functions.common.model import load_at_init
 from litelens.functions.common.observability import JsonLogger
@@ -47,10 +47,10 @@ def explain(request: Request) -> dict:
     batch = instances.parse_instances(body, MODEL.card.columns, max_rows(params, CAPS, SETTINGS.max_instances))
     request.rows = len(batch)
     outputs = MODEL.predict_batch(batch.X)
-    instances.require_finite_outputs(outputs)
+    predictions.require_finite_outputs(outputs)
     columns = EXPLANATIONS.columns_from_outputs(outputs)
     rows = select_rows(params.explain_if, MODEL.card, columns, CAPS)
-    response = instances.prediction_response(MODEL.card, outputs, batch.warnings)
+    response = predictions.prediction_response(MODEL.card, outputs, batch.warnings)
     response["explanations"] = EXPLANATIONS.explain(batch.Z, columns, rows, params)
     return response
 

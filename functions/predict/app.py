@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from litelens.functions.common import instances
+from litelens.functions.common import instances, predictions
 from litelens.functions.common.events import Request
 from litelens.functions.common.model import load_at_init
 from litelens.functions.common.observability import JsonLogger
@@ -36,12 +36,12 @@ def predict(request: Request) -> dict:
     batch = instances.parse_instances(body, MODEL.card.columns, SETTINGS.max_instances, **request.value_hints())
     request.rows = len(batch)
     outputs = MODEL.predict_batch(batch.X)
-    instances.require_finite_outputs(outputs)
-    return instances.prediction_response(MODEL.card, outputs, batch.warnings)
+    predictions.require_finite_outputs(outputs)
+    return predictions.prediction_response(MODEL.card, outputs, batch.warnings)
 
 
 def metadata(request: Request) -> dict:
-    return instances.card_metadata(MODEL.card)
+    return predictions.card_metadata(MODEL.card)
 
 
 router = Router(

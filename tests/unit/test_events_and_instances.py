@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from litelens.build.bundle.schema import Schema
-from litelens.functions.common import errors, events, instances
+from litelens.functions.common import errors, events, instances, predictions
 
 FEATURES = ["age", "income", "debt_ratio", "tenure"]
 SCHEMA = Schema.numeric(FEATURES)  # a card written before schemas: no medians, so null is no value
@@ -165,5 +165,5 @@ def test_non_finite_model_outputs_become_null():
     class Card:
         task, classes, name, version = "regression", None, "m", "v"
 
-    got = instances.format_predictions(Card(), np.array([[1.0], [np.inf]], dtype=np.float32))
+    got = predictions.format_predictions(Card(), np.array([[1.0], [np.inf]], dtype=np.float32))
     assert got == [{"value": 1.0}, {"value": None}]
