@@ -321,6 +321,3 @@ def reject_unknown_fields(body: Mapping[str, Any], allowed: Iterable[str]) -> No
             f"unknown field(s) {', '.join(map(repr, unknown))} in the request body; "
             f"allowed: {', '.join(sorted(allowed))}",
         )
-
-
-# --- batch -> response ---------------------------------------------------------------------------
