@@ -54,6 +54,8 @@ from typing import Any
 
 import numpy as np
 
+from litelens.build.bundle.schema import CATEGORICAL, DATE, UNKNOWN, Schema, days_to_iso
+
 BatchPredict = Callable[[np.ndarray], np.ndarray]
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
@@ -191,11 +193,9 @@ class LimeMethod:
         *,
         mode: str,
         class_names: Sequence[str] | None = None,
-        schema: Any = None,
+        schema: Schema | None = None,
     ) -> None:
         from lime.lime_tabular import LimeTabularExplainer
-
-        from litelens.build.bundle.schema import CATEGORICAL, Schema
 
         if mode not in (CLASSIFICATION, REGRESSION):
             raise ValueError(f"unknown LIME mode {mode!r}")
@@ -279,11 +279,9 @@ class LimeMethod:
         return LimeExplanation(results=results, conditions=self.conditions(x), num_samples=num_samples)
 
 
-def _bin_names(schema: Any, discretizer: Any) -> dict[int, list[str]]:
+def _bin_names(schema: Schema, discretizer: Any) -> dict[int, list[str]]:
     """Per discretized column, its bins' conditions: lime's own names for a number (``income <= 52000.00``),
     the same with ISO dates for a date column (``2021-03-01 < signup <= 2022-06-30``)."""
-    from litelens.build.bundle.schema import DATE, days_to_iso
-
     out = {}
     for j in discretizer.lambdas:
         column = schema.columns[j]
@@ -300,10 +298,8 @@ def _bin_names(schema: Any, discretizer: Any) -> dict[int, list[str]]:
     return out
 
 
-def _level_text(schema: Any, j: int, code: float) -> str | None:
+def _level_text(schema: Schema, j: int, code: float) -> str | None:
     """A categorical column-space code as a person reads it (``schema.display``); None when missing."""
-    from litelens.build.bundle.schema import UNKNOWN
-
     column = schema.columns[j]
     if not (code == UNKNOWN or (float(code).is_integer() and 0 <= code <= column.missing_code)):
         code = UNKNOWN  # not a code of this column: the model sees it as an unseen level
