@@ -16,7 +16,7 @@ from litelens.build.bundle import QUANTIZATIONS, TASKS, BundleCard, BundleError,
 from litelens.build.columns import Overrides
 from litelens.build.data import DEMOS, BuildInputError, Dataset, choose_positive, load_demo, read_csv
 from litelens.build.export import ExportError
-from litelens.build.pipeline import BuildConfig, BuildResult, build_bundle
+from litelens.build.pipeline import BuildConfig, BuildResult, build_bundle, stage
 from litelens.build.problems import BuildProblems
 from litelens.build.schema_report import schema_table
 
@@ -270,7 +270,8 @@ def confusion_lines(card: BundleCard) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
-        dataset = load_dataset(args)
+        with stage("read", lambda line: print(line, flush=True)):  # reading, typing the columns, the target
+            dataset = load_dataset(args)
         out = Path(args.out)
         check_output_dir(out, args.force)
         print(describe(dataset), flush=True)
@@ -288,6 +289,7 @@ def run(args: argparse.Namespace) -> int:
             source=dataset.source,
             log=lambda line: print(line, flush=True),
             schema=dataset.schema,
+            in_place=True,  # the rows read are the build's alone: split them without a copy
         )
     except BuildProblems as exc:
         for note in exc.notes:

@@ -200,12 +200,17 @@ def build_bundle(
     source: str = "arrays",
     log: Callable[[str], None] = print,
     schema: Schema | None = None,
+    in_place: bool = False,
 ) -> BuildResult:
     """Train, export, evaluate and write a bundle. ``y``: class indices into ``classes`` or regression floats.
 
     ``X`` holds the rows in ``schema``'s column space (one value per raw column: level codes for
     categorical columns, NaN for a missing number or date); ``feature_names`` must be its column
     names. Without a schema the columns are plain numbers (their medians and ranges are recorded).
+    ``in_place``: ``X`` may be reordered in place (training rows first), so the training and validation
+    rows are views of it rather than copies: what the CLI does with the rows it read, which nothing else
+    uses (a 1M x 30 table is 240 MB); the rows keep their order within each split, so the result is
+    the same either way.
 
     Raises :class:`BuildInputError` (bad data/config), :class:`BundleError` (``out`` exists without
     ``force``, or is not a folder ``force`` may replace),
@@ -235,7 +240,12 @@ def build_bundle(
     with stage("split", log):
         train_idx, val_idx = split(len(X), y, task, config.validation_split, config.seed, classes)
         # Column space: what the explainers' statistics describe and what the batches encode from.
-        Z_train, Z_val = X[train_idx], X[val_idx]
+        if in_place:
+            order = np.concatenate([train_idx, val_idx])
+            X[:] = X[order]
+            Z_train, Z_val = X[: len(train_idx)], X[len(train_idx) :]
+        else:
+            Z_train, Z_val = X[train_idx], X[val_idx]
         y_train, y_val = y[train_idx], y[val_idx]
 
     from litelens.build import export
