@@ -24,6 +24,9 @@ fold back to columns.
 ``Schema.read_values(j, values)`` turns one column of raw JSON values into column space with the
 per-row warnings (unknown level, outside the training range, imputed missing value); a value of
 the wrong JSON type raises ``ValueKindError``.
+
+One module on purpose (~460 lines): reading a raw value and encoding it are two halves of one
+contract that build, predict and explain must share exactly; apart, they could drift.
 """
 
 from __future__ import annotations
