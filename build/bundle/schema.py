@@ -227,18 +227,24 @@ class Schema:
         """The schema of a model that takes plain numbers (a bundle written before schemas, or arrays)."""
         return cls(tuple(Column(str(n), NUMERIC) for n in names))
 
-    @property
+    # The shape of a schema is asked for on every request (and every explainer batch): computed once.
+    @cached_property
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @cached_property
+    def accepted_keys(self) -> frozenset[str]:
+        """The keys a raw row may hold: every column's, and an excluded column's (read and ignored)."""
+        return frozenset(self.names) | {e.name for e in self.excluded}
 
     def input_names(self) -> list[str]:
         return [name for c in self.columns for name in c.input_names()]
 
-    @property
+    @cached_property
     def n_inputs(self) -> int:
         return sum(len(c.input_names()) for c in self.columns)
 
-    @property
+    @cached_property
     def groups(self) -> list[list[int]]:
         """Per column, the indices of the model inputs it feeds."""
         out, start = [], 0

@@ -179,18 +179,13 @@ def _read_columns(schema: Schema, columns: Sequence[Sequence[Any]], n: int, colu
     return _batch(schema, Z, found)
 
 
-def _allowed_keys(schema: Schema) -> frozenset[str]:
-    return frozenset(schema.names) | {e.name for e in schema.excluded}
-
-
 def _key_errors(keys: Iterable[str], schema: Schema, what: str) -> None:
     """400 for a missing column key or a key that is neither a column nor an excluded one."""
     keys = set(keys)
     missing = [name for name in schema.names if name not in keys]
     if missing:
         raise bad_request(E_MISSING_FEATURE, f"{what} is missing column(s) {', '.join(map(repr, missing))}")
-    allowed = _allowed_keys(schema)
-    unknown = sorted(k for k in keys if k not in allowed)
+    unknown = sorted(k for k in keys if k not in schema.accepted_keys)
     if unknown:
         raise bad_request(
             E_UNKNOWN_FEATURE,
