@@ -10,3 +10,13 @@ class ExplainError(Exception):
 
 class NonFiniteOutput(ExplainError):
     """The model's output on the explainers' samples around a row is NaN or infinite."""
+
+
+class Stopped(Exception):
+    """``Explanations.explain`` stopped between rows when its ``stop`` callback said so (not an input
+    error): ``explanations`` holds the rows done (None for the rest), ``done`` how many were explained."""
+
+    def __init__(self, explanations: list, done: int) -> None:
+        super().__init__(f"stopped after {done} explanation(s)")
+        self.explanations = explanations
+        self.done = done

@@ -17,14 +17,14 @@ selected row (``None`` for the others).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from litelens.explain import quality
-from litelens.explain.errors import NonFiniteOutput
+from litelens.explain.errors import NonFiniteOutput, Stopped
 from litelens.explain.lime_method import CLASSIFICATION, REGRESSION, LimeExplanation, LimeMethod
 from litelens.explain.shap_method import LOG_ODDS, PROBABILITY, ShapMethod, ShapResult
 
@@ -127,13 +127,23 @@ class Explanations:
             return [self.card.classes.index(options.target_class)]
         return [int(predicted)]
 
-    def explain(self, Z: np.ndarray, columns: np.ndarray, rows: Sequence[int], options: ExplainOptions) -> list:
+    def explain(
+        self,
+        Z: np.ndarray,
+        columns: np.ndarray,
+        rows: Sequence[int],
+        options: ExplainOptions,
+        stop: Callable[[], bool] | None = None,
+    ) -> list:
         """One explanation per column-space row of ``Z`` (n, n_columns; for plain numeric columns the model's
         inputs themselves): rows in ``rows`` explained, the others None. ``columns``: the explained outputs
-        of every row (``columns_from_outputs`` of the model's outputs), which pick each row's predicted class."""
+        of every row (``columns_from_outputs`` of the model's outputs), which pick each row's predicted class.
+        ``stop``, asked before each row: when it answers True, ``Stopped`` carries the rows done so far."""
         predicted = self.predicted_column(columns)
         out: list[dict[str, Any] | None] = [None] * len(Z)
-        for i in rows:
+        for done, i in enumerate(rows):
+            if stop is not None and stop():
+                raise Stopped(out, done)
             out[i] = self.explain_row(Z[i], self._targets(options, predicted[i]), options)
         return out
 

@@ -31,6 +31,10 @@ MAX_SHAP_NSAMPLES = "LITELENS_MAX_SHAP_NSAMPLES"
 MAX_SHAP_NSAMPLES_DEFAULT = 10_000
 MAX_LIME_NUM_SAMPLES = "LITELENS_MAX_LIME_NUM_SAMPLES"
 MAX_LIME_NUM_SAMPLES_DEFAULT = 10_000
+# The time one explain request may take, in seconds, estimated before the work (400 over_budget when
+# over). Unset: half the invocation's time limit (functions/explain/budget.py).
+EXPLAIN_BUDGET_SECONDS = "LITELENS_EXPLAIN_BUDGET_SECONDS"
+EXPLAIN_BUDGET_SECONDS_DEFAULT = 0.0  # 0: the share of the time limit
 
 # Logging and metrics.
 LOG_LEVEL = "LITELENS_LOG_LEVEL"

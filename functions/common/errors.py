@@ -44,6 +44,7 @@ E_UNKNOWN_EXPLAINER = "unknown_explainer"
 E_UNKNOWN_CLASS = "unknown_class"
 E_OVER_LIMIT = "over_limit"
 E_TOO_MANY_EXPLANATIONS = "too_many_explanations"
+E_OVER_BUDGET = "over_budget"  # the request's estimated time is over the explain function's budget
 # Routing (the functions' router and the local twin's gateway).
 E_NOT_FOUND = "not_found"
 E_METHOD_NOT_ALLOWED = "method_not_allowed"
@@ -52,6 +53,9 @@ E_BAD_REQUEST = "bad_request"
 E_PAYLOAD_TOO_LARGE = "payload_too_large"
 # Not the client's: a bug or an outage, answered 500 with the request id only.
 E_INTERNAL = "internal_error"
+# Not the client's: the invocation ran short of time (the server's estimate was wrong); 503 with
+# Retry-After and what was done (``PartialAnswer``).
+E_DEADLINE_EXCEEDED = "deadline_exceeded"
 
 # However much of the request a message quotes (unknown keys, a path), an error answer stays small:
 # a message is cut to this many characters and says how long it was (Lambda answers at most 6 MB).
@@ -59,9 +63,19 @@ MAX_MESSAGE_CHARS = 1000
 
 
 class ClientError(Exception):
-    """A mistake in the request: answered with ``status`` and ``{"error": {"code", "message", "status"}}``."""
+    """A mistake in the request: answered with ``status`` and ``{"error": {"code", "message", "status"}}``.
 
-    def __init__(self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> None:
+    ``details``: more fields of the ``"error"`` object (numbers a client acts on, e.g. how many rows fit);
+    ``headers``: more response headers."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
         # A message may quote the request (a path, a key); lone surrogates in it could not be encoded.
         message = bounded(message).encode("utf-8", "backslashreplace").decode("utf-8")
         super().__init__(message)
@@ -69,9 +83,22 @@ class ClientError(Exception):
         self.code = code
         self.message = message
         self.headers = dict(headers or {})
+        self.details = dict(details or {})
 
     def payload(self) -> dict[str, Any]:
-        return error_payload(self.status, self.code, self.message)
+        return error_payload(self.status, self.code, self.message, **self.details)
+
+
+class PartialAnswer(ClientError):
+    """Not a client mistake: the function could do only part of the work (it ran short of time). Answered
+    like a ``ClientError`` (a 5xx status), with ``body``, the part that was done, next to ``"error"``."""
+
+    def __init__(self, status: int, code: str, message: str, *, body: Mapping[str, Any], **kwargs: Any) -> None:
+        super().__init__(status, code, message, **kwargs)
+        self.body = dict(body)
+
+    def payload(self) -> dict[str, Any]:
+        return {**self.body, **super().payload()}
 
 
 def bounded(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:

@@ -105,6 +105,7 @@ class Router:
         extra_headers: Mapping[str, str] = {}
         try:
             request = events.decode_event(event, self.direct_route)
+            request.context = context
             request_id = request_id or request.request_id
             status, payload = 200, self._match(request)(request)
         except ClientError as exc:

@@ -8,6 +8,7 @@ so nothing reads the environment per request and every setting is visible in one
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +35,20 @@ def env_int(name: str, default: int, environ: Mapping[str, str] | None = None) -
     return value
 
 
+def env_seconds(name: str, default: float, environ: Mapping[str, str] | None = None) -> float:
+    """The variable as a finite number of seconds >= 0, or ``default`` when unset; a bad value is a config error."""
+    raw = env_str(name, "", environ).strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name}={raw!r} must be a finite number of seconds >= 0")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a function reads from its environment (``constants`` names the variables)."""
@@ -49,6 +64,7 @@ class Settings:
     max_explain_instances: int = constants.MAX_EXPLAIN_INSTANCES_DEFAULT
     max_shap_nsamples: int = constants.MAX_SHAP_NSAMPLES_DEFAULT
     max_lime_num_samples: int = constants.MAX_LIME_NUM_SAMPLES_DEFAULT
+    explain_budget_seconds: float = constants.EXPLAIN_BUDGET_SECONDS_DEFAULT  # 0: a share of the time limit
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, service: str = "litelens") -> Settings:
@@ -70,4 +86,7 @@ class Settings:
             max_explain_instances=number(constants.MAX_EXPLAIN_INSTANCES, constants.MAX_EXPLAIN_INSTANCES_DEFAULT),
             max_shap_nsamples=number(constants.MAX_SHAP_NSAMPLES, constants.MAX_SHAP_NSAMPLES_DEFAULT),
             max_lime_num_samples=number(constants.MAX_LIME_NUM_SAMPLES, constants.MAX_LIME_NUM_SAMPLES_DEFAULT),
+            explain_budget_seconds=env_seconds(
+                constants.EXPLAIN_BUDGET_SECONDS, constants.EXPLAIN_BUDGET_SECONDS_DEFAULT, environ
+            ),
         )

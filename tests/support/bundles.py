@@ -149,3 +149,23 @@ def make_mixed_bundle(out_dir: str | Path, *, n_rows: int = 600, epochs: int = 4
         schema=MIXED_SCHEMA,
     )  # fmt: skip
     return out
+
+
+def make_wide_bundle(out_dir: str | Path, *, n_features: int = 500, n_rows: int = 300, seed: int = 0) -> Path:
+    """A binary bundle over ``n_features`` standard-normal numeric columns ``w000, w001, ...`` (the label
+    follows the first ten), trained one epoch: a wide model whose explanations are costly, built cheaply."""
+    from litelens.build.pipeline import BuildConfig, build_bundle
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_rows, n_features)).astype(np.float32)
+    logit = X[:, :10].astype(np.float64) @ np.linspace(1.0, -1.0, 10)
+    y = (rng.random(n_rows) < 1 / (1 + np.exp(-logit))).astype(np.int64)
+    features = [f"w{j:03d}" for j in range(n_features)]
+    config = BuildConfig(epochs=1, batch_size=64, seed=seed, patience=1, background_k=10)
+    out = Path(out_dir)
+    build_bundle(
+        X, y, features, "label", "binary", out, config, name=f"test-wide-{n_features}",
+        classes=["negative", "positive"], force=True, log=lambda _line: None,
+        source=f"tests.support.bundles.wide(n_features={n_features}, seed={seed})",
+    )  # fmt: skip
+    return out

@@ -30,6 +30,7 @@ def test_every_variable_reaches_its_field():
         constants.MAX_EXPLAIN_INSTANCES: "3",
         constants.MAX_SHAP_NSAMPLES: "500",
         constants.MAX_LIME_NUM_SAMPLES: "600",
+        constants.EXPLAIN_BUDGET_SECONDS: "12.5",
     }
     settings = Settings.from_env(environ, service="predict")
     assert dataclasses.asdict(settings) == {
@@ -44,6 +45,7 @@ def test_every_variable_reaches_its_field():
         "max_explain_instances": 3,
         "max_shap_nsamples": 500,
         "max_lime_num_samples": 600,
+        "explain_budget_seconds": 12.5,
     }
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.max_instances = 8  # read once: nothing changes it per request
@@ -55,3 +57,11 @@ def test_every_variable_reaches_its_field():
 def test_a_bad_cap_fails_the_cold_start_naming_the_variable(raw, message):
     with pytest.raises(ValueError, match=f"{constants.MAX_INSTANCES}=.*{message}"):
         Settings.from_env({constants.MAX_INSTANCES: raw})
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"), [("soon", "is not a number"), ("-1", ">= 0"), ("nan", ">= 0"), ("inf", ">= 0")]
+)
+def test_a_bad_budget_fails_the_cold_start_naming_the_variable(raw, message):
+    with pytest.raises(ValueError, match=f"{constants.EXPLAIN_BUDGET_SECONDS}=.*{message}"):
+        Settings.from_env({constants.EXPLAIN_BUDGET_SECONDS: raw})

@@ -1,0 +1,284 @@
+"""How long will an explain request take, and is there time left? One time budget per request.
+
+Caps bound each parameter alone; a wide bundle at every cap still ran into the timeout (500 columns,
+20 rows: 28.7 s of 29). So the function prices a request before doing it and refuses one whose
+estimate is over its budget, saying how many rows would fit.
+
+- ``Rates.measure(columns, background)`` (cold start, ~10-60 ms): what one unit of each kind of work
+  costs *on this container* (its memory size sets its CPU share): a model row through the explainers'
+  batch function (``Explanations.columns``: encode + TFLite, batches of ``CALIBRATION_ROWS``, the
+  median of a few), a multiply-add of the fits' linear algebra, an element of the samplers' array
+  work, one step of an estimator's per-sample Python loop.
+- ``explanation_work(n_columns, nsamples, background_rows, num_samples, outputs)``: the work one
+  explained row asks for, at the worst case the parameters allow (SHAP: ``min(nsamples, 2^M - 2)``
+  coalitions, each evaluated on every background row; LIME: ``num_samples`` rows). The
+  coefficients describe the estimators' implementations; they are fitted to measured times and
+  are the one place to update when an estimator changes.
+- ``Budget(seconds, rates)``: ``check(rows, work)`` raises 400 ``over_budget`` naming the budget,
+  the estimate and how many rows fit; ``deadline(context, work)`` is the guard the explain loop
+  asks between rows (``Deadline.reached``), from the invocation's remaining time.
+
+The budget is ``LITELENS_EXPLAIN_BUDGET_SECONDS``, or (unset) ``DEFAULT_BUDGET_SHARE`` of the
+invocation's time limit as the Lambda context gives it at the request's start; with no context
+(a direct call of the handler in a script) ``FALLBACK_TIMEOUT_SECONDS`` stands in for the limit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from litelens.explain.service import ALL_CLASSES, ExplainOptions
+from litelens.explain.shap_method import default_nsamples
+from litelens.functions.common import constants
+from litelens.functions.common.errors import E_DEADLINE_EXCEEDED, E_OVER_BUDGET, ClientError, PartialAnswer
+
+CALIBRATION_ROWS = 2048  # LIME and SHAP send thousands of rows per model call; price rows in such batches
+CALIBRATION_REPEATS = 3
+# Half the time limit: the estimate is within ~±40% of the measured time on a busy host
+# (tests/unit/test_explain_budget.py, README), and the rest covers a slower container.
+DEFAULT_BUDGET_SHARE = 0.5
+FALLBACK_TIMEOUT_SECONDS = 29.0  # template.yaml's explain Timeout (API Gateway's own limit)
+# The deadline guard stops when the time left is under this many rows (the slowest so far, or the
+# estimate) plus the time to encode and send the answer.
+DEADLINE_ROWS = 1.5
+DEADLINE_MARGIN_SECONDS = 1.0
+RETRY_AFTER_SECONDS = 1
+
+# --- what the estimators do per explained row, in units Rates prices --------------------------------
+# Fitted (non-negative least squares on relative error) to 14 measured explanations of a 100- and a
+# 500-column bundle, SHAP 500-10 000 coalitions, LIME 1 000-10 000 samples (shap 0.54's KernelExplainer,
+# lime 0.2's LimeBase; every estimate within 0.8-1.3x of the time). Per coalition shap runs a
+# Python loop (addsample, the kernel weight) and copies the row into every background row; per call
+# it sets up its synthetic data; its solve forms X'WX per output column. LIME samples, scales and
+# weighs every column of every sample and fits one ridge per target. Update these with an estimator.
+SHAP_STEPS = 90_000.0
+SHAP_STEPS_PER_COALITION = 100.0
+SHAP_ELEMENTS_PER_COALITION_CELL = 15.0  # cells: columns x background rows
+LIME_STEPS = 30_000.0
+LIME_ELEMENTS_PER_SAMPLE_COLUMN = 130.0
+ROW_STEPS = 200.0  # the answer's dicts, LIME's conditions, the agreement: per row, and per column and output
+ROW_STEPS_PER_COLUMN = 6.0
+
+
+@dataclass(frozen=True)
+class Work:
+    """What explaining one row asks for: rows through the model, multiply-adds of the fits, elements of
+    numpy array work, steps of Python loops."""
+
+    model_rows: float = 0.0
+    multiply_adds: float = 0.0
+    elements: float = 0.0
+    steps: float = 0.0
+
+    def __add__(self, other: Work) -> Work:
+        return Work(
+            self.model_rows + other.model_rows,
+            self.multiply_adds + other.multiply_adds,
+            self.elements + other.elements,
+            self.steps + other.steps,
+        )
+
+
+def shap_coalitions(n_columns: int, nsamples: int) -> int:
+    """The most coalitions SHAP may evaluate for one row: ``nsamples``, or every proper coalition
+    (``2^M - 2``) when there are fewer; none when at most one column varies."""
+    if n_columns < 2 or nsamples <= 0:
+        return 0
+    return nsamples if n_columns >= 63 else min(nsamples, 2**n_columns - 2)
+
+
+def explanation_work(
+    n_columns: int, nsamples: int, background_rows: int, num_samples: int, outputs: int, shap_outputs: int | None = None
+) -> Work:
+    """The work of explaining one row over ``n_columns`` columns: SHAP with up to ``nsamples``
+    coalitions against ``background_rows`` rows (0: no SHAP), LIME with ``num_samples`` samples (0: no
+    LIME), for ``outputs`` explained targets; ``shap_outputs`` the output columns SHAP solves
+    (default ``outputs``: KernelSHAP solves every model output it is given)."""
+    m = n_columns
+    shap_outputs = outputs if shap_outputs is None else shap_outputs
+    work = Work(steps=ROW_STEPS + ROW_STEPS_PER_COLUMN * m * outputs)
+    coalitions = shap_coalitions(m, nsamples)
+    if coalitions:
+        work += Work(
+            model_rows=(coalitions + 1) * background_rows,
+            multiply_adds=shap_outputs * (coalitions * m * m + m**3 / 3),
+            elements=SHAP_ELEMENTS_PER_COALITION_CELL * coalitions * m * background_rows,
+            steps=SHAP_STEPS + SHAP_STEPS_PER_COALITION * coalitions,
+        )
+    if num_samples > 0:
+        work += Work(
+            model_rows=num_samples,
+            multiply_adds=outputs * (num_samples * m * m + m**3 / 3),
+            elements=LIME_ELEMENTS_PER_SAMPLE_COLUMN * num_samples * m,
+            steps=LIME_STEPS,
+        )
+    return work
+
+
+def shap_sample_cap(options: ExplainOptions, n_columns: int) -> int:
+    """The most coalitions a request's SHAP may sample per row: its ``nsamples`` (parse_parameters has
+    bounded it by the cap), else the estimator's default; 0 without SHAP."""
+    if "shap" not in options.explainers:
+        return 0
+    return default_nsamples(n_columns) if options.nsamples is None else int(options.nsamples)
+
+
+def request_work(options: ExplainOptions, card: Any, background_rows: int) -> Work:
+    """The work of one explained row of a request with ``options`` on the model of ``card``."""
+    n_columns = len(card.columns.names)
+    n_outputs = len(card.classes) if card.task == "multiclass" else 1  # binary: SHAP explains P(classes[1])
+    targets = len(card.classes) if card.classes and options.target_class == ALL_CLASSES else 1
+    return explanation_work(
+        n_columns,
+        shap_sample_cap(options, n_columns),
+        background_rows,
+        options.num_samples if "lime" in options.explainers else 0,
+        targets,
+        shap_outputs=n_outputs,
+    )
+
+
+def _median_seconds(fn: Callable[[], Any], repeats: int = CALIBRATION_REPEATS) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Seconds per unit of each kind of ``Work`` on this container."""
+
+    model_row: float
+    multiply_add: float
+    element: float
+    step: float
+
+    @classmethod
+    def measure(cls, columns: Callable[[np.ndarray], Any], background: np.ndarray) -> Rates:
+        """Time the explainers' batch function ``columns`` on ``CALIBRATION_ROWS`` rows tiled from the
+        ``background`` (column space, real rows the model was trained on) and three small kernels."""
+        background = np.asarray(background, dtype=np.float64)
+        rows = np.resize(background, (CALIBRATION_ROWS, background.shape[1]))
+        columns(rows)  # the first call allocates the interpreter's tensors for this batch size
+        model_row = _median_seconds(lambda: columns(rows)) / CALIBRATION_ROWS
+        a = np.random.default_rng(0).random((192, 192))
+        multiply_add = _median_seconds(lambda: a @ a) / 192**3
+        cells = np.random.default_rng(1).random((512, 64))
+        element = _median_seconds(lambda: np.where(cells < 0.5, cells, -cells) * 2.0 + cells) / (4 * cells.size)
+        buffer = np.zeros((64, 16))
+        row = np.ones(16)
+
+        def loop() -> None:
+            total = 0.0
+            for i in range(1000):
+                buffer[i % 64] = row
+                total += i * 0.5
+
+        step = _median_seconds(loop) / 1000
+        return cls(model_row, multiply_add, element, step)
+
+    def seconds(self, work: Work) -> float:
+        return (
+            work.model_rows * self.model_row
+            + work.multiply_adds * self.multiply_add
+            + work.elements * self.element
+            + work.steps * self.step
+        )
+
+    def as_log(self) -> dict[str, float]:
+        """Nanoseconds per unit, for the init log line."""
+        return {name: round(value * 1e9, 3) for name, value in vars(self).items()}
+
+
+class Deadline:
+    """The invocation's deadline, asked between rows: ``reached()`` once the time left is under
+    ``DEADLINE_ROWS`` rows (the slowest row so far, or the estimate) plus ``DEADLINE_MARGIN_SECONDS``."""
+
+    def __init__(self, remaining_ms: Callable[[], int], row_seconds: float) -> None:
+        self._remaining_ms = remaining_ms
+        self._row_seconds = row_seconds
+        self._last = time.perf_counter()
+
+    def reached(self) -> bool:
+        now = time.perf_counter()
+        self._row_seconds = max(self._row_seconds, now - self._last)  # the first call times nothing yet
+        self._last = now
+        left = self._remaining_ms() / 1000.0
+        return left < DEADLINE_ROWS * self._row_seconds + DEADLINE_MARGIN_SECONDS
+
+
+def _remaining_ms(context: Any) -> Callable[[], int] | None:
+    fn = getattr(context, "get_remaining_time_in_millis", None)
+    return fn if callable(fn) else None
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The time one explain request may take: ``seconds`` (0: ``DEFAULT_BUDGET_SHARE`` of the
+    invocation's limit), priced with ``rates``."""
+
+    seconds: float
+    rates: Rates
+
+    def for_invocation(self, context: Any) -> float:
+        """This invocation's budget in seconds."""
+        if self.seconds > 0:
+            return self.seconds
+        remaining = _remaining_ms(context)
+        limit = remaining() / 1000.0 if remaining is not None else FALLBACK_TIMEOUT_SECONDS
+        return DEFAULT_BUDGET_SHARE * limit
+
+    def check(self, rows: int, work: Work, context: Any) -> float:
+        """The estimated seconds of explaining ``rows`` rows of ``work`` each; 400 ``over_budget`` when
+        over this invocation's budget, naming the budget, the estimate and how many rows fit."""
+        budget = self.for_invocation(context)
+        per_row = self.rates.seconds(work)
+        estimate = rows * per_row
+        if estimate <= budget:
+            return estimate
+        fit = int(budget // per_row) if per_row > 0 else rows
+        advice = (
+            f"send at most {fit} row(s) to explain per request"
+            if fit > 0
+            else "not even one row fits: lower parameters.nsamples or parameters.num_samples, or explain fewer classes"
+        )
+        raise ClientError(
+            400,
+            E_OVER_BUDGET,
+            f"explaining {rows} row(s) with these parameters is estimated at {estimate:.1f} s "
+            f"({per_row:.2f} s a row), over the function's time budget of {budget:.1f} s "
+            f"({constants.EXPLAIN_BUDGET_SECONDS}): {advice}",
+            details={
+                "budget_seconds": round(budget, 3),
+                "estimated_seconds": round(estimate, 3),
+                "rows_that_fit": fit,
+            },
+        )
+
+    def deadline(self, context: Any, work: Work) -> Deadline | None:
+        """The guard the explain loop asks between rows; None without a context that tells the time left."""
+        remaining = _remaining_ms(context)
+        return None if remaining is None else Deadline(remaining, self.rates.seconds(work))
+
+
+def deadline_exceeded(done: int, requested: int, body: dict[str, Any]) -> PartialAnswer:
+    """503 ``deadline_exceeded`` with ``Retry-After``: the invocation ran short of time after ``done`` of
+    ``requested`` explanations; ``body`` (the predictions and the explanations so far, null for the
+    rest) is answered with the error."""
+    return PartialAnswer(
+        503,
+        E_DEADLINE_EXCEEDED,
+        f"the function's time ran short after {done} of {requested} explanation(s): the rows not yet "
+        "explained are null; send them again in a smaller request",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        details={"explained": done, "requested": requested},
+        body=body,
+    )
