@@ -84,8 +84,16 @@ def mixed_bundle(tmp_path_factory):
     return make_mixed_bundle(tmp_path_factory.mktemp("bundles") / "mixed")
 
 
+@pytest.fixture(scope="session")
+def wide_bundle(tmp_path_factory):
+    """Binary bundle over 500 numeric columns, trained one epoch: explanations of it are costly."""
+    from tests.support.bundles import make_wide_bundle
+
+    return make_wide_bundle(tmp_path_factory.mktemp("bundles") / "wide")
+
+
 TRAINED_BUNDLES = frozenset(
-    {"binary_bundle", "multiclass_bundle", "regression_bundle", "synthetic_bundle", "mixed_bundle"}
+    {"binary_bundle", "multiclass_bundle", "regression_bundle", "synthetic_bundle", "mixed_bundle", "wide_bundle"}
 )
 
 
