@@ -20,7 +20,7 @@ class LambdaContext:
 
     function_name: str = "litelens-test"
     function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 128
+    memory_limit_in_mb: int = 2048  # the explain function's default (template.yaml); explain prices CPU by it
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:litelens-test"
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     log_group_name: str = "/aws/lambda/litelens-test"

@@ -5,10 +5,11 @@ Caps bound each parameter alone; a wide bundle at every cap still ran into the t
 estimate is over its budget, saying how many rows would fit.
 
 - ``Rates.measure(columns, background)`` (cold start, ~10-60 ms): what one unit of each kind of work
-  costs *on this container* (its memory size sets its CPU share): a model row through the explainers'
-  batch function (``Explanations.columns``: encode + TFLite, batches of ``CALIBRATION_ROWS``, the
-  median of a few), a multiply-add of the fits' linear algebra, an element of the samplers' array
-  work, one step of an estimator's per-sample Python loop.
+  costs *on this container*: a model row through the explainers' batch function
+  (``Explanations.columns``: encode + TFLite, batches of ``CALIBRATION_ROWS``, the median of a few),
+  a multiply-add of the fits' linear algebra, an element of the samplers' array work, one step of an
+  estimator's per-sample Python loop. Below one vCPU (``FULL_VCPU_MEMORY_MB``) a long run gets only
+  the memory's share of it, so ``Budget.row_seconds`` scales the price by the invocation's memory.
 - ``explanation_work(n_columns, nsamples, background_rows, num_samples, outputs)``: the work one
   explained row asks for, at the worst case the parameters allow (SHAP: ``min(nsamples, 2^M - 2)``
   coalitions, each evaluated on every background row; LIME: ``num_samples`` rows). The
@@ -38,7 +39,11 @@ from litelens.functions.common import constants
 from litelens.functions.common.errors import E_DEADLINE_EXCEEDED, E_OVER_BUDGET, ClientError, PartialAnswer
 
 CALIBRATION_ROWS = 2048  # LIME and SHAP send thousands of rows per model call; price rows in such batches
-CALIBRATION_REPEATS = 3
+CALIBRATION_REPEATS = 5
+# Lambda gives a function one vCPU at 1769 MB and a proportional share below. The calibration's calls
+# are shorter than the scheduler's period, so they run at full speed even when the share is smaller;
+# a request's long run does not: below this size the estimate grows by 1769 / memory.
+FULL_VCPU_MEMORY_MB = 1769
 # Half the time limit: the estimate is within ~±40% of the measured time on a busy host
 # (tests/unit/test_explain_budget.py, README), and the rest covers a slower container.
 DEFAULT_BUDGET_SHARE = 0.5
@@ -50,17 +55,18 @@ DEADLINE_MARGIN_SECONDS = 1.0
 RETRY_AFTER_SECONDS = 1
 
 # --- what the estimators do per explained row, in units Rates prices --------------------------------
-# Fitted (non-negative least squares on relative error) to 14 measured explanations of a 100- and a
-# 500-column bundle, SHAP 500-10 000 coalitions, LIME 1 000-10 000 samples (shap 0.54's KernelExplainer,
-# lime 0.2's LimeBase; every estimate within 0.8-1.3x of the time). Per coalition shap runs a
-# Python loop (addsample, the kernel weight) and copies the row into every background row; per call
-# it sets up its synthetic data; its solve forms X'WX per output column. LIME samples, scales and
-# weighs every column of every sample and fits one ridge per target. Update these with an estimator.
-SHAP_STEPS = 90_000.0
-SHAP_STEPS_PER_COALITION = 100.0
-SHAP_ELEMENTS_PER_COALITION_CELL = 15.0  # cells: columns x background rows
-LIME_STEPS = 30_000.0
-LIME_ELEMENTS_PER_SAMPLE_COLUMN = 130.0
+# Fitted (non-negative least squares on relative error) to 32 measured explanations of a 100- and a
+# 500-column bundle, SHAP 300-10 000 coalitions, LIME 500-10 000 samples, each with the rates measured
+# just before it (shap 0.54's KernelExplainer, lime 0.2's LimeBase, a 2-core host at load 4-6): every
+# estimate within 0.63-1.42x of the time. Per coalition shap runs a Python loop (addsample, the kernel
+# weight) and copies the row into every background row; per call it sets up its synthetic data; its
+# solve forms X'WX per output column. LIME samples, scales and weighs every column of every sample and
+# fits one ridge per target. Update these with an estimator (re-fit: time explain_row as above).
+SHAP_STEPS = 100_000.0
+SHAP_STEPS_PER_COALITION = 185.0
+SHAP_ELEMENTS_PER_COALITION_CELL = 24.0  # cells: columns x background rows
+LIME_STEPS = 65_000.0
+LIME_ELEMENTS_PER_SAMPLE_COLUMN = 150.0
 ROW_STEPS = 200.0  # the answer's dicts, LIME's conditions, the agreement: per row, and per column and output
 ROW_STEPS_PER_COLUMN = 6.0
 
@@ -171,18 +177,18 @@ class Rates:
         model_row = _median_seconds(lambda: columns(rows)) / CALIBRATION_ROWS
         a = np.random.default_rng(0).random((192, 192))
         multiply_add = _median_seconds(lambda: a @ a) / 192**3
-        cells = np.random.default_rng(1).random((512, 64))
+        cells = np.random.default_rng(1).random((2048, 64))
         element = _median_seconds(lambda: np.where(cells < 0.5, cells, -cells) * 2.0 + cells) / (4 * cells.size)
         buffer = np.zeros((64, 16))
         row = np.ones(16)
 
         def loop() -> None:
             total = 0.0
-            for i in range(1000):
+            for i in range(2000):
                 buffer[i % 64] = row
                 total += i * 0.5
 
-        step = _median_seconds(loop) / 1000
+        step = _median_seconds(loop) / 2000
         return cls(model_row, multiply_add, element, step)
 
     def seconds(self, work: Work) -> float:
@@ -236,11 +242,21 @@ class Budget:
         limit = remaining() / 1000.0 if remaining is not None else FALLBACK_TIMEOUT_SECONDS
         return DEFAULT_BUDGET_SHARE * limit
 
+    def row_seconds(self, work: Work, context: Any) -> float:
+        """The estimated seconds of one row of ``work`` in this invocation (its memory size sets its CPU share)."""
+        memory_mb = getattr(context, "memory_limit_in_mb", None)
+        slower = (
+            FULL_VCPU_MEMORY_MB / memory_mb
+            if isinstance(memory_mb, int) and 0 < memory_mb < FULL_VCPU_MEMORY_MB
+            else 1.0
+        )
+        return self.rates.seconds(work) * slower
+
     def check(self, rows: int, work: Work, context: Any) -> float:
         """The estimated seconds of explaining ``rows`` rows of ``work`` each; 400 ``over_budget`` when
         over this invocation's budget, naming the budget, the estimate and how many rows fit."""
         budget = self.for_invocation(context)
-        per_row = self.rates.seconds(work)
+        per_row = self.row_seconds(work, context)
         estimate = rows * per_row
         if estimate <= budget:
             return estimate
@@ -266,7 +282,7 @@ class Budget:
     def deadline(self, context: Any, work: Work) -> Deadline | None:
         """The guard the explain loop asks between rows; None without a context that tells the time left."""
         remaining = _remaining_ms(context)
-        return None if remaining is None else Deadline(remaining, self.rates.seconds(work))
+        return None if remaining is None else Deadline(remaining, self.row_seconds(work, context))
 
 
 def deadline_exceeded(done: int, requested: int, body: dict[str, Any]) -> PartialAnswer:

@@ -113,6 +113,15 @@ def test_the_default_budget_is_a_share_of_the_invocations_time_limit():
     assert Budget(4.0, ROWS_ONLY).for_invocation(Remaining(calls=1)) == 4.0  # the setting wins
 
 
+def test_below_one_vcpu_a_row_costs_the_memorys_share_more():
+    limit, row = Budget(100.0, ROWS_ONLY), Work(model_rows=2)
+    assert limit.row_seconds(row, SimpleNamespace(memory_limit_in_mb=2048)) == 2.0
+    assert limit.row_seconds(row, None) == 2.0  # no context: this host's own speed
+    half = SimpleNamespace(memory_limit_in_mb=budget.FULL_VCPU_MEMORY_MB // 2)
+    assert limit.row_seconds(row, half) == pytest.approx(4.0, rel=1e-3)
+    assert limit.check(10, row, half) == pytest.approx(40.0, rel=1e-3)
+
+
 def test_rates_are_measured_on_batches_of_the_background_rows():
     background = np.arange(12.0).reshape(3, 4)
     seen = []
