@@ -113,6 +113,11 @@ def test_the_default_budget_is_a_share_of_the_invocations_time_limit():
     assert Budget(4.0, ROWS_ONLY).for_invocation(Remaining(calls=1)) == 4.0  # the setting wins
 
 
+def test_wide_models_calibrate_on_fewer_rows_of_as_many_values():
+    assert budget.calibration_rows(4) == budget.calibration_rows(128) == 2048
+    assert budget.calibration_rows(500) == 524 and budget.calibration_rows(100_000) == budget.CALIBRATION_MIN_ROWS
+
+
 def test_below_one_vcpu_a_row_costs_the_memorys_share_more():
     limit, row = Budget(100.0, ROWS_ONLY), Work(model_rows=2)
     assert limit.row_seconds(row, SimpleNamespace(memory_limit_in_mb=2048)) == 2.0
@@ -131,8 +136,8 @@ def test_rates_are_measured_on_batches_of_the_background_rows():
         return np.zeros((len(Z), 2))
 
     rates = Rates.measure(columns, background)
-    assert len(seen) == 1 + budget.CALIBRATION_REPEATS
-    assert all(Z.shape == (budget.CALIBRATION_ROWS, 4) for Z in seen)
+    assert len(seen) == 1 + budget.MODEL_REPEATS
+    assert all(Z.shape == (2048, 4) for Z in seen)
     assert {tuple(row) for row in seen[0]} == {tuple(row) for row in background}
     assert all(np.isfinite(v) and v > 0 for v in vars(rates).values())
     assert rates.seconds(Work(1, 2, 3, 4)) == pytest.approx(
