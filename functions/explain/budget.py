@@ -4,7 +4,8 @@ Caps bound each parameter alone; a wide bundle at every cap still ran into the t
 20 rows: 28.7 s of 29). So the function prices a request before doing it and refuses one whose
 estimate is over its budget, saying how many rows would fit.
 
-- ``Rates.measure(columns, background)`` (cold start, ~15-30 ms): what one unit of each kind of work
+- ``Rates.measure(columns, background)`` (cold start: 40-55 ms measured on a 2-core host at load 7, most
+  of it waiting for the CPU): what one unit of each kind of work
   costs *on this container*: a model row through the explainers' batch function
   (``Explanations.columns``: encode + TFLite, batches of ``calibration_rows``, the fastest of a few),
   a multiply-add of the fits' linear algebra, an element of the samplers' array work, one step of an
@@ -50,8 +51,9 @@ KERNEL_REPEATS = 5
 # are shorter than the scheduler's period, so they run at full speed even when the share is smaller;
 # a request's long run does not: below this size the estimate grows by 1769 / memory.
 FULL_VCPU_MEMORY_MB = 1769
-# Half the time limit: the estimate is within ~±40% of the measured time on a busy host
-# (tests/unit/test_explain_budget.py, README), and the rest covers a slower container.
+# Half the time limit: through the handler the estimate was 0.6-1.3x the measured time (100 and 500
+# columns, 1-5 rows, defaults to every cap; a 2-core host at load 6-8), and the rest covers a slower
+# container; the deadline guard answers whatever an estimate still misses.
 DEFAULT_BUDGET_SHARE = 0.5
 FALLBACK_TIMEOUT_SECONDS = 29.0  # template.yaml's explain Timeout (API Gateway's own limit)
 # The deadline guard stops when the time left is under this many rows (the slowest so far, or the
