@@ -70,7 +70,7 @@ class Request:
     resource: str = ""  # REST API: the route's path template (a base path mapping prefixes the path, not this)
     direct_body: Any = None  # a direct invocation's event, already a JSON value
     rows: int | None = None  # set by the route, for the request log line
-    context: Any = None  # the invocation's Lambda context (set by the router): the time left, the request id
+    context: Any = field(default=None, repr=False)  # the invocation's Lambda context (set by the router): time left
     # Set False by json_object when the body text rules them out (see value_hints)
     booleans_possible: bool = True
     strings_possible: bool = True
