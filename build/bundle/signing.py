@@ -12,10 +12,12 @@ read from the bucket, which the attacker may write).
      "digest": <hex sha256 of the card's canonical JSON>, "key_id": <KMS key ARN>,
      "public_key_sha256": <hex sha256 of the signer's DER public key>, "signature": <base64 DER>}
 
-What is signed: the SHA-256 digest of the card's canonical JSON (``versioning.canonical_json`` of
-every field, version included; KMS ``MessageType=DIGEST``, since a card of up to 8 MiB does not
-fit KMS's 4 KiB RAW message), with ECDSA on P-256. The card lists the sha256 of every other file,
-so the signature covers the whole bundle. Only ``signature`` is trusted, and only against the
+What is signed: the message is the 32-byte SHA-256 digest of the card's canonical JSON
+(``versioning.canonical_json`` of every field, version included), signed with ECDSA_SHA_256 on P-256
+as KMS does with ``MessageType=RAW`` (it hashes the message again). Not the card itself: a card of up
+to 8 MiB does not fit KMS's 4 KiB message. Not ``MessageType=DIGEST``: moto's KMS ignores it and
+hashes anyway, so only RAW behaves the same in the tests as in AWS. The card lists the sha256 of
+every other file, so the signature covers the whole bundle. Only ``signature`` is trusted, and only against the
 configured key: ``key_id``, ``digest`` and ``public_key_sha256`` name things for the error messages.
 
 ``public_key(text)`` parses the configured key (PEM, or the base64 DER body that fits in a template
@@ -49,7 +51,7 @@ class SignatureError(BundleError):
 
 
 def card_digest(card: BundleCard) -> bytes:
-    """The 32 bytes that are signed: sha256 of the card's canonical JSON, every field included."""
+    """The 32-byte message that is signed: sha256 of the card's canonical JSON, every field included."""
     return hashlib.sha256(canonical_json(card.to_json())).digest()
 
 
@@ -83,13 +85,13 @@ def public_key_der(key: Any) -> bytes:
 
 
 def verify_digest(key: Any, digest: bytes, signature: bytes) -> bool:
-    """Whether ``signature`` (DER ECDSA) signs the sha256 ``digest`` under ``key``."""
+    """Whether ``signature`` (DER ECDSA_SHA_256) signs the message ``digest`` (a card's) under ``key``."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec, utils
+    from cryptography.hazmat.primitives.asymmetric import ec
 
     try:
-        key.verify(signature, digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+        key.verify(signature, digest, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
         return False
     return True

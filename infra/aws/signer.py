@@ -2,9 +2,9 @@
 
 ``KmsSigner(kms, key)`` takes a boto3 KMS client and a key id, ARN or ``alias/...``; ``prepare()``
 reads the key's public half (``kms:GetPublicKey``) and refuses a key that is not ECC_NIST_P256 for
-SIGN_VERIFY; ``sign(card)`` asks KMS to sign the card's digest (``kms:Sign``, ``ECDSA_SHA_256``,
-``MessageType=DIGEST``), checks the answer with the very verifier the functions run, and returns the
-body of ``bundle.sig.json`` (``build.bundle.signing``). ``public_key_b64`` is what the template's
+SIGN_VERIFY; ``sign(card)`` asks KMS to sign the card's 32-byte digest (``kms:Sign``, ``ECDSA_SHA_256``,
+``MessageType=RAW``: see ``build.bundle.signing``), checks the answer with the very verifier the
+functions run, and returns the body of ``bundle.sig.json``. ``public_key_b64`` is what the template's
 ``BundleSigningPublicKey`` parameter takes. The private key never leaves KMS.
 """
 
@@ -56,11 +56,12 @@ class KmsSigner:
         if not self.public_der:
             self.prepare()
         digest = signing.card_digest(card)
-        answer = self.kms.sign(KeyId=self.key, Message=digest, MessageType="DIGEST", SigningAlgorithm=signing.ALGORITHM)
+        answer = self.kms.sign(KeyId=self.key, Message=digest, MessageType="RAW", SigningAlgorithm=signing.ALGORITHM)
         signature = answer["Signature"]
         public = signing.public_key(self.public_key_b64)
         if not signing.verify_digest(public, digest, signature):
             raise SigningError(f"KMS key {self.key} returned a signature its own public key does not verify")
+        self.key_arn = answer.get("KeyId", self.key_arn)  # Sign answers the key's ARN
         return signing.signature_document(card, key_id=self.key_arn, signature=signature, signer_der=self.public_der)
 
 
