@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import urllib.request
 
 import boto3
 import pytest
@@ -19,7 +18,7 @@ from litelens.functions.common.model import load_model
 from litelens.infra.aws.publish import PublishError, publish
 from litelens.infra.aws.signer import KmsSigner
 from litelens.infra.cli import main as litelens_main
-from tests.support.moto_s3 import moto_s3_server, signing_key
+from tests.support.moto_s3 import empty_s3, moto_s3_server, signing_key
 from tests.support.predict_app import import_predict_app
 
 BUCKET = "models"
@@ -34,11 +33,7 @@ def endpoint():
 
 @pytest.fixture
 def s3(endpoint, monkeypatch):
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)  # the loader's boto3.client("s3")
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-    client.create_bucket(Bucket=BUCKET)
-    return client
+    return empty_s3(endpoint, BUCKET, monkeypatch)
 
 
 @pytest.fixture

@@ -4,7 +4,9 @@ in the environment; ``signing_key`` makes an asymmetric KMS key there, as `litel
 from __future__ import annotations
 
 import contextlib
+import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -32,6 +34,18 @@ def moto_s3_server() -> Iterator[str]:
     finally:
         server.stop()
         patch.undo()
+
+
+def empty_s3(endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An S3 client on a reset moto (its backends live in the server's process: every test starts from
+    nothing) holding one empty ``bucket``; the loader's own ``boto3.client("s3")`` is pointed there too."""
+    import boto3
+
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    client.create_bucket(Bucket=bucket)
+    return client
 
 
 def signing_key(endpoint: str, key_spec: str = "ECC_NIST_P256", alias: str | None = None) -> str:

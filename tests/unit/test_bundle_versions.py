@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 
 import pytest
 
-from litelens.build.bundle import CARD_FILE, FORMAT, Bundle, BundleCard, BundleError
+from litelens.build.bundle import FORMAT, Bundle, BundleCard, BundleError
 from litelens.build.bundle.versioning import FORMAT_V1, card_version, legacy_version
-from tests.support.structural_bundle import structural_bundle
+from tests.support.structural_bundle import edit_card, structural_bundle
 
 
 @pytest.fixture
@@ -18,13 +17,6 @@ def bundle_dir(tmp_path):
     path = tmp_path / "tiny"
     structural_bundle(path)
     return path
-
-
-def edit_card(path, change):
-    card = json.loads((path / CARD_FILE).read_text())
-    change(card)
-    (path / CARD_FILE).write_text(json.dumps(card))
-    return card
 
 
 def test_a_new_card_is_versioned_by_every_field(bundle_dir):
