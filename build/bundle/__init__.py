@@ -8,6 +8,10 @@ A bundle is a folder::
     shap_background.npy          representative training rows in column space, shape (K, n_columns), float64
     shap_background_weights.npy  their weights, shape (K,), summing to 1
     lime_stats.json              LimeTabularExplainer's ``training_data_stats`` per column
+    bundle.sig.json              optional: the card's signature (``signing``; ``litelens publish --sign-key``)
+
+The card's ``version`` is a hash of the card itself (``versioning``: every field in a
+``litelens.bundle/2`` card; a ``litelens.bundle/1`` card, written before, by its older rule).
 
 The card's ``schema`` (``schema.Schema``) lists the raw columns a request sends and how each is
 encoded into the model's inputs (``features``, in order); a card without one (written before
@@ -26,7 +30,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -34,13 +38,14 @@ from typing import Any
 import numpy as np
 
 from litelens.build.bundle.schema import Schema, SchemaError
+from litelens.build.bundle.versioning import FORMAT, FORMATS, VERSION_ID, version_of
 
-FORMAT = "litelens.bundle/1"
 CARD_FILE = "bundle.json"
 MODEL_FILE = "model.tflite"
 SHAP_BACKGROUND_FILE = "shap_background.npy"
 SHAP_WEIGHTS_FILE = "shap_background_weights.npy"
 LIME_STATS_FILE = "lime_stats.json"
+SIGNATURE_FILE = "bundle.sig.json"  # beside the card; not listed in it (it signs the card)
 
 # Published bundles on S3 (written by `litelens publish`, read by the functions' loader):
 #   s3://bucket/prefix/versions/<version>/<every bundle file>   immutable, one folder per version
@@ -116,8 +121,9 @@ class BundleCard:
     def from_json(cls, data: Mapping[str, Any]) -> BundleCard:
         if not isinstance(data, Mapping):
             raise BundleError(f"{CARD_FILE} must hold a JSON object")
-        if data.get("format") != FORMAT:
-            raise BundleError(f"{CARD_FILE}: unsupported format {data.get('format')!r} (expected {FORMAT!r})")
+        if data.get("format") not in FORMATS:
+            expected = " or ".join(repr(f) for f in FORMATS)
+            raise BundleError(f"{CARD_FILE}: unsupported format {str(data.get('format'))[:40]!r} (expected {expected})")
         known = {f for f in cls.__dataclass_fields__}
         missing = sorted(k for k in known - {"format", "extra", "schema", "threshold"} if k not in data)
         if missing:
@@ -128,6 +134,8 @@ class BundleCard:
 
     def validate(self) -> None:
         self._check_types()
+        if not VERSION_ID.fullmatch(self.version):
+            raise BundleError(f"{CARD_FILE}: version {self.version[:40]!r} is not a version id (letters, digits, -, _)")
         if self.task not in TASKS:
             raise BundleError(f"{CARD_FILE}: unknown task {self.task!r} (expected one of {', '.join(TASKS)})")
         if self.quantization not in QUANTIZATIONS:
@@ -191,8 +199,11 @@ class BundleCard:
             raise BundleError(f"{CARD_FILE}: libraries must map names to version strings")
 
     def content_version(self) -> str:
-        """The version the card's files and schema hash to (what ``version`` says when intact)."""
-        return content_version(self.files, self.task, self.features, self.classes, self.schema, self.threshold)
+        """The version the card hashes to by its format's rule (what ``version`` says when intact)."""
+        try:
+            return version_of(self.to_json())
+        except RecursionError:
+            raise BundleError(f"{CARD_FILE}: a field is nested too deeply to hash") from None
 
 
 BUNDLE_FILES = (MODEL_FILE, SHAP_BACKGROUND_FILE, SHAP_WEIGHTS_FILE, LIME_STATS_FILE)
@@ -237,7 +248,7 @@ def _check_replaceable(out: Path, out_dir: str | os.PathLike[str], force: bool) 
         return
     if CARD_FILE not in entries or not _is_litelens_card(out / CARD_FILE):
         raise BundleError(f"{out_dir} is not a litelens bundle and not empty: --force replaces only bundles")
-    others = sorted(entries - {CARD_FILE, *BUNDLE_FILES})
+    others = sorted(entries - {CARD_FILE, SIGNATURE_FILE, *BUNDLE_FILES})
     if others:
         raise BundleError(
             f"{out_dir} holds files that are not part of its bundle ({', '.join(others[:5])}): "
@@ -259,25 +270,6 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def content_version(
-    files: Mapping[str, str],
-    task: str,
-    features: Sequence[str],
-    classes: Sequence[str] | None,
-    schema: Mapping[str, Any] | None = None,
-    threshold: float | None = None,
-) -> str:
-    """A short content hash: same files and schema -> same version, whatever the name or date."""
-    content: dict[str, Any] = {"files": dict(sorted(files.items())), "task": task, "features": list(features)}
-    content["classes"] = classes
-    if schema is not None:  # cards written before schemas and thresholds hash as they always did
-        content["schema"] = schema
-    if threshold is not None:
-        content["threshold"] = threshold
-    payload = json.dumps(content, sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
 def _lime_stats_to_json(stats: Mapping[str, Mapping[int, Any]]) -> dict[str, dict[str, Any]]:
@@ -346,7 +338,7 @@ def write_bundle(
         files = {f: sha256_file(tmp / f) for f in BUNDLE_FILES}
         card = BundleCard(
             name=name,
-            version=content_version(files, task, features, class_names, schema_json, threshold),
+            version="",  # the hash of every other field, set below
             created_at=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             task=task,
             features=list(features),
@@ -363,6 +355,7 @@ def write_bundle(
             schema=schema_json,
             threshold=threshold,
         )
+        card = replace(card, version=card.content_version())
         card.validate()
         (tmp / CARD_FILE).write_text(json.dumps(card.to_json(), indent=2, sort_keys=False) + "\n")
         problems = Bundle(tmp, card).verify()
@@ -408,6 +401,11 @@ class Bundle:
             card = BundleCard.from_json(data)
         except TypeError as exc:
             raise BundleError(f"{card_path}: malformed card ({exc})") from None
+        if root.resolve().parent.name == S3_VERSIONS_DIR and root.resolve().name != card.version:
+            # a copy of a published version folder: its name is the version it was published as
+            raise BundleError(
+                f"{card_path} is version {card.version}, but its folder is {S3_VERSIONS_DIR}/{root.resolve().name}"
+            )
         bundle = cls(root, card)
         if verify:
             problems = bundle.verify()
@@ -422,7 +420,7 @@ class Bundle:
         if self.card.version != content:
             problems.append(
                 f"{CARD_FILE} version {self.card.version} is not the content hash {content} "
-                "of its files and schema (edited card?)"
+                "of its fields (edited card?)"
             )
         for name, expected in self.card.files.items():
             file = self.path / name

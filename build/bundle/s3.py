@@ -15,15 +15,13 @@ needs the standard library only (boto3 is the callers' business).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from litelens.build.bundle import S3_LATEST_POINTER, S3_VERSIONS_DIR
+from litelens.build.bundle.versioning import VERSION_ID
 
 SCHEME = "s3://"
-# A version folder's name: what content_version() writes (12 hex digits) fits; "." and ".." do not.
-VERSION_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,63}")
 
 
 class S3UriError(ValueError):

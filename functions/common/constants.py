@@ -13,6 +13,9 @@ PACKAGED_BUNDLE_DIR = "bundle"
 # Where an S3 bundle is downloaded to (reused on warm starts).
 MODEL_CACHE_DIR = "LITELENS_MODEL_CACHE_DIR"
 MODEL_CACHE_DIR_DEFAULT = "/tmp/litelens-bundles"
+# The public key (PEM, or base64 DER) that must have signed the bundle's card (template parameter
+# BundleSigningPublicKey; `litelens publish --sign-key` prints it). Empty: signatures are not checked.
+SIGNING_PUBLIC_KEY = "LITELENS_SIGNING_PUBLIC_KEY"
 
 # Access-Control-Allow-Origin sent with every response; empty disables CORS headers.
 CORS_ORIGIN = "LITELENS_CORS_ORIGIN"

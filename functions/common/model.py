@@ -2,7 +2,7 @@
 
 Knows nothing of events or HTTP. The API:
 
-``resolve_bundle(uri, code_root, cache_dir) -> Path``
+``resolve_bundle(uri, code_root, cache_dir, signature=False) -> Path``
     ``uri`` (a function passes ``Settings.model_uri``) is a local bundle folder, or ``s3://bucket/prefix`` where the
     prefix holds ``latest.json`` (followed to ``prefix/versions/<version>/``) or is itself a version
     folder holding ``bundle.json``; empty means the bundle packaged next to the function code
@@ -10,12 +10,16 @@ Knows nothing of events or HTTP. The API:
     /tmp/litelens-bundles; a function passes ``Settings.model_cache_dir``), every file checked against the sha256 in
     ``bundle.json``; an intact cached copy is reused without downloading. Size caps (``build.bundle``):
     ``latest.json`` 64 KiB, the card 8 MiB, any file 256 MiB, the whole bundle 400 MiB (/tmp holds
-    512 MB); an object over its cap is refused before it is read, and files stream to disk.
+    512 MB); an object over its cap is refused before it is read, and files stream to disk. The card's
+    version must be the one its folder is named by (``versions/<v>``, from ``latest.json`` or the URI);
+    with ``signature=True`` the signature beside the card (``bundle.sig.json``) is downloaded with it.
 
-``load_model(uri, code_root=None, cache_dir=None) -> Model``
+``load_model(uri, code_root=None, cache_dir=None, signing_key="") -> Model``
     Resolve + verify + build the interpreter. Anything wrong raises ``BundleError`` with one
     clear sentence: no bundle, missing files, sha256 mismatches, an unloadable model, a model
-    whose input/output widths do not match the card.
+    whose input/output widths do not match the card. ``signing_key`` (a function passes
+    ``Settings.signing_public_key``) set: the card must also be signed by that key
+    (``build.bundle.signing.verify_bundle``), checked before the model is built.
 
 ``load_at_init(code_root, log, settings) -> Model``
     What a function's module runs at import: ``load_model`` of ``settings.model_uri`` (empty: the
@@ -51,12 +55,15 @@ from litelens.build.bundle import (
     MAX_FILE_BYTES,
     MAX_POINTER_BYTES,
     S3_LATEST_POINTER,
+    SIGNATURE_FILE,
     Bundle,
     BundleCard,
     BundleError,
     sha256_file,
+    signing,
 )
 from litelens.build.bundle import s3 as layout
+from litelens.build.bundle.signing import MAX_SIGNATURE_BYTES
 from litelens.functions.common import constants
 from litelens.functions.common.interpreter import interpreter_class, native_output_captured
 from litelens.functions.common.settings import Settings
@@ -158,8 +165,11 @@ def cache_folder(cache_dir: str | os.PathLike[str], bucket: str, key_prefix: str
     return Path(cache_dir) / re.sub(r"[^0-9A-Za-z.-]+", "_", bucket) / f"{readable}-{digest}"
 
 
-def download_s3_bundle(uri: str, cache_dir: str | os.PathLike[str], client: Any = None) -> Path:
-    """Download (or reuse from ``cache_dir``) the bundle ``uri`` names; every file sha256-verified."""
+def download_s3_bundle(
+    uri: str, cache_dir: str | os.PathLike[str], client: Any = None, *, signature: bool = False
+) -> Path:
+    """Download (or reuse from ``cache_dir``) the bundle ``uri`` names; every file sha256-verified.
+    ``signature``: also the signature beside the card, as S3 holds it now (one more GET)."""
     bucket, prefix = split_s3_uri(uri)
     if client is None:
         import boto3
@@ -168,9 +178,11 @@ def download_s3_bundle(uri: str, cache_dir: str | os.PathLike[str], client: Any 
     version_prefix = prefix
     latest_key = layout.latest_key(prefix)
     pointer = None
-    if not layout.names_a_version(prefix):
+    expected_version = None  # the version the folder's name says (a pinned URI's, or latest.json's)
+    if layout.names_a_version(prefix):
+        expected_version = prefix.rsplit("/", 1)[-1]
+    else:
         pointer = _s3_get(client, bucket, latest_key, MAX_POINTER_BYTES, _MISSING_OR_HIDDEN)
-    expected_version = None
     if pointer is not None:
         expected_version = layout.pointed_version(_json_object(pointer, f"s3://{bucket}/{latest_key}"))
         if expected_version is None:
@@ -187,13 +199,18 @@ def download_s3_bundle(uri: str, cache_dir: str | os.PathLike[str], client: Any 
         )
     card = BundleCard.from_json(_json_object(card_bytes, f"s3://{bucket}/{card_key}"))
     if expected_version is not None and card.version != expected_version:
-        raise BundleError(f"s3://{bucket}/{card_key} is version {card.version}, latest.json says {expected_version}")
+        says = f"{S3_LATEST_POINTER} says" if pointer is not None else "its folder is"
+        raise BundleError(f"s3://{bucket}/{card_key} is version {card.version}, {says} {expected_version}")
+    signature_key = layout.join_key(version_prefix, SIGNATURE_FILE)
+    signed = _s3_get(client, bucket, signature_key, MAX_SIGNATURE_BYTES, _MISSING_OR_HIDDEN) if signature else None
 
     target = cache_folder(cache_dir, bucket, version_prefix)
     if (target / CARD_FILE).is_file():
         try:
             cached = Bundle.load(target, verify=True)
             if cached.card.to_json() == card.to_json():
+                if signature:
+                    _place_signature(target, signed)
                 return target
         except BundleError:
             pass  # a damaged cache is replaced below
@@ -201,6 +218,7 @@ def download_s3_bundle(uri: str, cache_dir: str | os.PathLike[str], client: Any 
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         (tmp / CARD_FILE).write_bytes(card_bytes)
+        _place_signature(tmp, signed)
         total, budget = len(card_bytes), MAX_BUNDLE_BYTES
         for name, expected in card.files.items():
             if "/" in name or name.startswith("."):
@@ -222,15 +240,26 @@ def download_s3_bundle(uri: str, cache_dir: str | os.PathLike[str], client: Any 
     return target
 
 
+def _place_signature(folder: Path, signature: bytes | None) -> None:
+    """The signature S3 holds now beside the card (none: none, even if an earlier copy had one)."""
+    if signature is None:
+        (folder / SIGNATURE_FILE).unlink(missing_ok=True)
+    else:
+        (folder / SIGNATURE_FILE).write_bytes(signature)
+
+
 def resolve_bundle(
     uri: str,
     code_root: str | os.PathLike[str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    *,
+    signature: bool = False,
 ) -> Path:
-    """The local folder of the bundle to serve (see the module docstring)."""
+    """The local folder of the bundle to serve (see the module docstring); ``signature``: an S3 bundle's
+    signature is downloaded too."""
     uri = uri.strip()
     if uri.startswith("s3://"):
-        return download_s3_bundle(uri, cache_dir or constants.MODEL_CACHE_DIR_DEFAULT)
+        return download_s3_bundle(uri, cache_dir or constants.MODEL_CACHE_DIR_DEFAULT, signature=signature)
     if uri:
         return Path(uri).expanduser()
     if code_root is None:
@@ -248,6 +277,7 @@ class Model:
         self.bundle = bundle
         self.card = bundle.card
         self.max_chunk = max_chunk
+        self.signed_by: str | None = None  # the fingerprint of the key that signed the card, when checked
         Interpreter, self.runtime = interpreter_class()
         # What the runtime prints from C++ while it loads (its delegate notice): logged as JSON instead.
         with native_output_captured() as self.runtime_messages:
@@ -305,10 +335,12 @@ def load_at_init(code_root: str | os.PathLike[str], log: Any, settings: Settings
     bundle ``code_root/bundle``; a bundle that cannot be served is logged as one line (``log.error``)
     and the BundleError re-raised, so the function fails its init and never answers with it."""
     try:
-        model = load_model(settings.model_uri, code_root, settings.model_cache_dir)
+        model = load_model(settings.model_uri, code_root, settings.model_cache_dir, settings.signing_public_key)
     except BundleError as exc:
         log.error("cannot load the model bundle; not serving", error=str(exc))
         raise
+    if model.signed_by:
+        log.info("bundle signature verified", version=model.card.version, key=model.signed_by)
     if model.runtime_messages:
         log.debug("model runtime output", runtime=model.runtime, lines=model.runtime_messages)
     return model
@@ -318,6 +350,13 @@ def load_model(
     uri: str,
     code_root: str | os.PathLike[str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    signing_key: str = "",
 ) -> Model:
-    """Resolve, verify and load the bundle; BundleError (one sentence) when it cannot be served."""
-    return Model(Bundle.load(resolve_bundle(uri, code_root, cache_dir), verify=True))
+    """Resolve, verify (and with ``signing_key``, check the signature) and load the bundle; BundleError
+    (one sentence) when it cannot be served."""
+    key = signing.public_key(signing_key) if signing_key else None  # a bad key fails before any download
+    bundle = Bundle.load(resolve_bundle(uri, code_root, cache_dir, signature=key is not None), verify=True)
+    signed_by = signing.verify_bundle(bundle, key) if key is not None else None
+    model = Model(bundle)
+    model.signed_by = signed_by
+    return model

@@ -58,6 +58,7 @@ class Settings:
     metrics_namespace: str = constants.METRICS_NAMESPACE_DEFAULT
     model_uri: str = ""  # empty: the bundle packaged next to the function code
     model_cache_dir: str = constants.MODEL_CACHE_DIR_DEFAULT
+    signing_public_key: str = ""  # set: serve only a bundle whose card this key signed
     cors_origin: str = constants.CORS_ORIGIN_DEFAULT  # empty: no CORS headers
     max_instances: int = constants.MAX_INSTANCES_DEFAULT
     max_body_bytes: int = constants.MAX_BODY_BYTES_DEFAULT
@@ -80,6 +81,7 @@ class Settings:
             metrics_namespace=env_str(constants.METRICS_NAMESPACE, constants.METRICS_NAMESPACE_DEFAULT, environ),
             model_uri=env_str(constants.MODEL_URI, "", environ).strip(),
             model_cache_dir=env_str(constants.MODEL_CACHE_DIR, constants.MODEL_CACHE_DIR_DEFAULT, environ),
+            signing_public_key=env_str(constants.SIGNING_PUBLIC_KEY, "", environ).strip(),
             cors_origin=env_str(constants.CORS_ORIGIN, constants.CORS_ORIGIN_DEFAULT, environ),
             max_instances=number(constants.MAX_INSTANCES, constants.MAX_INSTANCES_DEFAULT),
             max_body_bytes=number(constants.MAX_BODY_BYTES, constants.MAX_BODY_BYTES_DEFAULT),

@@ -6,6 +6,11 @@ every object of the version has been read back and its sha256 checked. A version
 exists is left alone: identical content only moves the ``latest`` pointer (a rollback), different
 content is refused. A version without ``bundle.json`` (uploaded last) is an interrupted upload
 that no reader can load: publishing again keeps its intact files and uploads the rest.
+
+With a ``signer`` (``--sign-key``, ``signer.KmsSigner``) the card is signed before anything is uploaded,
+and ``bundle.sig.json`` goes up before the card (and is written into the local bundle folder, so a
+packaged copy verifies too). A signature is not content: an already published version may be signed
+(or re-signed with another key) by publishing it again with ``--sign-key``.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from litelens.build.bundle import CARD_FILE, Bundle, BundleError, sha256_file
+from litelens.build.bundle import CARD_FILE, FORMAT, SIGNATURE_FILE, Bundle, BundleError, sha256_file
 from litelens.build.bundle import s3 as layout
+from litelens.infra.aws.signer import KmsSigner, SigningError, kms_client
 
 EXIT_ERROR = 2
 
@@ -91,14 +97,16 @@ def publish(
     s3: Any,
     update_latest: bool = True,
     log: Callable[[str], None] = lambda _msg: None,
+    signer: KmsSigner | None = None,
 ) -> PublishResult:
-    """Publish the bundle at ``bundle_path`` to ``uri`` with the boto3 S3 client ``s3``."""
+    """Publish the bundle at ``bundle_path`` to ``uri`` with the boto3 S3 client ``s3`` (signed by ``signer``)."""
     bucket, prefix = parse_s3_uri(uri)
     try:
         bundle = Bundle.load(bundle_path, verify=True)
     except BundleError as exc:
         raise PublishError(f"not publishing: {exc}") from None
     card = bundle.card
+    signature = _sign(bundle, signer, log) if signer is not None else None
     # bundle.json last, so a reader that finds the card finds every file it lists.
     names = [*sorted(card.files), CARD_FILE]
     local = {name: sha256_file(bundle.path / name) for name in names}
@@ -108,7 +116,7 @@ def publish(
     uploaded: list[str] = []
     complete = CARD_FILE in existing  # the card goes last: without it the version is an interrupted upload
     if existing and not complete:
-        extra = sorted(set(existing) - set(names))
+        extra = sorted(set(existing) - set(names) - {SIGNATURE_FILE})
         if extra:
             raise PublishError(
                 f"s3://{bucket}/{target} holds files that are not in this bundle ({', '.join(extra)}) "
@@ -117,7 +125,7 @@ def publish(
         log(f"version {card.version} at s3://{bucket}/{target} is incomplete (no {CARD_FILE}): resuming")
     if complete:
         differing = sorted(n for n in names if n not in existing or _remote_sha256(s3, bucket, existing[n]) != local[n])
-        extra = sorted(set(existing) - set(names))
+        extra = sorted(set(existing) - set(names) - {SIGNATURE_FILE})
         if differing or extra:
             raise PublishError(
                 f"s3://{bucket}/{target} already exists with different content "
@@ -125,28 +133,16 @@ def publish(
                 "Rebuild the bundle (a changed model gets a new version) or publish to another prefix."
             )
         log(f"version {card.version} is already published at s3://{bucket}/{target} with identical content")
+        if signature is not None:
+            uploaded.append(_upload(s3, bucket, target + SIGNATURE_FILE, signature, log))
     else:
         for name in names:
-            key = target + name
+            if name == CARD_FILE and signature is not None:  # the signature before the card it signs
+                uploaded.append(_upload(s3, bucket, target + SIGNATURE_FILE, signature, log))
             if name in existing and _remote_sha256(s3, bucket, existing[name]) == local[name]:
                 log(f"kept     {name:<30} already uploaded, sha256 verified")
                 continue  # an earlier, interrupted run uploaded it intact
-            s3.put_object(
-                Bucket=bucket,
-                Key=key,
-                Body=(bundle.path / name).read_bytes(),
-                ContentType=_content_type(name),
-                ChecksumAlgorithm="SHA256",
-                Metadata={"sha256": local[name]},
-            )
-            remote = _remote_sha256(s3, bucket, key)
-            if remote != local[name]:
-                raise PublishError(
-                    f"s3://{bucket}/{key}: sha256 after upload {remote[:12]}... != local {local[name][:12]}...; "
-                    "latest.json left unchanged"
-                )
-            uploaded.append(name)
-            log(f"uploaded {name:<30} {(bundle.path / name).stat().st_size:>10,d} bytes  sha256 verified")
+            uploaded.append(_upload(s3, bucket, target + name, (bundle.path / name).read_bytes(), log))
 
     if update_latest:
         published_at = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -158,6 +154,45 @@ def publish(
         )
         log(f"s3://{bucket}/{layout.latest_key(prefix)} -> {card.version}")
     return PublishResult(bucket, prefix, card.version, uploaded, already_published=complete)
+
+
+def _upload(s3: Any, bucket: str, key: str, body: bytes, log: Callable[[str], None]) -> str:
+    """Put ``body`` at ``key`` and read it back; the file name uploaded, or a PublishError."""
+    name = key.rsplit("/", 1)[-1]
+    local = _sha256_bytes(body)
+    s3.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=body,
+        ContentType=_content_type(name),
+        ChecksumAlgorithm="SHA256",
+        Metadata={"sha256": local},
+    )
+    remote = _remote_sha256(s3, bucket, key)
+    if remote != local:
+        raise PublishError(
+            f"s3://{bucket}/{key}: sha256 after upload {remote[:12]}... != local {local[:12]}...; "
+            "latest.json left unchanged"
+        )
+    log(f"uploaded {name:<30} {len(body):>10,d} bytes  sha256 verified")
+    return name
+
+
+def _sign(bundle: Bundle, signer: KmsSigner, log: Callable[[str], None]) -> bytes:
+    """The card's signature (also written beside the local card), before anything is uploaded."""
+    if bundle.card.format != FORMAT:
+        raise PublishError(
+            f"not signing: the card is {bundle.card.format}, whose version leaves out fields users read; "
+            f"rebuild the bundle with this litelens ({FORMAT}) and publish that"
+        )
+    try:
+        signature = signer.sign(bundle.card)
+    except SigningError as exc:
+        raise PublishError(str(exc)) from None
+    (bundle.path / SIGNATURE_FILE).write_bytes(signature)
+    log(f"signed   {CARD_FILE:<30} with {signer.key_arn} (ECDSA P-256, key {signer.fingerprint})")
+    log(f"the functions verify with: BundleSigningPublicKey={signer.public_key_b64}")
+    return signature
 
 
 def s3_client(endpoint_url: str | None = None, region: str | None = None, profile: str | None = None) -> Any:
@@ -176,6 +211,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-latest", action="store_true", help="upload the version but leave latest.json (the live pointer) alone"
     )
+    parser.add_argument(
+        "--sign-key",
+        metavar="KMS_KEY",
+        help="sign the card with this asymmetric KMS key (id, ARN or alias/NAME; ECC_NIST_P256, SIGN_VERIFY) and "
+        "upload bundle.sig.json beside it",
+    )
+    parser.add_argument("--kms-endpoint-url", help="KMS endpoint for --sign-key (default: --endpoint-url)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -183,13 +225,18 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         s3 = s3_client(args.endpoint_url, args.region, args.profile)
-        result = publish(args.bundle, args.uri, s3=s3, update_latest=not args.no_latest, log=print)
+        signer = None
+        if args.sign_key:
+            kms = kms_client(args.kms_endpoint_url or args.endpoint_url, args.region, args.profile)
+            signer = KmsSigner(kms, args.sign_key)
+        result = publish(args.bundle, args.uri, s3=s3, update_latest=not args.no_latest, log=print, signer=signer)
     except PublishError as exc:
         print(f"litelens publish: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except ClientError as exc:
         error = exc.response.get("Error", {})
-        print(f"litelens publish: S3 refused: {error.get('Code')}: {error.get('Message')}", file=sys.stderr)
+        service = "KMS" if exc.operation_name in ("Sign", "GetPublicKey") else "S3"
+        print(f"litelens publish: {service} refused: {error.get('Code')}: {error.get('Message')}", file=sys.stderr)
         return EXIT_ERROR
     except (BotoCoreError, ValueError) as exc:  # ValueError: boto3 refusing e.g. --endpoint-url notaurl
         print(f"litelens publish: {exc}", file=sys.stderr)

@@ -4,16 +4,14 @@ or a version folder, verifies every sha256, reuses the /tmp cache, and refuses c
 from __future__ import annotations
 
 import json
-import urllib.request
 
-import boto3
 import pytest
 
 from litelens.build.bundle import CARD_FILE, MODEL_FILE, SHAP_BACKGROUND_FILE, Bundle, BundleError
 from litelens.functions.common import constants
 from litelens.functions.common.model import cache_folder, download_s3_bundle, load_model
 from litelens.infra.aws.publish import publish
-from tests.support.moto_s3 import moto_s3_server
+from tests.support.moto_s3 import empty_s3, moto_s3_server
 from tests.support.predict_app import import_predict_app
 
 BUCKET = "models"
@@ -28,12 +26,7 @@ def endpoint():
 
 @pytest.fixture
 def s3(endpoint, monkeypatch):
-    # moto's backends live in the process: start every test from an empty S3
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)  # what boto3.client("s3") in the loader picks up
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-    client.create_bucket(Bucket=BUCKET)
-    return client
+    return empty_s3(endpoint, BUCKET, monkeypatch)
 
 
 @pytest.fixture

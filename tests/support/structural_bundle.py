@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from litelens.build.bundle import LIME_STATS_KEYS, Bundle, write_bundle
+from litelens.build.bundle import CARD_FILE, LIME_STATS_KEYS, Bundle, write_bundle
 
 FEATURES = ["age", "income", "debt_ratio", "tenure"]
 
@@ -33,3 +36,11 @@ def structural_bundle(path: Path, *, model: bytes = b"not-a-real-model-but-hashe
         force=True,
     )
     return Bundle.load(path)
+
+
+def edit_card(bundle_dir: Path, change: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+    """Edit the card at ``bundle_dir`` by hand (``change`` mutates its JSON); the edited card."""
+    card = json.loads((bundle_dir / CARD_FILE).read_text())
+    change(card)
+    (bundle_dir / CARD_FILE).write_text(json.dumps(card))
+    return card

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import stat
 
@@ -10,7 +9,7 @@ import pytest
 
 from litelens.build.bundle import CARD_FILE, LIME_STATS_FILE, MODEL_FILE, Bundle, BundleError, check_output_dir
 from litelens.infra.cli import main
-from tests.support.structural_bundle import structural_bundle
+from tests.support.structural_bundle import edit_card, structural_bundle
 
 
 @pytest.fixture
@@ -18,12 +17,6 @@ def bundle_dir(tmp_path):
     path = tmp_path / "bundles" / "tiny"
     structural_bundle(path)
     return path
-
-
-def edit_card(bundle_dir, change):
-    card = json.loads((bundle_dir / CARD_FILE).read_text())
-    change(card)
-    (bundle_dir / CARD_FILE).write_text(json.dumps(card))
 
 
 def inspect(capsys, *args):
