@@ -10,6 +10,9 @@ full jitter, honouring ``Retry-After``. Over Lambda it invokes the functions dir
     client.explain(rows, explainers=["shap"], seed=0)
 
     client = LitelensClient.for_lambda("PredictFunction", "ExplainFunction", endpoint_url="http://127.0.0.1:3001")
+
+    answer = client.explain(rows, num_features=8)
+    plot_explanation(answer, 0, instances=rows).savefig("why.png")  # SHAP waterfall + LIME (matplotlib)
 """
 
 from __future__ import annotations
@@ -147,6 +150,26 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     if not math.isfinite(seconds) or seconds < 0:
         return None
     return seconds
+
+
+def plot_explanation(
+    response: Mapping[str, Any],
+    index: int = 0,
+    *,
+    instances: Sequence[Any] | None = None,
+    columns: Sequence[str] | None = None,
+    top_k: int | None = None,
+    class_name: str | None = None,
+) -> Any:
+    """The matplotlib ``Figure`` of row ``index`` of an ``explain`` answer: a SHAP waterfall from the
+    base value to f(x) (the ``top_k`` largest columns, the others folded into one bar; standard errors
+    as error bars when the answer has them) beside LIME's weights, one row of panels per explained
+    class, the accuracy fields and warnings under them. ``instances`` (the rows sent; ``columns`` names
+    the values of rows sent as lists) puts each column's value in its label; ``class_name`` keeps one
+    class of a ``"class": "all"`` answer. matplotlib is imported only here."""
+    from litelens.infra.client.plot import explanation_figure
+
+    return explanation_figure(response, index, instances=instances, columns=columns, top_k=top_k, class_name=class_name)
 
 
 class LitelensClient:

@@ -1,16 +1,15 @@
 """How `litelens invoke` shows an answer in a terminal: prediction and explanation tables (the raw
-values sent, and each row's warnings: what the model did not see in training), and a SHAP bar chart
-of one instance (``--plot``; matplotlib is imported only then)."""
+values sent, and each row's warnings: what the model did not see in training). The pictures
+(``--plot``) are ``panels`` (what to draw) and ``plot`` (matplotlib)."""
 
 from __future__ import annotations
 
 import json
 import math
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from litelens.infra.client.rows import InputError
+from litelens.infra.client.panels import row_values
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -106,14 +105,6 @@ def _lime_weights(explanation: Mapping[str, Any]) -> dict[str, tuple[float, str]
     }
 
 
-def _instance_values(instance: Any, features: Sequence[str]) -> dict[str, Any]:
-    if isinstance(instance, Mapping):
-        return dict(instance)
-    if isinstance(instance, Sequence) and not isinstance(instance, str) and len(instance) == len(features):
-        return dict(zip(features, instance, strict=True))
-    return {}
-
-
 def _quality_line(explanation: Mapping[str, Any]) -> str:
     """Every scalar quality field the explain function reports, whatever it names them."""
     parts = []
@@ -131,7 +122,11 @@ def _quality_line(explanation: Mapping[str, Any]) -> str:
     return "  ".join(parts)
 
 
-def format_explanations(response: Mapping[str, Any], instances: Sequence[Any]) -> str:
+def format_explanations(
+    response: Mapping[str, Any], instances: Sequence[Any], columns: Sequence[str] | None = None
+) -> str:
+    """One table per explained row, by |SHAP|; ``columns`` (the bundle's column order) names the
+    values of rows sent as lists."""
     predictions = response.get("predictions") or []
     out = []
     for i, explanation in enumerate(response.get("explanations") or []):
@@ -143,7 +138,7 @@ def format_explanations(response: Mapping[str, Any], instances: Sequence[Any]) -
         phi = shap_values(explanation)
         lime = _lime_weights(explanation)
         features = list(phi) + [f for f in lime if f not in phi]
-        values = _instance_values(instances[i] if i < len(instances) else None, features)
+        values = row_values(instances[i] if i < len(instances) else None, columns)
         order = sorted(features, key=lambda f: -abs(phi.get(f, 0.0)))
         shown = {f: ("null" if v is None else v) for f, v in values.items()}  # a missing value was sent as null
         rows = [[f, shown.get(f, ""), phi.get(f, ""), *lime.get(f, ("", ""))] for f in order]
@@ -155,40 +150,3 @@ def format_explanations(response: Mapping[str, Any], instances: Sequence[Any]) -
             out.append(f"  {quality}")
         out.append(table(["column", "value", "SHAP", "LIME weight", "LIME condition"], rows) + "\n")
     return "\n".join(out).rstrip() + "\n"
-
-
-def plot_shap(
-    response: Mapping[str, Any], index: int, path: str | Path, instances: Sequence[Any] | None = None
-) -> Path:
-    """A horizontal bar chart of instance ``index``'s SHAP values, largest |phi| on top, each bar
-    labelled with the feature's value when ``instances`` (the request's rows) are given."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    explanations = response.get("explanations") or []
-    if not 0 <= index < len(explanations) or explanations[index] is None:
-        raise InputError(f"no explanation for instance {index} to plot ({len(explanations)} returned)")
-    phi = shap_values(explanations[index])
-    if not phi:
-        raise InputError(f"instance {index} has no SHAP values to plot (was shap among the explainers?)")
-    items = sorted(phi.items(), key=lambda kv: abs(kv[1]))[-20:]
-    given = _instance_values(instances[index], list(phi)) if instances and index < len(instances) else {}
-    names = [f"{k} = {_fmt(given[k])}" if k in given else k for k, _ in items]
-    values = [v for _, v in items]
-    fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(items) + 1.6))
-    ax.barh(names, values, color=["#d62728" if v > 0 else "#1f77b4" for v in values])
-    ax.axvline(0, color="black", linewidth=0.8)
-    base = (explanations[index].get("shap") or {}).get("base_value")
-    predictions = response.get("predictions") or []
-    summary = _prediction_summary(predictions[index]) if index < len(predictions) else ""
-    explained = explanations[index].get("class")
-    title = f"SHAP values, instance {index}: {summary}" + (f" (base {_fmt(base)})" if _is_number(base) else "")
-    ax.set_title(title + (f"\nexplaining class {explained}" if explained is not None else ""))
-    ax.set_xlabel("contribution to the model output")
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out

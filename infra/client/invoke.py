@@ -2,7 +2,7 @@
 
 The rows are read by ``rows``; in a terminal the answer is printed as tables (explanations:
 feature, value, SHAP, LIME weight, by |SHAP|) by ``display``; piped, or with ``--json``, it is the
-raw JSON. ``--plot out.png`` draws one instance's SHAP values as a bar chart.
+raw JSON. ``--plot why.png`` (or ``.svg``) draws one instance's SHAP waterfall and LIME weights (``plot``).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from litelens.infra.client.api import (
@@ -21,7 +22,8 @@ from litelens.infra.client.api import (
     build_explain_request,
     predict_request,
 )
-from litelens.infra.client.display import format_explanations, format_predictions, plot_shap
+from litelens.infra.client.display import format_explanations, format_predictions
+from litelens.infra.client.panels import PLOT_FORMATS
 from litelens.infra.client.rows import InputError, display_rows, read_request
 
 EXIT_USAGE = 2
@@ -63,7 +65,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="tables in a terminal, JSON when piped (default: %(default)s)",
     )
-    out.add_argument("--plot", metavar="PNG", help="draw a SHAP bar chart of one instance (explain)")
+    out.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="draw one instance's SHAP waterfall and LIME weights to a .png or .svg (explain)",
+    )
     out.add_argument("--instance", type=int, default=0, help="instance to plot (default: %(default)s)")
 
 
@@ -118,6 +124,18 @@ def _json_option(option: str, text: str) -> dict[str, Any]:
     return value
 
 
+def _column_order(client: LitelensClient, instances: list[Any]) -> list[str] | None:
+    """The bundle's column order, to name the values of rows sent as lists (asked of ``GET /metadata``
+    only then); None when every row names its columns, or the metadata cannot be had."""
+    if all(isinstance(row, Mapping) for row in instances):
+        return None
+    try:
+        features = client.metadata().get("features")
+    except (LitelensError, AttributeError, ValueError):
+        return None
+    return [str(f) for f in features] if isinstance(features, list) else None
+
+
 def run(args: argparse.Namespace) -> int:
     def fail(message: str, code: int = EXIT_USAGE) -> int:
         print(f"litelens invoke: {message}", file=sys.stderr)
@@ -125,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.plot and args.action != "explain":
         return fail("--plot needs `explain` (SHAP values)")
+    if args.plot and Path(args.plot).suffix.lower() not in PLOT_FORMATS:
+        return fail(f"--plot writes {' or '.join(PLOT_FORMATS)}, not {args.plot!r}")
     try:
         if args.retries < 0:
             raise InputError("--retries must be 0 or more")
@@ -151,15 +171,23 @@ def run(args: argparse.Namespace) -> int:
     except (LitelensError, ValueError) as exc:
         return fail(str(exc))
 
-    if args.output == "json" or (args.output == "auto" and not sys.stdout.isatty()):
+    as_json = args.output == "json" or (args.output == "auto" and not sys.stdout.isatty())
+    shown = args.action == "explain" and (args.plot or not as_json)
+    columns = _column_order(client, instances) if shown else None  # names the values of list rows
+    if as_json:
         print(json.dumps(response, indent=2))
     elif args.action == "predict":
         print(format_predictions(response))
     else:
-        print(format_explanations(response, instances))
+        print(format_explanations(response, instances, columns))
     if args.plot:
+        from litelens.infra.client.plot import explanation_figure, save_figure  # matplotlib: only to draw
+
         try:
-            path = plot_shap(response, args.instance, args.plot, instances)
+            figure = explanation_figure(
+                response, args.instance, instances=instances, columns=columns, top_k=args.num_features
+            )
+            path = save_figure(figure, args.plot)
         except InputError as exc:
             return fail(str(exc))
         except OSError as exc:

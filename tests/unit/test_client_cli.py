@@ -1,4 +1,4 @@
-"""`litelens invoke`: reading rows from JSON and CSV, the terminal tables, the SHAP plot, and
+"""`litelens invoke`: reading rows from JSON and CSV, the terminal tables, writing the plot, and
 one-line errors with exit code 2. The transport is faked (the twin tests cover the real one)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from litelens.infra.cli import main as litelens_main
-from litelens.infra.client import ApiError, LitelensClient, TransportError, display, rows
+from litelens.infra.client import ApiError, LitelensClient, TransportError, display, plot_explanation, rows
 from tests.support.predict_app import EXPLAIN_APP, import_function_app
 
 FEATURES = ["age", "income", "debt_ratio", "tenure"]
@@ -112,7 +112,7 @@ def test_unreadable_rows_are_input_errors(tmp_path, text, suffix, message):
 
 
 def test_explanation_table_is_sorted_by_absolute_shap(explain_response):
-    text = display.format_explanations(explain_response, ROWS)
+    text = display.format_explanations(explain_response, ROWS, FEATURES)  # rows sent as lists: named by the columns
     lines = text.splitlines()
     first = explain_response["predictions"][0]
     explanation = explain_response["explanations"][0]
@@ -149,12 +149,15 @@ def test_prediction_table():
 
 
 def test_plot_writes_a_png_with_the_bars(explain_response, tmp_path):
-    out = display.plot_shap(explain_response, 0, tmp_path / "shap.png", ROWS[:1])
+    from litelens.infra.client.plot import save_figure
+
+    figure = plot_explanation(explain_response, 0, instances=ROWS[:1], columns=FEATURES)
+    out = save_figure(figure, tmp_path / "shap.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(rows.InputError, match="no explanation for instance 1"):
-        display.plot_shap(explain_response, 1, tmp_path / "x.png")
+        plot_explanation(explain_response, 1)
     with pytest.raises(rows.InputError, match="no explanation for instance 5"):
-        display.plot_shap(explain_response, 5, tmp_path / "x.png")
+        plot_explanation(explain_response, 5)
 
 
 @pytest.fixture
