@@ -23,7 +23,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Protocol
@@ -112,6 +112,7 @@ class LocalGateway:
         cors_preflight: Mapping[str, str] | None = None,
         api_key: str | None = None,
         domain_name: str = "127.0.0.1:3000",
+        page: Callable[[str, str], ProxyResponse | None] | None = None,
     ) -> None:
         self.routes: list[tuple[re.Pattern[str], Route]] = [(_route_pattern(r.path), r) for r in routes]
         self.functions = functions
@@ -119,6 +120,7 @@ class LocalGateway:
         self.cors_preflight = dict(cors_preflight) if cors_preflight is not None else None
         self.api_key = api_key
         self.domain_name = domain_name  # requestContext.domainName when the request has no Host
+        self.page = page  # the twin's own explain page (``page.ExplainPage``): not an API route, no key
 
     def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], list[str]]:
         """(route, path parameters, methods allowed on the path)."""
@@ -143,6 +145,9 @@ class LocalGateway:
     ) -> ProxyResponse:
         """API Gateway's answer to one request (see the module docstring for the order of decisions)."""
         pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
+        page = self.page(method, path) if self.page is not None else None
+        if page is not None:  # GET / and /page/*: the local tool, before the template's routes
+            return page
         route, path_parameters, allowed = self.match(method, path)
         if method == "OPTIONS" and route is None and allowed and self.cors_preflight is not None:
             # A CORS preflight: API Gateway's mock integration answers it, without key or function.

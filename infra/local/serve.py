@@ -5,6 +5,7 @@ in-process with the function's environment from the template, and serves:
 
 - the REST API on 127.0.0.1:3000 (like ``sam local start-api``): each HTTP request becomes the
   proxy event API Gateway sends (payload 1.0), the handler's proxy response becomes the HTTP answer;
+- the explain page at ``GET /`` (``page``: a form from the bundle's schema, the answer drawn; local only);
 - the Lambda Invoke API on 127.0.0.1:3001 (like ``sam local start-lambda``):
   ``POST /2015-03-31/functions/{FunctionName}/invocations``, so boto3 Lambda clients work with
   ``endpoint_url``.
@@ -41,6 +42,7 @@ from litelens.infra.local.gateway import LocalGateway
 from litelens.infra.local.http import ApiRequestHandler, LocalServer
 from litelens.infra.local.invoke_api import InvokeRequestHandler
 from litelens.infra.local.loader import patched_environ
+from litelens.infra.local.page import ExplainPage
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_API_PORT = 3000
@@ -62,6 +64,7 @@ class Twin:
         lambda_port: int | None = DEFAULT_LAMBDA_PORT,
         api_key: str | None = None,
         functions: Sequence[str] | None = None,
+        page: bool = True,
     ) -> None:
         known = template.function_ids()
         unknown = sorted(set(functions or []) - set(known))
@@ -81,6 +84,7 @@ class Twin:
             cors_preflight=template.cors_preflight_headers(),
             api_key=api_key,
             domain_name=f"{host}:{api_port}",
+            page=ExplainPage(api_key_required=api_key is not None) if page else None,
         )
         self._servers: list[LocalServer] = []
         self._threads: list[threading.Thread] = []
@@ -221,6 +225,8 @@ def startup_banner(twin: Twin, model_uri: str) -> str:
             lines.append(
                 f"  curl -s{key} -X POST {twin.api_url}{route.path} -H 'content-type: application/json' -d '{body}'"
             )
+    if twin.gateway.page is not None:
+        lines.append(f"Explain page (a local tool, in a browser): {twin.api_url}/")
     lines.append("Ctrl-C stops the servers.")
     return "\n".join(lines)
 
