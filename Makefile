@@ -55,7 +55,8 @@ test-integration: venv  ## integration tests (moto server, local twin, sam build
 $(DEMO_BUNDLE)/bundle.json: | venv
 	$(BIN)/litelens build --demo breast_cancer --out $(DEMO_BUNDLE) --force
 
-run: venv $(DEMO_BUNDLE)/bundle.json  ## build the demo bundle and serve the API on 127.0.0.1:3000
+run: venv $(DEMO_BUNDLE)/bundle.json  ## build the demo bundle, serve the API and the explain page on 127.0.0.1:3000
+	@echo "explain page: http://127.0.0.1:3000/ (open it in a browser once the servers listen)"
 	$(BIN)/litelens serve --bundle $(DEMO_BUNDLE)
 
 bench: venv  ## benchmark predict and explain against their baselines

@@ -545,6 +545,10 @@ def test_serve_command_prints_routes_serves_and_stops_on_sigterm(template_dir, t
         url = re.search(r"GET\s+(http://127\.0\.0\.1:\d+)/image", text).group(1)
         with urllib.request.urlopen(f"{url}/image", timeout=30) as response:
             assert json.loads(response.read())["who"] == "image"
+        # and the explain page's address, which answers the page
+        assert f"Explain page (a local tool, in a browser): {url}/\n" in text
+        with urllib.request.urlopen(f"{url}/", timeout=30) as response:
+            assert response.headers["Content-Type"].startswith("text/html") and b"explain.js" in response.read()
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
