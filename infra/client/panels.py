@@ -220,9 +220,12 @@ def quality_lines(fields: Mapping[str, Any]) -> list[str]:
         lines.append("LIME: " + text)
     agreement = fields.get("agreement") or {}
     if agreement:
-        text = _pairs(agreement, [("overlap", "top-k overlap"), ("k", "of k ="), ("spearman", "Spearman"),
-                                  ("kendall", "Kendall")])  # fmt: skip
-        lines.append("agreement: " + text)
+        parts = []
+        if _is_number(agreement.get("overlap")) and _is_number(agreement.get("k")):
+            k = number(agreement["k"])
+            parts.append(f"top-{k} overlap {number(agreement['overlap'])} of {k}")
+        rank = _pairs(agreement, [("spearman", "Spearman"), ("kendall", "Kendall"), ("columns", "over columns")])
+        lines.append("agreement: " + ", ".join(p for p in [*parts, rank] if p))
     return lines
 
 

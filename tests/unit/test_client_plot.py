@@ -203,7 +203,7 @@ def test_lime_panel_has_the_conditions_score_and_local_error(binary_answer):
     local_error = abs(lime["local_prediction"] - lime["model_prediction"])
     assert f"local error {plot_module.number(local_error)}" in text
     assert f"R² {plot_module.number(lime['score'])}" in text
-    assert "agreement: top-k overlap" in text and "additivity gap" in text
+    assert "agreement: top-4 overlap" in text and "additivity gap" in text
 
 
 def test_many_long_columns_fold_past_the_default_top_k_and_stay_readable():
