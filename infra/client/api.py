@@ -167,9 +167,10 @@ def plot_explanation(
     class, the accuracy fields and warnings under them. ``instances`` (the rows sent; ``columns`` names
     the values of rows sent as lists) puts each column's value in its label; ``class_name`` keeps one
     class of a ``"class": "all"`` answer. matplotlib is imported only here."""
-    from litelens.infra.client.plot import explanation_figure
+    from litelens.infra.client.panels import picture
+    from litelens.infra.client.plot import figure_of
 
-    return explanation_figure(response, index, instances=instances, columns=columns, top_k=top_k, class_name=class_name)
+    return figure_of(picture(response, index, instances=instances, columns=columns, top_k=top_k, class_name=class_name))
 
 
 class LitelensClient:

@@ -20,6 +20,7 @@ from litelens.infra.client.api import (
     LitelensError,
     TransportError,
     build_explain_request,
+    plot_explanation,
     predict_request,
 )
 from litelens.infra.client.display import format_explanations, format_predictions
@@ -181,10 +182,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_explanations(response, instances, columns))
     if args.plot:
-        from litelens.infra.client.plot import explanation_figure, save_figure  # matplotlib: only to draw
+        from litelens.infra.client.plot import save_figure  # matplotlib: only to draw
 
         try:
-            figure = explanation_figure(
+            figure = plot_explanation(
                 response, args.instance, instances=instances, columns=columns, top_k=args.num_features
             )
             path = save_figure(figure, args.plot)

@@ -1,24 +1,25 @@
 """How an explained row is drawn with matplotlib: a SHAP waterfall and the LIME weights per explained
 class, the accuracy fields and warnings under them; PNG or SVG by the file's extension.
 
-``explanation_figure(response, index, ...)`` returns the ``Figure`` (``panels.picture`` decides what it
-shows); ``save_figure(figure, path)`` writes it. The figure is sized from its content (a row of
-height per bar, long labels wrapped, notes wrapped to the figure's width) and laid out by matplotlib's
-constrained layout, so no text leaves the figure and no tick labels overlap at any number of columns.
+``figure_of(panels.picture(response, index, ...))`` is the ``Figure`` (``panels`` decides what it
+shows; ``api.plot_explanation`` is the library's entry); ``save_figure(figure, path)`` writes it. The
+figure is sized from its content (a row of height per bar, long labels wrapped or cut in the middle,
+notes wrapped to the figure's width) and laid out by matplotlib's constrained layout, so no text
+leaves the figure and no tick labels overlap at any number of columns.
 matplotlib is imported only here, and only by the commands that draw.
 """
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from litelens.infra.client.panels import PLOT_FORMATS, Bar, LimeBars, Picture, Waterfall, number, picture, signed
+from litelens.infra.client.panels import PLOT_FORMATS, Bar, LimeBars, Picture, Waterfall, number, signed
 from litelens.infra.client.rows import InputError
 
 POSITIVE = "#d62728"  # pushes the output up
@@ -186,20 +187,6 @@ def figure_of(drawing: Picture) -> Figure:
         text_ax.text(0, 1, "\n".join(notes), va="top", ha="left", fontsize=FONT_SIZE, transform=text_ax.transAxes)
     figure.suptitle(heading, fontsize=FONT_SIZE + 3, x=0.01, ha="left")
     return figure
-
-
-def explanation_figure(
-    response: Mapping[str, Any],
-    index: int = 0,
-    *,
-    instances: Sequence[Any] | None = None,
-    columns: Sequence[str] | None = None,
-    top_k: int | None = None,
-    class_name: str | None = None,
-) -> Figure:
-    """The figure of row ``index`` of an explain ``response`` (arguments as ``panels.picture``)."""
-    drawing = picture(response, index, instances=instances, columns=columns, top_k=top_k, class_name=class_name)
-    return figure_of(drawing)
 
 
 def save_figure(figure: Figure, path: str | Path) -> Path:

@@ -325,13 +325,13 @@ def test_labels_of_list_rows_are_named_by_the_metadata(monkeypatch, tmp_path, ca
     monkeypatch.setattr(LitelensClient, "send", lambda self, route, request: response)
     monkeypatch.setattr(LitelensClient, "metadata", lambda self: {"features": names})
     captured = {}
-    real = plot_module.explanation_figure
+    real = plot_module.save_figure
 
-    def spy(*args, **kwargs):
-        captured["figure"] = real(*args, **kwargs)
-        return captured["figure"]
+    def spy(figure, path):
+        captured["figure"] = figure
+        return real(figure, path)
 
-    monkeypatch.setattr(plot_module, "explanation_figure", spy)
+    monkeypatch.setattr(plot_module, "save_figure", spy)
     row = [0.5, 1.25, 2, 3]
     argv = ["invoke", "explain", np.array([row]).tolist().__repr__(), "--url", "http://h:1", "--output", "table"]
     assert litelens_main([*argv, "--plot", str(tmp_path / "why.png")]) == 0
