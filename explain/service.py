@@ -25,7 +25,7 @@ import numpy as np
 
 from litelens.explain import quality
 from litelens.explain.errors import NonFiniteOutput, Stopped
-from litelens.explain.lime_method import CLASSIFICATION, REGRESSION, LimeExplanation, LimeMethod
+from litelens.explain.lime_method import CLASSIFICATION, CONTINUOUS, REGRESSION, LimeExplanation, LimeMethod
 from litelens.explain.shap_method import LOG_ODDS, PROBABILITY, ShapMethod, ShapResult
 
 EXPLAINERS = ("shap", "lime")
@@ -44,6 +44,7 @@ class ExplainOptions:
     seed: int = 0
     target_class: str | None = None  # None: the predicted class; ALL_CLASSES: every class
     output_space: str = PROBABILITY
+    lime_sampling: str = CONTINUOUS  # lime_method.SAMPLINGS
 
 
 class Explanations:
@@ -156,7 +157,12 @@ class Explanations:
             )
         if "lime" in options.explainers:
             lime_result = self.lime.explain(
-                x, targets, num_samples=options.num_samples, num_features=options.num_features, seed=options.seed
+                x,
+                targets,
+                num_samples=options.num_samples,
+                num_features=options.num_features,
+                seed=options.seed,
+                sampling=options.lime_sampling,
             )
         names = self.output_names()
         per_target = {
@@ -186,6 +192,7 @@ class Explanations:
                 "additivity_gap": quality.additivity_gap(values, base, output),
                 "nsamples": shap_result.nsamples,
             }
+        warnings: list[dict[str, str]] = []
         if lime_result is not None:
             fit = lime_result.results[t]
             fields["lime"] = {
@@ -194,16 +201,22 @@ class Explanations:
                     {"feature": self.features[j], "condition": lime_result.conditions[j], "weight": w}
                     for j, w in fit.weights
                 ],
+                **({} if fit.rest is None else {"rest": fit.rest}),
+                "output_space": lime_result.output_space,
                 "score": fit.score,
                 "local_prediction": fit.local_prediction,
                 "model_prediction": fit.model_prediction,
+                "local_error": fit.local_error,
                 "num_samples": lime_result.num_samples,
+                "sampling": lime_result.sampling,
             }
+            warnings += quality.lime_warnings(fit.score, fit.local_error, lime_result.output_space, fit.spread)
         if shap_result is not None and lime_result is not None:
             k = options.num_features or min(quality.DEFAULT_TOP_K, len(self.features))
             fields["agreement"] = quality.agreement(
-                self._shap_for(shap_result, t, space)[0], dict(lime_result.results[t].weights), self.features, k
+                self._shap_for(shap_result, t, space)[0], lime_result.results[t].values, self.features, k
             )
+        fields["warnings"] = warnings
         return fields
 
     def _shap_for(self, result: ShapResult, t: int, space: str) -> tuple[np.ndarray, float, float]:

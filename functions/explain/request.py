@@ -2,6 +2,7 @@
 
 ``{"explainers": ["shap", "lime"], "nsamples": int | "auto", "num_samples": int, "num_features": int,
 "seed": int, "class": name | "all", "output_space": "probability" | "log_odds",
+"lime_sampling": "continuous" | "discretized",
 "explain_if": {"min_probability": p, "max_probability": p, "labels": [...], "min_value": y,
 "max_value": y}}``, every key optional; every mistake is a 400 naming it.
 
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from litelens.explain.errors import NonFiniteOutput
+from litelens.explain.lime_method import CONTINUOUS, SAMPLINGS
 from litelens.explain.service import ALL_CLASSES, DEFAULT_LIME_NUM_SAMPLES, EXPLAINERS, ExplainOptions
 from litelens.explain.shap_method import LOG_ODDS, OUTPUT_SPACES, PROBABILITY, default_nsamples
 from litelens.functions.common import constants
@@ -57,6 +59,7 @@ PARAMETER_KEYS = (
     "seed",
     "class",
     "output_space",
+    "lime_sampling",
     "explain_if",
 )
 CLASSIFICATION_FILTERS = ("min_probability", "max_probability", "labels")
@@ -242,6 +245,12 @@ def parse_parameters(value: Any, card: Any, caps: Caps) -> ExplainParameters:
         )
     if output_space == LOG_ODDS and "shap" not in explainers:
         raise bad_request(E_INVALID_PARAMETER, f'parameters.output_space "{LOG_ODDS}" applies to SHAP; add "shap"')
+    lime_sampling = value.get("lime_sampling", CONTINUOUS)
+    if lime_sampling not in SAMPLINGS:
+        raise bad_request(
+            E_INVALID_PARAMETER,
+            f"parameters.lime_sampling must be one of {', '.join(SAMPLINGS)}, got {short_value(lime_sampling)}",
+        )
     return ExplainParameters(
         explainers=tuple(explainers),
         nsamples=nsamples,
@@ -250,6 +259,7 @@ def parse_parameters(value: Any, card: Any, caps: Caps) -> ExplainParameters:
         seed=0 if seed is None else seed,
         target_class=target_class,
         output_space=output_space,
+        lime_sampling=lime_sampling,
         explain_if=_explain_if(value.get("explain_if"), card.task, card.classes),
     )
 

@@ -18,7 +18,7 @@ import pytest
 from litelens.build.bundle.schema import UNKNOWN
 from litelens.build.stats import lime_training_stats
 from litelens.explain import quality
-from litelens.explain.lime_method import CLASSIFICATION, KEEP_SHARE, LimeMethod
+from litelens.explain.lime_method import CLASSIFICATION, CONTINUOUS, DISCRETIZED, KEEP_SHARE, SAMPLINGS, LimeMethod
 from litelens.explain.service import ExplainOptions, Explanations
 from litelens.explain.shap_method import LOG_ODDS, MISSING, ShapMethod, log_odds
 from tests.support.bundles import MIXED_DAY0, MIXED_SCHEMA, mixed_rows
@@ -232,22 +232,77 @@ def test_lime_keeps_a_missing_value_or_an_unseen_level_in_a_share_of_the_samples
     assert set(np.unique(values[~unseen, APPLICANT])) <= {0.0, 1.0, 2.0, MISSING_TYPE}
 
 
-def test_lime_explains_a_messy_row_per_column_deterministically(lime):
+def test_lime_conditions_of_the_continuous_neighbourhood_read_as_the_rows_values(lime):
+    x = np.array([30_000.0, 2.0, SELF_EMPLOYED, 1.0, MIXED_DAY0 + 100])
+    assert lime.conditions(x, CONTINUOUS) == [
+        "income = 30000",
+        "score = 2",
+        "applicant_type = self-employed",
+        "married = yes",
+        "signup = 2020-04-10",
+    ]
+    continuous, discretized = lime.conditions(messy_row(), CONTINUOUS), lime.conditions(messy_row(), DISCRETIZED)
+    assert continuous[SCORE] == "score = 2" and discretized[SCORE] != continuous[SCORE]
+    # a missing value or an unseen level reads the same in both
+    assert continuous[:SCORE] + continuous[SCORE + 1 :] == discretized[:SCORE] + discretized[SCORE + 1 :]
+
+
+def test_continuous_neighbourhood_moves_around_the_row_and_redraws_levels_with_the_radius(lime, training):
+    # GIVEN a row of a self-employed, married applicant
+    x = np.array([30_000.0, 2.0, SELF_EMPLOYED, 1.0, MIXED_DAY0 + 100])
+    samples = lime.neighbourhood(x, 40_000, 0, CONTINUOUS)
+    np.testing.assert_array_equal(samples.values[0], x)
+    assert samples.distances[0] == 0.0
+    # THEN numbers and dates move around the row's value: mean the row's, variance std^2 E[r^2] = std^2 / 3
+    for j in (INCOME, SIGNUP):
+        moved = samples.values[1:, j]
+        std = np.nanstd(training[:, j])
+        assert moved.mean() == pytest.approx(x[j], abs=0.02 * std)
+        assert moved.std() == pytest.approx(std / np.sqrt(3), rel=0.05)
+    # and a level is redrawn from training with probability r (half the samples, on average); its
+    # feature is "same level as the row" minus the level's training share
+    same = samples.values[:, APPLICANT] == SELF_EMPLOYED
+    share = (training[:, APPLICANT] == SELF_EMPLOYED).mean()
+    assert same.mean() == pytest.approx(0.5 + 0.5 * share, abs=0.02)
+    np.testing.assert_allclose(samples.features[:, APPLICANT], same - share, atol=0.01)
+    # distances: training stds for the numbers, 1 per changed level
+    assert (samples.distances[~same] >= 1.0).all()
+    again = lime.neighbourhood(x, 500, 7, CONTINUOUS)
+    np.testing.assert_array_equal(again.values, lime.neighbourhood(x, 500, 7, CONTINUOUS).values)
+
+
+def test_continuous_neighbourhood_keeps_a_missing_value_or_an_unseen_level_in_half_the_samples(lime):
     x = messy_row()
-    a, b, c = (lime.explain(x, [0, 1], num_samples=2000, seed=s) for s in (4, 4, 5))
+    samples = lime.neighbourhood(x, 20_000, 1, CONTINUOUS)
+    for j in (INCOME, SIGNUP):
+        kept = np.isnan(samples.values[:, j])
+        assert kept[0] and kept.mean() == pytest.approx(KEEP_SHARE, abs=0.02)
+        np.testing.assert_array_equal(samples.features[:, j], kept)
+        assert not np.isnan(samples.values[~kept, j]).any()
+    unseen = samples.values[:, APPLICANT] == UNKNOWN
+    assert unseen.mean() == pytest.approx(KEEP_SHARE, abs=0.02)
+    np.testing.assert_array_equal(samples.features[:, APPLICANT], unseen)
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_lime_explains_a_messy_row_per_column_deterministically(lime, sampling):
+    x = messy_row()
+    a, b, c = (lime.explain(x, [0, 1], num_samples=2000, seed=s, sampling=sampling) for s in (4, 4, 5))
     assert a == b
     assert a.results[1].weights != c.results[1].weights
     assert sorted(j for j, _ in a.results[1].weights) == list(range(5))
     assert all(np.isfinite(w) for _, w in a.results[1].weights)
-    assert a.results[1].model_prediction == pytest.approx(risk(x[None])[0, 0])
+    p = risk(x[None])[0, 0]
+    assert a.results[1].model_prediction == pytest.approx(log_odds(p) if sampling == CONTINUOUS else p)
 
 
-def test_lime_weight_of_a_categorical_column_follows_the_model(lime):
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_lime_weight_of_a_categorical_column_follows_the_model(lime, sampling):
     # GIVEN the model's +1.2 (log-odds) for self-employed against -0.5 for employed
     row = np.array([40_000.0, 3.0, SELF_EMPLOYED, 0.0, MIXED_DAY0 + 700])
-    self_employed = dict(lime.explain(row, [1], num_samples=4000, seed=0).results[1].weights)
+    self_employed = dict(lime.explain(row, [1], num_samples=4000, seed=0, sampling=sampling).results[1].weights)
     row[APPLICANT] = EMPLOYED
-    employed = dict(lime.explain(row, [1], num_samples=4000, seed=0).results[1].weights)
+    employed = dict(lime.explain(row, [1], num_samples=4000, seed=0, sampling=sampling).results[1].weights)
     # THEN "applicant_type = self-employed" raises P(bad), "applicant_type = employed" lowers it
     assert self_employed[APPLICANT] > 0 > employed[APPLICANT]
 

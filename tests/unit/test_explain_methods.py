@@ -9,8 +9,18 @@ import pytest
 
 from litelens.build.stats import lime_training_stats
 from litelens.explain import quality
-from litelens.explain.lime_method import CLASSIFICATION, REGRESSION, LimeMethod
-from litelens.explain.shap_method import LOG_ODDS, ShapMethod, log_odds
+from litelens.explain.lime_method import (
+    CLASSIFICATION,
+    CONTINUOUS,
+    DISCRETIZED,
+    LOG_ODDS,
+    REGRESSION,
+    SAMPLINGS,
+    LimeMethod,
+    weighted_ridge,
+)
+from litelens.explain.lime_sampling import training_moments
+from litelens.explain.shap_method import ShapMethod, log_odds
 
 FEATURES = ["a", "b", "c", "d", "e", "f"]
 BETA = np.array([2.0, -1.5, 0.8, 0.0, 3.0, -0.4])
@@ -178,7 +188,7 @@ def test_lime_weights_of_a_linear_model_match_the_bin_means(lime_regression, tra
     # and the gap between a bin's mean and its truncated normal's: lime's own sampler gives the same).
     stats = lime_training_stats(training_rows)
     x = training_rows[0]
-    exp = lime_regression.explain(x, [0], num_samples=50_000, seed=0)
+    exp = lime_regression.explain(x, [0], num_samples=50_000, seed=0, sampling=DISCRETIZED)
     fit = exp.results[0]
     weights = np.zeros(len(FEATURES))
     for j, w in fit.weights:
@@ -193,60 +203,96 @@ def test_lime_weights_of_a_linear_model_match_the_bin_means(lime_regression, tra
     for j, name in enumerate(FEATURES):
         assert name in exp.conditions[j]
     assert fit.model_prediction == pytest.approx(linear(x[None])[0, 0])
+    assert (exp.sampling, exp.output_space) == (DISCRETIZED, "value")
 
 
-def test_lime_fit_fields_match_an_independent_weighted_ridge(lime_regression, training_rows):
+def test_continuous_lime_of_a_linear_model_is_its_terms_against_the_training_mean(lime_regression, training_rows):
+    # GIVEN f = beta . x + c: around any row the surrogate is f itself
+    stats = lime_training_stats(training_rows)
+    mean = np.array([training_moments(stats, j)[0] for j in range(len(FEATURES))])
+    x = training_rows[3]
+    exp = lime_regression.explain(x, [0], num_samples=2000, seed=1)
+    fit = exp.results[0]
+    # THEN each column's weight is beta_j (x_j - training mean_j) (the exact Shapley value against the
+    # training mean), the intercept f(training mean), the fit perfect and local (up to the ridge's
+    # alpha = 1 shrinkage against ~2000 weighted samples: 0.3%)
+    np.testing.assert_allclose(fit.values, BETA * (x - mean), rtol=5e-3, atol=1e-3)
+    assert fit.intercept == pytest.approx(linear(mean[None])[0, 0], rel=5e-3)
+    assert fit.score == pytest.approx(1.0, abs=1e-4)
+    assert fit.local_error < 0.01
+    assert exp.conditions[0] == f"a = {x[0]:.6g}"
+    assert (exp.sampling, exp.output_space) == (CONTINUOUS, "value")
+
+
+def test_training_moments_from_the_bin_stats_are_the_training_mean_and_std(training_rows):
+    stats = lime_training_stats(training_rows)
+    for j in range(len(FEATURES)):
+        mean, std = training_moments(stats, j)
+        assert mean == pytest.approx(training_rows[:, j].mean(), rel=1e-9, abs=1e-12)
+        assert std == pytest.approx(training_rows[:, j].std(), rel=1e-9)
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_lime_fit_fields_match_an_independent_weighted_ridge(lime_regression, training_rows, sampling):
     from sklearn.linear_model import Ridge
 
+    def model(X):  # a nonlinear model, so the fit is not exact
+        return linear(X) + np.sin(X[:, [0]]) * 2.0
+
+    lime = LimeMethod(model, lime_training_stats(training_rows), training_rows[:8], FEATURES, mode=REGRESSION)
     x = training_rows[5]
-    exp = lime_regression.explain(x, [0], num_samples=3000, seed=11)
-    fit = exp.results[0]
-    # local_prediction: the surrogate at x, where every in-bin indicator is 1
+    fit = lime.explain(x, [0], num_samples=3000, seed=11, sampling=sampling).results[0]
+    # local_prediction: the surrogate at x; every weight is its column's term there
     assert fit.local_prediction == pytest.approx(fit.intercept + sum(w for _, w in fit.weights), abs=1e-9)
     # score: weighted R^2 of the same ridge (alpha=1) on the same neighbourhood, refit here
-    indicators, outputs, distances = lime_regression.neighbourhood(x, 3000, 11)
-    weights = np.sqrt(np.exp(-(distances**2) / (0.75 * np.sqrt(len(FEATURES))) ** 2))
-    ridge = Ridge(alpha=1.0).fit(indicators, outputs[:, 0], sample_weight=weights)
-    residual = outputs[:, 0] - ridge.predict(indicators)
-    mean = np.average(outputs[:, 0], weights=weights)
-    r2 = 1 - np.sum(weights * residual**2) / np.sum(weights * (outputs[:, 0] - mean) ** 2)
-    assert fit.score == pytest.approx(r2, abs=1e-9)
-    np.testing.assert_allclose(sorted(w for _, w in fit.weights), sorted(ridge.coef_), atol=1e-9)
+    samples = lime.neighbourhood(x, 3000, 11, sampling)
+    outputs = model(samples.values)[:, 0]
+    weights = np.sqrt(np.exp(-(samples.distances**2) / (0.75 * np.sqrt(len(FEATURES))) ** 2))
+    ridge = Ridge(alpha=1.0).fit(samples.features, outputs, sample_weight=weights)
+    assert fit.score == pytest.approx(ridge.score(samples.features, outputs, sample_weight=weights), abs=1e-9)
+    np.testing.assert_allclose(fit.values, ridge.coef_ * samples.features[0], atol=1e-9)
+    assert fit.intercept == pytest.approx(ridge.intercept_, abs=1e-9)
+    assert fit.local_prediction == pytest.approx(ridge.predict(samples.features[:1])[0], abs=1e-9)
+    assert fit.local_error == pytest.approx(abs(fit.local_prediction - model(x[None])[0, 0]), abs=1e-12)
+    assert fit.score < 0.999
 
 
-def test_lime_is_deterministic_per_seed(lime_regression, training_rows):
-    x = training_rows[3]
-    a, b, c = (lime_regression.explain(x, [0], num_samples=500, seed=s).results[0] for s in (2, 2, 3))
+def test_weighted_ridge_of_a_constant_target_scores_as_sklearn_does():
+    features = np.random.default_rng(0).normal(size=(50, 3))
+    _, coef, score, spread = weighted_ridge(features, np.ones((50, 1)), np.ones(50))
+    assert score[0] == 1.0 and spread[0] == 0.0
+    np.testing.assert_array_equal(coef, 0.0)
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_lime_is_deterministic_per_seed(lime_regression, training_rows, sampling):
+    x = training_rows[3] + 0.3
+    a, b, c = (
+        lime_regression.explain(x, [0], num_samples=500, seed=s, sampling=sampling).results[0] for s in (2, 2, 3)
+    )
     assert a == b
+    np.testing.assert_array_equal(a.values, b.values)
     assert a.weights != c.weights
 
 
-def test_lime_top_k_keeps_k_features(lime_regression, training_rows):
-    exp = lime_regression.explain(training_rows[1], [0], num_samples=1000, num_features=2)
-    assert len(exp.results[0].weights) == 2
-
-
-def test_lime_top_k_keeps_the_largest_weights_of_the_full_fit_without_forward_selection(
-    lime_regression, training_rows, monkeypatch
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_lime_top_k_keeps_the_full_fits_largest_weights_unchanged_and_sums_the_rest(
+    lime_regression, training_rows, sampling
 ):
-    from sklearn.linear_model import Ridge
-
-    # GIVEN lime's forward selection (k x F ridge fits: too slow for the timeout) made to fail
-    def forward_selection(*args, **kwargs):
-        raise AssertionError("forward_selection must not run")
-
-    monkeypatch.setattr(lime_regression._explainer.base, "forward_selection", forward_selection)
     x = training_rows[4]
-    # WHEN asking for k = 2 <= 6 features (lime's "auto" would pick forward selection)
-    fit = lime_regression.explain(x, [0], num_samples=2000, num_features=2, seed=5).results[0]
-    # THEN the two kept are the two largest |coef| of the full weighted ridge (lime's highest_weights)
-    indicators, outputs, distances = lime_regression.neighbourhood(x, 2000, 5)
-    weights = np.sqrt(np.exp(-(distances**2) / (0.75 * np.sqrt(len(FEATURES))) ** 2))
-    coef = Ridge(alpha=0.01).fit(indicators, outputs[:, 0], sample_weight=weights).coef_
-    assert {j for j, _ in fit.weights} == set(np.argsort(-np.abs(coef))[:2].tolist())
+    full = lime_regression.explain(x, [0], num_samples=2000, seed=5, sampling=sampling).results[0]
+    top = lime_regression.explain(x, [0], num_samples=2000, num_features=2, seed=5, sampling=sampling).results[0]
+    # THEN the two kept are the full fit's two largest |weight|, unchanged (no refit)
+    assert top.weights == full.weights[:2]
+    assert full.rest is None and len(full.weights) == len(FEATURES)
+    # and rest is the sum of the four left out: the surrogate at the row still adds up
+    assert top.rest == pytest.approx(sum(w for _, w in full.weights[2:]), abs=1e-12)
+    assert top.intercept + sum(w for _, w in top.weights) + top.rest == pytest.approx(top.local_prediction, abs=1e-9)
+    assert (top.score, top.local_prediction) == (full.score, full.local_prediction)
 
 
-def test_lime_classification_explains_each_requested_class(training_rows, background):
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_lime_classification_explains_each_requested_class(training_rows, background, sampling):
     def probabilities(X):
         p = logistic(X)[:, 0]
         return np.column_stack([1 - p, p])
@@ -255,11 +301,20 @@ def test_lime_classification_explains_each_requested_class(training_rows, backgr
         probabilities, lime_training_stats(training_rows), background[0], FEATURES, mode=CLASSIFICATION,
         class_names=["no", "yes"],
     )  # fmt: skip
-    exp = lime.explain(training_rows[2], [0, 1], num_samples=2000, seed=0)
+    x = training_rows[2]
+    exp = lime.explain(x, [0, 1], num_samples=2000, seed=0, sampling=sampling)
     neg, pos = dict(exp.results[0].weights), dict(exp.results[1].weights)
-    # P(no) = 1 - P(yes): the two surrogates mirror each other
+    # P(no) = 1 - P(yes) (and logit(no) = -logit(yes)): the two surrogates mirror each other
     for j in range(len(FEATURES)):
         assert neg[j] == pytest.approx(-pos[j], abs=1e-9)
+    expected = probabilities(x[None])[0, 1]
+    if sampling == CONTINUOUS:  # a classifier's continuous surrogate explains the log-odds
+        assert exp.output_space == LOG_ODDS
+        expected = log_odds(expected)
+        # the log-odds are linear in x: the fit is exact, every weight beta_j (x_j - training mean_j)
+        assert exp.results[1].score == pytest.approx(1.0, abs=1e-4)
+        assert exp.results[1].local_error < 0.01
+    assert exp.results[1].model_prediction == pytest.approx(expected)
 
 
 def test_bin_sampler_draws_what_lime_draws(training_rows, lime_regression):
@@ -303,31 +358,66 @@ def _kendall_by_pairs(a, b):
     return (concordant - discordant) / (len(a) * (len(a) - 1) / 2)
 
 
-def test_agreement_against_hand_computed_overlap_and_rank_correlations():
+def test_agreement_against_hand_computed_overlap_and_rank_correlations_over_the_union():
     rng = np.random.default_rng(4)
     names = [f"f{j}" for j in range(12)]
     shap_values = rng.normal(size=12)
-    lime_weights = {j: float(shap_values[j] + rng.normal(0, 0.5)) for j in range(12)}
-    result = quality.agreement(shap_values, lime_weights, names, k=4)
-    shap_top = set(np.argsort(-np.abs(shap_values))[:4])
-    lime_vec = np.array([lime_weights[j] for j in range(12)])
-    lime_top = set(np.argsort(-np.abs(lime_vec))[:4])
-    assert result["overlap"] == len(shap_top & lime_top)
-    assert result["shap_top"] == [names[j] for j in np.argsort(-np.abs(shap_values))[:4]]
-    assert result["spearman"] == pytest.approx(np.corrcoef(_ranks(shap_values), _ranks(lime_vec))[0, 1])
-    assert result["kendall"] == pytest.approx(_kendall_by_pairs(shap_values, lime_vec))
+    lime_vec = shap_values + rng.normal(0, 0.5, 12)
+    result = quality.agreement(shap_values, lime_vec, names, k=4)
+    shap_top = list(np.argsort(-np.abs(shap_values))[:4])
+    lime_top = list(np.argsort(-np.abs(lime_vec))[:4])
+    union = sorted(set(shap_top) | set(lime_top))
+    assert result["overlap"] == len(set(shap_top) & set(lime_top))
+    assert result["shap_top"] == [names[j] for j in shap_top]
+    assert result["columns"] == len(union)
+    a, b = shap_values[union], lime_vec[union]
+    assert result["spearman"] == pytest.approx(np.corrcoef(_ranks(a), _ranks(b))[0, 1])
+    assert result["kendall"] == pytest.approx(_kendall_by_pairs(a, b))
 
 
-def test_agreement_counts_features_lime_left_out_as_zero():
-    result = quality.agreement(np.array([3.0, -2.0, 1.0, 0.5]), {0: 1.0, 2: 0.2}, list("abcd"), k=2)
-    assert result["lime_top"] == ["a", "c"]
-    assert result["overlap"] == 1
+def test_agreement_ignores_the_columns_neither_method_ranks_high():
+    # GIVEN two methods that agree on the 3 columns that matter and disagree on 9 near-zero ones
+    shap_values = np.array([3.0, -2.0, 1.0] + [1e-3 * j for j in range(9)])
+    lime_vec = np.array([2.5, -1.5, 0.8] + [-1e-3 * j for j in range(9)])
+    result = quality.agreement(shap_values, lime_vec, [f"f{j}" for j in range(12)], k=3)
+    # THEN the rank correlations are over the 3 columns of the union, where they agree perfectly
+    assert (result["columns"], result["overlap"]) == (3, 3)
+    assert result["spearman"] == pytest.approx(1.0) and result["kendall"] == pytest.approx(1.0)
+    # (over all 12 columns the noise would have dragged them down)
+    assert quality.rank_correlations(shap_values, lime_vec)[0] < 0.5
 
 
 def test_agreement_rank_correlation_is_null_when_undefined():
-    result = quality.agreement(np.zeros(3), {0: 1.0}, list("abc"), k=2)
+    result = quality.agreement(np.zeros(3), np.array([1.0, 0.0, 0.0]), list("abc"), k=2)
     assert result["spearman"] is None and result["kendall"] is None
-    assert result["shap_top"] == []
+    assert result["shap_top"] == [] and result["columns"] == 1
+
+
+def test_lime_warnings_name_a_poor_fit_and_a_fit_that_misses_the_row():
+    assert quality.lime_warnings(0.9, 0.02, LOG_ODDS, 1.0) == []
+    codes = [w["code"] for w in quality.lime_warnings(0.3, 0.02, LOG_ODDS, 1.0)]
+    assert codes == [quality.W_LIME_POOR_FIT]
+    codes = [w["code"] for w in quality.lime_warnings(0.9, 0.2, "probability", 1.0)]
+    assert codes == [quality.W_LIME_NOT_LOCAL]
+    # a regression value's local error is measured against the model's spread around the row
+    assert quality.lime_warnings(0.9, 20.0, "value", 500.0) == []
+    assert [w["code"] for w in quality.lime_warnings(0.9, 60.0, "value", 500.0)] == [quality.W_LIME_NOT_LOCAL]
+    (warning,) = quality.lime_warnings(0.9, 60.0, "value", 500.0)
+    assert "60" in warning["message"]
+
+
+def test_a_deliberately_poor_lime_fit_is_flagged(training_rows):
+    # GIVEN a model that flips sign every 0.1 of column a: no linear surrogate describes it anywhere
+    def jagged(X):
+        return np.sign(np.sin(30 * X[:, [0]]))
+
+    lime = LimeMethod(jagged, lime_training_stats(training_rows), training_rows[:8], FEATURES, mode=REGRESSION)
+    x = training_rows[0]
+    exp = lime.explain(x, [0], num_samples=2000, seed=0)
+    fit = exp.results[0]
+    codes = [w["code"] for w in quality.lime_warnings(fit.score, fit.local_error, exp.output_space, fit.spread)]
+    assert fit.score < quality.MIN_LIME_SCORE
+    assert quality.W_LIME_POOR_FIT in codes
 
 
 def test_additivity_gap():
