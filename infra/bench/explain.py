@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from litelens.functions.common import constants
+from litelens.infra.bench.explain_lime import lime_figures, print_lime_figures
 from litelens.infra.bench.harness import (
     add_model_arguments,
     build_models,
@@ -126,6 +127,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats-10", type=int, default=4, help="timed calls per 10-row measurement (default 4)")
     parser.add_argument("--cold-runs", type=int, default=3, help="fresh processes for the cold start (default 3)")
     parser.add_argument("--no-caps", action="store_true", help="skip the request at the server's caps")
+    parser.add_argument("--lime-rows", type=int, default=20, help="rows per model for LIME's locality (0: skip)")
     parser.add_argument(
         "--no-image", action="store_true", help="skip the cold start from the image's packages (python3.12 -I)"
     )
@@ -275,6 +277,13 @@ def run(args: argparse.Namespace) -> int:
         event = explain_event(X_caps.tolist(), {"nsamples": caps.nsamples, "num_samples": caps.num_samples})
         caps_s = timed(lambda: app.lambda_handler(event, None), 1, warmup=0)[0]
 
+    # --- LIME's locality on the 100-feature model and a 30-feature one ---
+    lime_locality = {}
+    if args.lime_rows:
+        bundle30 = build_models(work, args.train_rows, args.epochs, log, n_features=30)[0]
+        log(f"LIME locality: {args.lime_rows} rows per model, continuous and discretized")
+        lime_locality = {f"{n} features": lime_figures(b, args.lime_rows) for n, b in ((30, bundle30), (100, bundle))}
+
     # --- report ---
     print(f"\nexplain latency, {len(features)} features, bundle {bundle} (warm, through the handler; p50 / p99)")
     print(f"{'':44s}{'p50':>12s}{'p99':>12s}{'vs textbook p50':>18s}")
@@ -302,6 +311,8 @@ def run(args: argparse.Namespace) -> int:
             f"{app.CAPS.num_samples}): {caps_s:.1f} s of the {FUNCTION_TIMEOUT_S:.0f} s timeout "
             f"({verdict(caps_s < FUNCTION_TIMEOUT_S)})"
         )
+    if lime_locality:
+        print_lime_figures(lime_locality, args.lime_rows)
     both = p50_p99(results["litelens shap+lime x1"])[0] * 1000
     cold_name = "image packages, python3.12 -I" if "image packages, python3.12 -I" in colds else ".venv, source tree"
     cold_run = colds[cold_name]

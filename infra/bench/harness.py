@@ -51,25 +51,30 @@ def rest_v1_event(body: str) -> dict[str, Any]:
     }
 
 
-def build_models(work: Path, train_rows: int, epochs: int, log: Callable[[str], None]) -> tuple[Path, Path, Any]:
-    """(bundle folder, saved .keras path, the Keras model) of one synthetic 100-feature 128-64-1 MLP."""
+def build_models(
+    work: Path, train_rows: int, epochs: int, log: Callable[[str], None], n_features: int = 100
+) -> tuple[Path, Path, Any]:
+    """(bundle folder, saved .keras path, the Keras model) of one synthetic 128-64-1 MLP on the first
+    ``n_features`` of the 100 synthetic features (the label depends on the first 20 only)."""
     from litelens.build import export, stats, synthetic
     from litelens.build import model as mlp
     from litelens.build.bundle import write_bundle
     from litelens.build.pipeline import library_versions
 
     X, y, features = synthetic.make_synthetic(n_rows=train_rows, seed=0)
+    X, features = np.ascontiguousarray(X[:, :n_features]), features[:n_features]
     mlp.seed_everything(0)
     keras_model = mlp.build_mlp(X, "binary", 1, (128, 64))
     keras_model.compile(optimizer="adam", loss="binary_crossentropy")
     with mlp.quiet_native_output():
         keras_model.fit(X, y, epochs=epochs, batch_size=256, verbose=0)
-    keras_path = work / "keras" / "model.keras"
+    suffix = "" if n_features == 100 else f"-{n_features}"
+    keras_path = work / f"keras{suffix}" / "model.keras"
     keras_path.parent.mkdir(parents=True, exist_ok=True)
     keras_model.save(keras_path)
     model_bytes = export.to_tflite(keras_model, "none")
     background, weights = stats.kmeans_background(X, 10, 0)
-    bundle = work / "bundle"
+    bundle = work / f"bundle{suffix}"
     write_bundle(
         bundle,
         name="synthetic-bench",

@@ -60,3 +60,31 @@ def test_same_seed_same_attributions_on_100_features(synthetic_bundle, explained
     explanations = Explanations.from_model(load_model(str(synthetic_bundle)))
     again = explanations.explain_row(X[0], [1], ExplainOptions(output_space="log_odds", target_class="positive"))
     assert again == rows[0]
+
+
+def test_lime_weights_follow_the_true_contributions(explained):
+    # the default LIME explains log-odds around the row: a column's weight is its local slope times
+    # the row's distance from the training mean, close to g_j(x_j) - E g_j for an additive truth
+    X, rows, _ = explained
+    weights = np.array(
+        [[w["weight"] for w in sorted(row["lime"]["weights"], key=lambda w: w["feature"])] for row in rows]
+    )
+    truth = synthetic.true_logit_terms(X) - synthetic.true_logit_terms(np.zeros((1, synthetic.N_FEATURES)))
+    r = np.corrcoef(weights[:, :20].ravel(), truth[:, :20].ravel())[0, 1]
+    assert r >= 0.8, f"Pearson r over the 20 informative features and the rows = {r:.3f}"
+
+
+def test_lime_locality_at_the_defaults_against_the_discretized_neighbourhood(synthetic_bundle):
+    # GIVEN 24 rows the model never saw, explained at LIME's defaults and with lime's discretized sampling
+    explanations = Explanations.from_model(load_model(str(synthetic_bundle)))
+    X, _, _ = synthetic.make_synthetic(n_rows=24, seed=321)
+    figures = {}
+    for sampling in ("continuous", "discretized"):
+        options = ExplainOptions(explainers=("lime",), target_class="positive", lime_sampling=sampling)
+        fits = [explanations.explain_row(x, [1], options)["lime"] for x in X.astype(np.float64)]
+        figures[sampling] = (np.median([f["score"] for f in fits]), np.median([f["local_error"] for f in fits]))
+    # THEN the defaults fit locally (median R^2 >= 0.7, median local error <= 0.05 log-odds), where lime's
+    # discretized neighbourhood is a global fit (R^2 below 0.5)
+    score, local_error = figures["continuous"]
+    assert score >= 0.7 and local_error <= 0.05, figures
+    assert figures["discretized"][0] < 0.5, figures

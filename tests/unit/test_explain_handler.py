@@ -86,11 +86,17 @@ def test_binary_rest_v1_explains_the_predicted_class_with_every_field(binary_app
         assert all(w["feature"] in w["condition"] for w in lime["weights"])
         assert lime["local_prediction"] == pytest.approx(lime["intercept"] + sum(w["weight"] for w in lime["weights"]))
         p_class = prediction["probability"] if cls_index == 1 else 1 - prediction["probability"]
-        assert lime["model_prediction"] == pytest.approx(p_class, abs=1e-6)
+        # the default LIME: sampled around the row, explaining the class's log-odds
+        assert (lime["sampling"], lime["output_space"]) == ("continuous", "log_odds")
+        assert lime["model_prediction"] == pytest.approx(np.log(p_class / (1 - p_class)), abs=1e-4)
+        assert lime["local_error"] == pytest.approx(abs(lime["local_prediction"] - lime["model_prediction"]))
+        assert "rest" not in lime
         assert -1.0 <= lime["score"] <= 1.0
+        assert isinstance(explanation["warnings"], list)
         agreement = explanation["agreement"]
         assert agreement["k"] == 4 and 0 <= agreement["overlap"] <= 4
         assert agreement["overlap"] == len(set(agreement["shap_top"]) & set(agreement["lime_top"]))
+        assert agreement["columns"] == len(set(agreement["shap_top"]) | set(agreement["lime_top"]))
 
 
 def test_binary_class_names_the_other_class_and_mirrors(binary_app, load_event, lambda_context):
@@ -127,9 +133,8 @@ def test_multiclass_http_v2_all_classes(multiclass_app, load_event, lambda_conte
     for k, cls in enumerate(["low", "medium", "high"]):
         fields = explanation["classes"][cls]
         check_shap_additivity(multiclass_app, X, fields, k)
-        assert fields["lime"]["model_prediction"] == pytest.approx(
-            body["predictions"][0]["probabilities"][cls], abs=1e-6
-        )
+        p = body["predictions"][0]["probabilities"][cls]
+        assert fields["lime"]["model_prediction"] == pytest.approx(np.log(p / (1 - p)), abs=1e-4)
         assert fields["lime"]["num_samples"] == 2000
     # class probabilities sum to 1, so the three classes' SHAP values sum to 0 per feature
     for f in FEATURES:
@@ -152,6 +157,7 @@ def test_regression_direct_invoke(regression_app, load_event, lambda_context):
     assert "class" not in explanation
     check_shap_additivity(regression_app, event["instances"], explanation, 0)
     assert explanation["lime"]["model_prediction"] == pytest.approx(body["predictions"][0]["value"], rel=1e-6)
+    assert explanation["lime"]["output_space"] == "value"
 
 
 def test_explain_if_leaves_other_rows_null(binary_app, load_event, lambda_context):
@@ -181,7 +187,7 @@ def test_explain_if_labels_and_regression_bounds(binary_app, regression_app, loa
             "parameters": {"explain_if": {"min_value": -1e12, "max_value": 1e12}, "explainers": ["lime"]},
         },
     )
-    assert status == 200 and all(e is not None and set(e) == {"lime"} for e in body["explanations"])
+    assert status == 200 and all(e is not None and set(e) == {"lime", "warnings"} for e in body["explanations"])
 
 
 def test_null_is_imputed_and_the_prediction_says_so(binary_app, load_event, lambda_context):
@@ -206,7 +212,7 @@ def test_one_explainer_only_has_no_agreement(binary_app, load_event, lambda_cont
             {"instances": [[41, 52000, 0.31, 6]], "parameters": {"explainers": [name]}},
         )
         assert status == 200
-        assert set(body["explanations"][0]) == {"class", name}
+        assert set(body["explanations"][0]) == {"class", name, "warnings"}
 
 
 def test_num_features_keeps_top_k(binary_app, load_event, lambda_context):
@@ -216,8 +222,28 @@ def test_num_features_keeps_top_k(binary_app, load_event, lambda_context):
     assert status == 200
     explanation = body["explanations"][0]
     assert sum(v != 0 for v in explanation["shap"]["values"].values()) <= 2
-    assert len(explanation["lime"]["weights"]) == 2
+    lime = explanation["lime"]
+    assert len(lime["weights"]) == 2
+    # the two other columns' weights are one "rest": the surrogate at the row still adds up
+    assert lime["intercept"] + sum(w["weight"] for w in lime["weights"]) + lime["rest"] == pytest.approx(
+        lime["local_prediction"]
+    )
     assert explanation["agreement"]["k"] == 2
+
+
+def test_lime_sampling_discretized_is_limes_own_neighbourhood(binary_app, load_event, lambda_context):
+    row = [41, 52000, 0.31, 6]
+    body = {"instances": [row], "parameters": {"explainers": ["lime"], "lime_sampling": "discretized", "class": "bad"}}
+    status, out = post(binary_app, load_event, lambda_context, body)
+    assert status == 200
+    lime = out["explanations"][0]["lime"]
+    assert (lime["sampling"], lime["output_space"]) == ("discretized", "probability")
+    assert lime["model_prediction"] == pytest.approx(out["predictions"][0]["probability"], abs=1e-6)
+    assert any("<" in w["condition"] for w in lime["weights"])  # quartile bins
+    status, out = post(binary_app, load_event, lambda_context, {"instances": [row], "parameters": {"class": "bad"}})
+    assert {w["condition"] for w in out["explanations"][0]["lime"]["weights"]} == {
+        "age = 41", "income = 52000", "debt_ratio = 0.31", "tenure = 6"
+    }  # fmt: skip
 
 
 def test_same_seed_same_attributions(binary_app, load_event, lambda_context):
@@ -279,6 +305,8 @@ def test_unknown_explainer_fixture(binary_app, load_event, lambda_context):
         ({"instances": [[41, 52000, 0.31, 6]], "parameters": {"class": "maybe"}}, 400, "unknown_class"),
         ({"instances": [[41, 52000, 0.31, 6]], "parameters": {"class": 1}}, 400, "invalid_parameter"),
         ({"instances": [[41, 52000, 0.31, 6]], "parameters": {"output_space": "logit"}}, 400, "invalid_parameter"),
+        ({"instances": [[41, 52000, 0.31, 6]], "parameters": {"lime_sampling": "kde"}}, 400, "invalid_parameter"),
+        ({"instances": [[41, 52000, 0.31, 6]], "parameters": {"lime_sampling": 1}}, 400, "invalid_parameter"),
         (
             {"instances": [[41, 52000, 0.31, 6]], "parameters": {"output_space": "log_odds", "explainers": ["lime"]}},
             400,
