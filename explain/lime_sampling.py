@@ -11,11 +11,12 @@
   x + r * std * u, u uniform with unit variance on [-sqrt 3, sqrt 3] (std: the column's training std,
   from the per-bin stats by the law of total variance); a categorical column, a missing number or an
   unseen level is replaced, with probability r, by a training draw (``BinSampler.training_values``)
-  and kept otherwise. So samples come at every distance from the row, lime's kernel on their distance
-  weighs the near ones up, and the fit is local. Distances are in training stds (a numeric column)
-  plus 1 per column whose value changed. (Measured: one fixed scale gives uniform kernel weights, as
-  distances in many dimensions concentrate, and a kernel narrow enough to make them vary leaves 1% of
-  the samples' weight; the radius is what makes the neighbourhood local.)
+  and kept otherwise. So samples come at every distance from the row, and lime's kernel, narrowed to
+  width 0.2 sqrt(F) (``lime_method.KERNEL_WIDTHS``), weighs the near ones up: the fit is local.
+  Distances are in training stds (a numeric column) plus 1 per column whose value changed. (Measured:
+  with one fixed scale the kernel weights are uniform, as distances in many dimensions concentrate, and
+  a kernel narrow enough to make them vary leaves 1% of the samples' weight; the radius per sample is
+  what lets the kernel choose the near samples.)
 
 Both return the interpretable features of every sample (row 0 = the row's own) and the distances to the
 row; the caller runs the model on the column-space values.
