@@ -116,8 +116,11 @@ def test_the_page_explains_a_row_and_shows_the_apis_error(mixed_bundle, tmp_path
         assert any(" = " in b.label for b in expected.bars)  # the raw value sent, e.g. "score = 2"
         # LIME's weights, each with its condition
         lime = drawn_bars(page, "lime")
-        assert [b["column"] for b in lime] == [w["feature"] for w in sorted(explanation["lime"]["weights"],
-                                                                          key=lambda w: -abs(w["weight"]))]  # fmt: skip
+        # (with num_features LIME answers the full fit's top 3 and the others' sum as "rest": one more bar)
+        assert "rest" in explanation["lime"]
+        kept = sorted(explanation["lime"]["weights"], key=lambda w: -abs(w["weight"]))
+        assert [b["column"] for b in lime] == [w["feature"] for w in kept] + [""]
+        assert float(lime[-1]["value"]) == pytest.approx(explanation["lime"]["rest"])
         lime_labels = svg_texts(page, "lime")
         for w in explanation["lime"]["weights"]:
             assert w["condition"] in lime_labels
