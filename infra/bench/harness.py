@@ -51,14 +51,18 @@ def rest_v1_event(body: str) -> dict[str, Any]:
     }
 
 
-def build_models(work: Path, train_rows: int, epochs: int, log: Callable[[str], None]) -> tuple[Path, Path, Any]:
-    """(bundle folder, saved .keras path, the Keras model) of one synthetic 100-feature 128-64-1 MLP."""
+def build_models(
+    work: Path, train_rows: int, epochs: int, log: Callable[[str], None], n_features: int = 100
+) -> tuple[Path, Path, Any]:
+    """(bundle folder, saved .keras path, the Keras model) of one synthetic 128-64-1 MLP on the first
+    ``n_features`` of the 100 synthetic features (all of them by default; fewer keep the signal of x000..x019)."""
     from litelens.build import export, stats, synthetic
     from litelens.build import model as mlp
     from litelens.build.bundle import write_bundle
     from litelens.build.pipeline import library_versions
 
     X, y, features = synthetic.make_synthetic(n_rows=train_rows, seed=0)
+    X, features = X[:, :n_features], features[:n_features]
     mlp.seed_everything(0)
     keras_model = mlp.build_mlp(X, "binary", 1, (128, 64))
     keras_model.compile(optimizer="adam", loss="binary_crossentropy")
