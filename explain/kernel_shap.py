@@ -49,7 +49,7 @@ class KernelShapResult:
     relative_error: np.ndarray
     exact: bool
     influence: np.ndarray
-    rounds: int
+    rounds: int  # model calls made (rounds that brought coalitions not evaluated before)
 
 
 def sum_std_error(influence: np.ndarray, columns: np.ndarray, output: int) -> float:
@@ -89,6 +89,8 @@ class KernelShap:
         """E_background[f] of each coalition (n, D), in one model call per ``MAX_CELLS_PER_CALL``; ``with_x``:
         f(x) as one more row at the end."""
         n, b, width = len(masks), len(self.background), len(x)
+        if n == 0 and not with_x:  # a round of coalitions drawn before
+            return np.zeros((0, len(self.base_values)))
         keep = np.zeros((n, width), dtype=bool)
         keep[:, varying] = masks
         step = max(1, MAX_CELLS_PER_CALL // (b * width))
@@ -112,7 +114,7 @@ class KernelShap:
         self, x: np.ndarray, *, budget: int, target_error: float | None = None, seed: int = 0
     ) -> KernelShapResult:
         """The attributions of one row ``x`` (F,) from at most ``budget`` distinct coalitions, fewer once the
-        estimated relative error of every output is ``target_error`` (None: spend the budget)."""
+        estimated relative error of every output is ``target_error`` (None or 0: spend the budget)."""
         x = np.asarray(x, dtype=np.float64)
         varying = self.varying(x)
         m, d = len(varying), len(self.base_values)
@@ -130,7 +132,7 @@ class KernelShap:
         fx = out[-1]
         fit = KernelFit(plan, out[: len(plan.masks)], fx, self.base_values)
         fit.add(first.new_masks, out[len(plan.masks) : -1], first.draws)
-        rounds = 1
+        rounds = calls = 1
         while True:
             phi, influence = fit.solve()
             se = np.sqrt((influence**2).sum(axis=1))
@@ -138,22 +140,22 @@ class KernelShap:
             left = budget - len(plan.masks) - len(draws)
             if plan.exact or left <= 0 or rounds >= MAX_ROUNDS:
                 break
-            if target_error is not None and float(reached.max()) <= target_error:
+            if target_error and float(reached.max()) <= target_error:
                 break
-            done = fit.n_draws
-            more = left if target_error is None else _draws_for(done, float(reached.max()), target_error)
-            step = draws.draw(max(more, MIN_DRAWS_PER_COLUMN * m), left)
+            more = _draws_for(fit.n_draws, float(reached.max()), target_error) if target_error else left
+            # at most ``left`` draws: each brings one or two coalitions, so that fills the budget or nearly
+            step = draws.draw(min(max(more, MIN_DRAWS_PER_COLUMN * m), left), left)
             if len(step.draws) == 0:
                 break
             fit.add(step.new_masks, self.coalition_values(x, varying, step.new_masks, with_x=False), step.draws)
-            rounds += 1
+            rounds, calls = rounds + 1, calls + bool(len(step.new_masks))
         values, std_errors = np.zeros((len(x), d)), np.zeros((len(x), d))
         values[varying], std_errors[varying] = phi, se
         full_influence = np.zeros((len(x), influence.shape[1], d))
         full_influence[varying] = influence
         used = len(plan.masks) + len(draws)
         return KernelShapResult(
-            values, std_errors, self.base_values, fx, used, reached, plan.exact, full_influence, rounds
+            values, std_errors, self.base_values, fx, used, reached, plan.exact, full_influence, calls
         )
 
     @staticmethod
@@ -164,6 +166,4 @@ class KernelShap:
 
 def _draws_for(done: int, reached: float, target: float) -> int:
     """How many more draws should bring the relative error from ``reached`` (after ``done``) to ``target``."""
-    if target <= 0:
-        return done
     return math.ceil(done * ((reached / target) ** 2 * 1.1 - 1.0))
