@@ -5,8 +5,8 @@ builder as ``bench predict``), writes it as a bundle and keeps the Keras model, 
 by side:
 
 - warm latency through ``functions/explain/app.py`` (REST API proxy event in, proxy response out)
-  with the defaults (nsamples auto = 2F + 2048 over the bundle's k-means-10 background, every
-  feature kept; LIME 5000 samples): SHAP alone, LIME alone and both, for 1 and for 10 rows;
+  with the defaults (SHAP's budget ``default_nsamples`` and target error over the bundle's k-means-10
+  background, every feature kept; LIME 5000 samples): SHAP alone, LIME alone and both, for 1 and for 10 rows;
 - the textbook use of the same libraries on the same weights: ``shap.KernelExplainer`` on the
   tf.keras model's ``predict`` with a sampled background of the same size (default l1_reg), and
   ``lime.lime_tabular.LimeTabularExplainer`` built on the raw training rows with
@@ -16,6 +16,10 @@ by side:
   explainers) and answer one explain request;
 - one request at the server's caps (instances, nsamples, num_samples), against the function's 29 s
   timeout;
+
+- SHAP's error beside its time (``shap_accuracy``): litelens' defaults, the textbook call and the
+  error-vs-time curves of both against a reference, on this bundle and on a 30-feature model
+  (``--no-accuracy`` skips it);
 
 and prints the explain function's targets (warm SHAP+LIME latency for one row, cold start) next to
 the numbers.
