@@ -73,11 +73,13 @@ class KernelFit:
         if self.plan.exact or not mass:
             return phi, np.zeros((self.plan.m, 0, len(self.base)))
         draws = np.concatenate(self._draws)
-        residual = self._y - self._X @ w  # (n_sampled, d)
-        score = np.zeros((len(self._X) + 1, self._X.shape[1], residual.shape[1]))  # row -1: no complement
-        score[:-1] = self._X[:, :, None] * residual[:, None, :]
-        g = score[draws[:, 0]] + score[draws[:, 1]]  # (n_draws, m - 1, d)
         draw_mass = (draws >= 0).sum(axis=1).astype(np.float64)
-        h = scale * (g - (g.sum(axis=0) / mass)[None] * draw_mass[:, None, None])
-        share = np.einsum("jk,nkd->jnd", A_inv, h, optimize=True)  # (m - 1, n_draws, d)
-        return phi, np.concatenate([share, -share.sum(axis=0, keepdims=True)])
+        influence = np.empty((self.plan.m, len(draws), len(self.base)))
+        score = np.zeros((len(self._X) + 1, self._X.shape[1]))  # row -1: a draw with no complement
+        for d in range(len(self.base)):  # one output at a time: memory of one (n, m) score, not d of them
+            score[:-1] = self._X * (self._y[:, d] - self._X @ w[:, d])[:, None]
+            g = score[draws[:, 0]] + score[draws[:, 1]]  # (n_draws, m - 1)
+            h = scale * (g - np.outer(draw_mass, g.sum(axis=0) / mass))
+            influence[:-1, :, d] = A_inv @ h.T
+            influence[-1, :, d] = -influence[:-1, :, d].sum(axis=0)
+        return phi, influence

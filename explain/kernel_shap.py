@@ -151,8 +151,11 @@ class KernelShap:
             rounds, calls = rounds + 1, calls + bool(len(step.new_masks))
         values, std_errors = np.zeros((len(x), d)), np.zeros((len(x), d))
         values[varying], std_errors[varying] = phi, se
-        full_influence = np.zeros((len(x), influence.shape[1], d))
-        full_influence[varying] = influence
+        if m == len(x):  # every column varies: no copy of what can be the largest array here
+            full_influence = influence
+        else:
+            full_influence = np.zeros((len(x), influence.shape[1], d))
+            full_influence[varying] = influence
         used = len(plan.masks) + len(draws)
         return KernelShapResult(
             values, std_errors, self.base_values, fx, used, reached, plan.exact, full_influence, calls
