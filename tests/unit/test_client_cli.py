@@ -135,9 +135,8 @@ def test_explanation_table_is_sorted_by_absolute_shap(explain_response):
         display._fmt(rest),
     ]
     assert len(lime) == 2
-    # a positional row names its values only when the answer names every column: with top-k the value cell is
-    # blank, and the SHAP and LIME cells follow the column's name
-    for name, *cells in body:
+    for name, value, *cells in body:
+        assert float(value) == ROWS[0][FEATURES.index(name)]
         if name in shap:
             assert float(cells.pop(0)) == pytest.approx(shap[name], rel=1e-3, abs=1e-4)
         if name in lime:
