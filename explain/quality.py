@@ -32,8 +32,8 @@ from litelens.explain.shap_method import LOG_ODDS, PROBABILITY
 DEFAULT_TOP_K = 5
 MIN_LIME_SCORE = 0.5
 MAX_LIME_LOCAL_ERROR = 0.1
-W_LIME_POOR_FIT = "W_LIME_POOR_FIT"
-W_LIME_NOT_LOCAL = "W_LIME_NOT_LOCAL"
+W_LIME_POOR_FIT = "lime_poor_fit"
+W_LIME_NOT_LOCAL = "lime_not_local"
 
 
 def additivity_gap(values: np.ndarray, base_value: float, output: float) -> float:

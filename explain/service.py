@@ -26,7 +26,7 @@ import numpy as np
 from litelens.explain import quality
 from litelens.explain.errors import NonFiniteOutput, Stopped
 from litelens.explain.lime_method import CLASSIFICATION, CONTINUOUS, REGRESSION, LimeExplanation, LimeMethod
-from litelens.explain.shap_method import LOG_ODDS, PROBABILITY, ShapMethod, ShapResult
+from litelens.explain.shap_method import DEFAULT_TARGET_ERROR, LOG_ODDS, PROBABILITY, ShapMethod, ShapResult
 
 EXPLAINERS = ("shap", "lime")
 ALL_CLASSES = "all"  # ExplainOptions.target_class: explain every class
@@ -35,16 +35,18 @@ DEFAULT_LIME_NUM_SAMPLES = 5000
 
 @dataclass(frozen=True)
 class ExplainOptions:
-    """How to explain a row: which methods, their sample budgets, top-k, seed, class, output space."""
+    """How to explain a row: which methods, their sample budgets, SHAP's target error, top-k, seed, class,
+    output space."""
 
     explainers: tuple[str, ...] = EXPLAINERS
-    nsamples: int | None = None  # None: 2 F + 2048 (shap's "auto")
+    nsamples: int | None = None  # SHAP's budget of distinct coalitions; None: shap_method.default_nsamples
     num_samples: int = DEFAULT_LIME_NUM_SAMPLES
     num_features: int | None = None  # None: every feature
     seed: int = 0
     target_class: str | None = None  # None: the predicted class; ALL_CLASSES: every class
     output_space: str = PROBABILITY
     lime_sampling: str = CONTINUOUS  # lime_method.SAMPLINGS
+    target_error: float | None = DEFAULT_TARGET_ERROR  # SHAP stops sampling here; None: spend nsamples
 
 
 class Explanations:
@@ -58,13 +60,17 @@ class Explanations:
         self._predict_batch = predict_batch
         # Binary: SHAP explains the one model output P(classes[1]) (or its log-odds); classes[0]'s
         # attributions are the exact mirror (1 - p, -logit), so shap solves one regression, not two.
+        # Plain numeric columns go to the model as they are, as float32: SHAP builds its rows in float32.
+        rows = np.float32 if self._encode is None else np.float64
         if card.task == "binary":
             self.shap = {
-                PROBABILITY: ShapMethod(self._positive, background, weights, self.features),
-                LOG_ODDS: ShapMethod(self._positive, background, weights, self.features, output_space=LOG_ODDS),
+                space: ShapMethod(
+                    self._positive, background, weights, self.features, output_space=space, row_dtype=rows
+                )
+                for space in (PROBABILITY, LOG_ODDS)
             }
         else:
-            self.shap = {PROBABILITY: ShapMethod(self.columns, background, weights, self.features)}
+            self.shap = {PROBABILITY: ShapMethod(self.columns, background, weights, self.features, row_dtype=rows)}
         self.lime = LimeMethod(
             self.columns,
             lime_stats,
@@ -153,7 +159,7 @@ class Explanations:
         shap_result = lime_result = None
         if "shap" in options.explainers:
             shap_result = self.shap[options.output_space].explain(
-                x, nsamples=options.nsamples, top_k=options.num_features, seed=options.seed
+                x, nsamples=options.nsamples, target_error=options.target_error, seed=options.seed
             )
         if "lime" in options.explainers:
             lime_result = self.lime.explain(
@@ -183,15 +189,7 @@ class Explanations:
     ) -> dict[str, Any]:
         fields: dict[str, Any] = {}
         if shap_result is not None:
-            values, base, output = self._shap_for(shap_result, t, space)
-            fields["shap"] = {
-                "base_value": base,
-                "values": dict(zip(self.features, values.tolist(), strict=True)),
-                "output_space": space,
-                "output": output,
-                "additivity_gap": quality.additivity_gap(values, base, output),
-                "nsamples": shap_result.nsamples,
-            }
+            fields["shap"] = self._shap_fields(shap_result, t, space, options.num_features)
         warnings: list[dict[str, str]] = []
         if lime_result is not None:
             fit = lime_result.results[t]
@@ -217,6 +215,38 @@ class Explanations:
                 self._shap_for(shap_result, t, space)[0], lime_result.results[t].values, self.features, k
             )
         fields["warnings"] = warnings
+        return fields
+
+    def _shap_fields(self, result: ShapResult, t: int, space: str, num_features: int | None) -> dict[str, Any]:
+        """The ``shap`` block of output column ``t``: the full solution's values; with ``num_features`` = k below
+        the number of columns only the k largest |value|, unchanged, and the others summed as ``rest``."""
+        values, base, output = self._shap_for(result, t, space)
+        column = 0 if self.card.task == "binary" else t  # the binary classes mirror one explained output
+        errors = result.std_errors[:, column]
+        if num_features is None:
+            kept, left_out = np.arange(len(values)), np.arange(0)
+        else:
+            order = np.lexsort((np.arange(len(values)), -np.abs(values)))  # largest |value| first, ties by column
+            kept, left_out = order[:num_features], order[num_features:]
+        fields: dict[str, Any] = {
+            "base_value": base,
+            "values": {self.features[j]: float(values[j]) for j in kept},
+            "output_space": space,
+            "output": output,
+        }
+        if len(left_out):
+            fields["rest"] = float(values[left_out].sum())
+            fields["rest_columns"] = len(left_out)
+        fields["std_errors"] = {self.features[j]: float(errors[j]) for j in kept}
+        if len(left_out):
+            fields["rest_std_error"] = result.sum_std_error(left_out.tolist(), column)
+        fields |= {
+            "relative_error": float(result.relative_error[column]),
+            "exact": result.exact,
+            "target_error": result.target_error,
+            "additivity_gap": quality.additivity_gap(values, base, output),
+            "nsamples": result.nsamples,
+        }
         return fields
 
     def _shap_for(self, result: ShapResult, t: int, space: str) -> tuple[np.ndarray, float, float]:

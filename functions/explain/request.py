@@ -1,10 +1,14 @@
 """The explain request: its ``"parameters"`` object, validated strictly, and which rows to explain.
 
-``{"explainers": ["shap", "lime"], "nsamples": int | "auto", "num_samples": int, "num_features": int,
+``{"explainers": ["shap", "lime"], "nsamples": int | "auto", "target_error": number, "num_samples": int,
+"num_features": int,
 "seed": int, "class": name | "all", "output_space": "probability" | "log_odds",
 "lime_sampling": "continuous" | "discretized",
 "explain_if": {"min_probability": p, "max_probability": p, "labels": [...], "min_value": y,
-"max_value": y}}``, every key optional; every mistake is a 400 naming it.
+"max_value": y}}``, every key optional; every mistake is a 400 naming it. ``nsamples`` is SHAP's budget
+of distinct coalitions (each costs one model row per background row), ``target_error`` the estimated
+relative error in [0, 1] at which SHAP stops sampling before the budget is spent (0: spend it; default
+``DEFAULT_TARGET_ERROR``).
 
 ``parse_parameters(value, card, caps) -> ExplainParameters`` (the explain library's
 ``ExplainOptions`` plus the request's ``explain_if``). Caps (``Caps.from_settings``, at init) bound
@@ -27,7 +31,13 @@ import numpy as np
 from litelens.explain.errors import NonFiniteOutput
 from litelens.explain.lime_method import CONTINUOUS, SAMPLINGS
 from litelens.explain.service import ALL_CLASSES, DEFAULT_LIME_NUM_SAMPLES, EXPLAINERS, ExplainOptions
-from litelens.explain.shap_method import LOG_ODDS, OUTPUT_SPACES, PROBABILITY, default_nsamples
+from litelens.explain.shap_method import (
+    DEFAULT_TARGET_ERROR,
+    LOG_ODDS,
+    OUTPUT_SPACES,
+    PROBABILITY,
+    default_nsamples,
+)
 from litelens.functions.common import constants
 from litelens.functions.common.errors import (
     E_INVALID_PARAMETER,
@@ -45,7 +55,7 @@ from litelens.functions.common.errors import (
 from litelens.functions.common.settings import Settings
 
 REQUEST_FIELDS = ("instances", "inputs", "parameters")  # the top-level keys of an explain request
-AUTO = "auto"  # parameters.nsamples: shap's own word for its default, 2 F + 2048
+AUTO = "auto"  # parameters.nsamples: shap's own word for its default (here shap_method.default_nsamples)
 MIN_LIME_NUM_SAMPLES = 100
 MAX_SEED = 2**32 - 1
 # The explain library's errors, as the router answers them.
@@ -54,6 +64,7 @@ LIBRARY_ERRORS = {NonFiniteOutput: (400, E_NON_FINITE_OUTPUT)}
 PARAMETER_KEYS = (
     "explainers",
     "nsamples",
+    "target_error",
     "num_samples",
     "num_features",
     "seed",
@@ -212,6 +223,12 @@ def parse_parameters(value: Any, card: Any, caps: Caps) -> ExplainParameters:
     nsamples = _integer(value, "nsamples", min_nsamples, caps.nsamples, constants.MAX_SHAP_NSAMPLES)
     if nsamples is None and default_nsamples(n_features) > caps.nsamples:
         nsamples = caps.nsamples
+    target_error = value.get("target_error", DEFAULT_TARGET_ERROR)
+    if type(target_error) not in (int, float) or not 0.0 <= target_error <= 1.0:
+        raise bad_request(
+            E_INVALID_PARAMETER,
+            f"parameters.target_error must be a number in [0, 1] (0: spend nsamples), got {short_value(target_error)}",
+        )
     num_samples = _integer(
         value,
         "num_samples",
@@ -254,6 +271,7 @@ def parse_parameters(value: Any, card: Any, caps: Caps) -> ExplainParameters:
     return ExplainParameters(
         explainers=tuple(explainers),
         nsamples=nsamples,
+        target_error=float(target_error),
         num_samples=min(DEFAULT_LIME_NUM_SAMPLES, caps.num_samples) if num_samples is None else num_samples,
         num_features=num_features,
         seed=0 if seed is None else seed,

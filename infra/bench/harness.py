@@ -55,7 +55,7 @@ def build_models(
     work: Path, train_rows: int, epochs: int, log: Callable[[str], None], n_features: int = 100
 ) -> tuple[Path, Path, Any]:
     """(bundle folder, saved .keras path, the Keras model) of one synthetic 128-64-1 MLP on the first
-    ``n_features`` of the 100 synthetic features (the label depends on the first 20 only)."""
+    ``n_features`` of the 100 synthetic features (all of them by default; fewer keep the signal of x000..x019)."""
     from litelens.build import export, stats, synthetic
     from litelens.build import model as mlp
     from litelens.build.bundle import write_bundle

@@ -142,6 +142,9 @@ def format_explanations(
         order = sorted(features, key=lambda f: -abs(phi.get(f, 0.0)))
         shown = {f: ("null" if v is None else v) for f, v in values.items()}  # a missing value was sent as null
         rows = [[f, shown.get(f, ""), phi.get(f, ""), *lime.get(f, ("", ""))] for f in order]
+        shap = explanation.get("shap") or {}
+        if _is_number(shap.get("rest")):  # top-k: the other columns' values, summed
+            rows.append([f"(other {shap.get('rest_columns', '?')} columns)", "", shap["rest"], "", ""])
         quality = _quality_line(explanation)
         if explanation.get("class") is not None:
             out.append(f"  explaining class {explanation['class']}")

@@ -122,18 +122,28 @@ def test_explanation_table_is_sorted_by_absolute_shap(explain_response):
     assert lines[1] == f"  explaining class {explanation['class']}"
     assert "shap.additivity_gap=" in lines[2] and "lime.score=" in lines[2] and "agreement.overlap=" in lines[2]
     assert lines[3].split() == ["column", "value", "SHAP", "LIME", "weight", "LIME", "condition"]
-    body = [line.split() for line in lines[5 : 5 + len(FEATURES)]]
-    # THEN one row per feature, largest |SHAP| first, with the instance's value beside it
-    assert [row[0] for row in body] == sorted(shap, key=lambda f: -abs(shap[f]))
+    shown = list(shap) + [f for f in lime if f not in shap]  # SHAP's top-2 and LIME's top-2
+    body = [line.split() for line in lines[5 : 5 + len(shown)]]
+    # THEN one row per column either method kept, largest |SHAP| first, with the instance's value beside it,
+    # and SHAP's other columns summed in one last row
+    assert [row[0] for row in body] == sorted(shown, key=lambda f: -abs(shap.get(f, 0.0)))
+    rest = explanation["shap"]["rest"]
+    assert lines[5 + len(shown)].split() == [
+        "(other",
+        str(explanation["shap"]["rest_columns"]),
+        "columns)",
+        display._fmt(rest),
+    ]
     assert len(lime) == 2
-    for feature, value, phi, *rest in body:
-        assert float(value) == ROWS[0][FEATURES.index(feature)]
-        assert float(phi) == pytest.approx(shap[feature], rel=1e-3, abs=1e-4)
-        if feature in lime:
-            assert float(rest[0]) == pytest.approx(lime[feature]["weight"], rel=1e-3, abs=1e-4)
-            assert " ".join(rest[1:]) == lime[feature]["condition"]
+    for name, value, *cells in body:
+        assert float(value) == ROWS[0][FEATURES.index(name)]
+        if name in shap:
+            assert float(cells.pop(0)) == pytest.approx(shap[name], rel=1e-3, abs=1e-4)
+        if name in lime:
+            assert float(cells[0]) == pytest.approx(lime[name]["weight"], rel=1e-3, abs=1e-4)
+            assert " ".join(cells[1:]) == lime[name]["condition"]
         else:
-            assert rest == []  # no LIME weight: left blank
+            assert cells == []  # no LIME weight: left blank
     assert f"instance 1: label={explain_response['predictions'][1]['label']} p=" in text
     assert "filtered out by explain_if" in text
 
@@ -209,7 +219,10 @@ def test_invoke_with_columnar_inputs_sends_them_for_predict_and_explain(explain_
     # THEN both send the columns (no empty instances) and the table shows the row's values
     assert sent[0][2:] == ("predict", {"inputs": columns})
     assert sent[1][2:] == ("explain", {"inputs": columns, "parameters": {"num_features": 2}})
-    assert "52000" in capsys.readouterr().out
+    # THEN a named column's value is the one sent for it (columnar inputs name every value)
+    shown = next(iter(explain_response["explanations"][0]["shap"]["values"]))
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(shown + " "))
+    assert float(row.split()[1]) == columns[shown][0]
 
 
 def test_invoke_explain_puts_explain_if_and_output_space_in_parameters(explain_response, fake_send, tmp_path):

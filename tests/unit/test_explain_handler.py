@@ -221,7 +221,10 @@ def test_num_features_keeps_top_k(binary_app, load_event, lambda_context):
     )
     assert status == 200
     explanation = body["explanations"][0]
-    assert sum(v != 0 for v in explanation["shap"]["values"].values()) <= 2
+    shap = explanation["shap"]  # the two largest values of the full solution, the other two folded into rest
+    assert len(shap["values"]) == len(shap["std_errors"]) == 2 and shap["rest_columns"] == 2
+    assert shap["base_value"] + sum(shap["values"].values()) + shap["rest"] == pytest.approx(shap["output"], abs=1e-9)
+    assert shap["exact"] and shap["relative_error"] == 0.0 and shap["rest_std_error"] == 0.0
     lime = explanation["lime"]
     assert len(lime["weights"]) == 2
     # the two other columns' weights are one "rest": the surrogate at the row still adds up

@@ -83,7 +83,7 @@ def test_shap_log_odds_space_recovers_the_logit_terms(background):
     assert quality.additivity_gap(result.values[:, 0], result.base_values[0], result.outputs[0]) <= 1e-9
 
 
-def test_shap_keeps_every_feature_unless_top_k_is_asked():
+def test_shap_gives_every_feature_a_value():
     rng = np.random.default_rng(0)
     n = 30
     beta = rng.normal(size=n)
@@ -94,26 +94,6 @@ def test_shap_keeps_every_feature_unless_top_k_is_asked():
     x = rng.normal(size=n)
     everything = shap.explain(x, nsamples=500)
     assert np.count_nonzero(everything.values) == n
-    top = shap.explain(x, nsamples=500, top_k=4)
-    assert np.count_nonzero(top.values) == 4
-
-
-def test_shap_top_k_is_the_largest_values_refitted_exactly(background):
-    # GIVEN a linear model in which one feature ("d") has no effect, and one that is noisy
-    shap = ShapMethod(linear, *background, FEATURES)
-    x = np.array([1.0, -2.0, 0.5, 3.0, -1.0, 2.0])
-    exact = exact_linear_shap(x, background)
-    # WHEN keeping the top 5 of 6: THEN the null feature is the one dropped, and the five refitted
-    # values are the exact ones (the model is additive in them)
-    five = shap.explain(x, top_k=5, seed=1)
-    np.testing.assert_allclose(five.values[:, 0], exact, atol=1e-8)
-    assert five.values[3, 0] == 0.0
-    # WHEN keeping 2: THEN the two largest |exact| values stay, and the efficiency constraint still holds
-    two = shap.explain(x, top_k=2, seed=1)
-    assert set(np.flatnonzero(two.values[:, 0])) == set(np.argsort(-np.abs(exact))[:2])
-    assert quality.additivity_gap(two.values[:, 0], two.base_values[0], two.outputs[0]) <= 1e-9
-    one = shap.explain(x, top_k=1, seed=1)
-    assert np.count_nonzero(one.values) == 1 and one.values.sum() == pytest.approx(one.outputs[0] - one.base_values[0])
 
 
 def test_shap_is_deterministic_across_instances_in_threads(background):
@@ -155,11 +135,12 @@ def test_shap_is_deterministic_across_instances_in_threads(background):
 def test_shap_nsamples_is_zero_when_nothing_is_sampled(background):
     rows, _ = background
     shap = ShapMethod(linear, rows[:1], np.ones(1), FEATURES)
-    many = shap.explain(np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0]), nsamples=50)
-    assert many.nsamples == 50
+    many = shap.explain(np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0]), nsamples=50, target_error=None)
+    assert many.nsamples == 50 and not many.exact
     only_one_varies = rows[0].copy()
     only_one_varies[2] += 1.0
-    assert shap.explain(only_one_varies, nsamples=50).nsamples == 0
+    alone = shap.explain(only_one_varies, nsamples=50)
+    assert alone.nsamples == 0 and alone.exact
 
 
 def test_shap_same_seed_same_values_other_seed_other_values():
