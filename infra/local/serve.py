@@ -271,22 +271,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     defaults = ServerLimits()
     limits = parser.add_argument_group("limits (what one client may hold)")
-    limits.add_argument(
-        "--idle-timeout", type=float, default=defaults.idle_seconds, metavar="S",
-        help="close a connection after this long without a byte (default: %(default)s)",
-    )  # fmt: skip
-    limits.add_argument(
-        "--read-timeout", type=float, default=defaults.read_seconds, metavar="S",
-        help="answer 408 to a request not received whole this long after its first byte (default: %(default)s)",
-    )  # fmt: skip
-    limits.add_argument(
-        "--max-connections", type=int, default=defaults.max_connections, metavar="N",
-        help="open connections per server; more are refused at once (default: %(default)s)",
-    )  # fmt: skip
-    limits.add_argument(
-        "--event-queue", type=int, default=defaults.event_queue, metavar="N",
-        help="Event invocations waiting to run; more are refused with 429 (default: %(default)s)",
-    )  # fmt: skip
+    for flag, kind, default, help_text in (
+        ("--idle-timeout", float, defaults.idle_seconds, "close a connection after this long without a byte"),
+        ("--read-timeout", float, defaults.read_seconds, "408 for a request not whole this long after its first byte"),
+        ("--max-connections", int, defaults.max_connections, "open connections per server; more are refused at once"),
+        ("--event-queue", int, defaults.event_queue, "Event invocations waiting to run; more are refused with 429"),
+    ):  # fmt: skip
+        metavar = "S" if kind is float else "N"
+        limits.add_argument(flag, type=kind, default=default, metavar=metavar, help=f"{help_text} (default: {default})")
     parser.add_argument(
         "--function",
         action="append",

@@ -98,6 +98,29 @@ def read_until_closed(sock: socket.socket) -> bytes:
         data += chunk
 
 
+def trickle(sock: socket.socket, every: float = 0.2) -> tuple[bytes, bool]:
+    """Send one byte every ``every`` seconds until the twin answers or closes (or HANG passes):
+    (what it answered, whether it closed the connection)."""
+    answer = b""
+    deadline = time.monotonic() + HANG
+    while time.monotonic() < deadline:
+        try:
+            sock.sendall(b"1")
+        except (BrokenPipeError, ConnectionResetError):
+            return answer, True
+        sock.settimeout(every)
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except ConnectionResetError:
+            return answer, True
+        if not chunk:
+            return answer, True
+        answer += chunk
+    return answer, False
+
+
 def status_of(answer: bytes) -> int:
     return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
 
@@ -121,29 +144,13 @@ def test_a_client_sending_its_headers_a_byte_at_a_time_is_dropped_at_the_read_de
     sock = connect(port)
     started = time.monotonic()
     try:
-        sock.sendall(b"POST /echo HTTP/1.1\r\n")
-        closed = False
-        while time.monotonic() - started < HANG:
-            try:
-                sock.sendall(b"X")
-            except (BrokenPipeError, ConnectionResetError):
-                closed = True
-                break
-            sock.settimeout(0.2)
-            try:
-                if sock.recv(1024) == b"":
-                    closed = True
-                    break
-            except TimeoutError:
-                pass
-            except ConnectionResetError:
-                closed = True
-                break
-        # THEN the twin closes it once its read deadline (1 s) passes, not later
-        assert closed, "the connection was still open"
-        assert time.monotonic() - started < LIMITS.read_seconds + 2
+        sock.sendall(b"POST /echo HTTP/1.1\r\nX-Slow: ")
+        _, closed = trickle(sock)
     finally:
         sock.close()
+    # THEN the twin closes it once its read deadline (1 s) passes, not later
+    assert closed, "the connection was still open"
+    assert time.monotonic() - started < LIMITS.read_seconds + 2
 
 
 @pytest.mark.parametrize("server", ["api", "lambda"])
@@ -172,22 +179,7 @@ def test_a_body_trickling_in_is_answered_408_at_the_read_deadline(twin):
     started = time.monotonic()
     try:
         sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
-        answer = b""
-        for _ in range(int(HANG / 0.2)):
-            try:
-                sock.sendall(b"1")
-            except (BrokenPipeError, ConnectionResetError):
-                break
-            time.sleep(0.2)
-            sock.setblocking(False)
-            try:
-                answer += sock.recv(65536)
-            except BlockingIOError:
-                pass
-            finally:
-                sock.setblocking(True)
-            if answer:
-                break
+        answer, _ = trickle(sock)
     finally:
         sock.close()
     assert status_of(answer) == 408, answer[:200]
