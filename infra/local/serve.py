@@ -326,10 +326,11 @@ def run(args: argparse.Namespace) -> int:
         twin.start()
     except OSError as exc:
         return fail(f"cannot listen on {args.host}: {exc.strerror or exc}")
-    print(startup_banner(twin, model_uri), flush=True)
+    # Before the banner: a client that reads it may send SIGTERM at once (a loaded machine showed it).
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
+    print(startup_banner(twin, model_uri), flush=True)
     try:
         stopping.wait()
     finally:
