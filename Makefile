@@ -6,6 +6,9 @@ SHELL := /bin/bash
 UV_VERSION := 0.13.9
 VENV := .venv
 BIN := $(VENV)/bin
+# checkov in its own venv: its pins would downgrade the dev set's (infra/aws/checkov-requirements.in).
+CHECKOV_VENV := .venv-checkov
+CHECKOV_REQUIREMENTS := infra/aws/checkov-requirements.txt
 DEMO_BUNDLE ?= bundles/demo
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
@@ -15,7 +18,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 python3.11 python3; do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] >= (3, 11)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
-.PHONY: help venv lint format test test-fast test-unit test-integration run bench lock clean
+.PHONY: help venv checkov-venv lint format test test-fast test-unit test-integration run bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -32,6 +35,14 @@ $(VENV)/.synced: $(BIN)/uv uv.lock pyproject.toml
 
 venv: $(VENV)/.synced  ## create .venv with every dependency set, pinned by uv.lock
 
+$(CHECKOV_VENV)/.installed: $(BIN)/uv $(CHECKOV_REQUIREMENTS)
+	rm -rf $(CHECKOV_VENV)
+	$(BIN)/uv venv -q --python $(BIN)/python $(CHECKOV_VENV)
+	$(BIN)/uv pip install -q --python $(CHECKOV_VENV)/bin/python --require-hashes -r $(CHECKOV_REQUIREMENTS)
+	@touch $@
+
+checkov-venv: $(CHECKOV_VENV)/.installed  ## create .venv-checkov: checkov alone, every package pinned and hashed
+
 lint: venv  ## ruff lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -40,7 +51,7 @@ format: venv  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint  ## every test: lint, unit, integration
+test: lint checkov-venv  ## every test: lint, unit, integration (checkov included)
 	$(BIN)/python -m pytest tests
 
 test-fast: venv  ## unit tests that train no model (seconds): the edit-test loop
@@ -49,7 +60,7 @@ test-fast: venv  ## unit tests that train no model (seconds): the edit-test loop
 test-unit: venv  ## unit tests only (no servers)
 	$(BIN)/python -m pytest tests/unit
 
-test-integration: venv  ## integration tests (moto server, local twin, sam build)
+test-integration: venv checkov-venv  ## integration tests (moto server, local twin, sam build, checkov)
 	$(BIN)/python -m pytest tests/integration
 
 $(DEMO_BUNDLE)/bundle.json: | venv
@@ -66,6 +77,8 @@ bench: venv  ## benchmark predict and explain against their baselines
 lock: $(BIN)/uv  ## re-resolve uv.lock and the functions' pinned requirements
 	$(BIN)/uv lock --python $(BIN)/python
 	$(BIN)/python -m litelens.infra.locks
+	cd infra/aws && ../../$(BIN)/uv pip compile -q --universal --python ../../$(BIN)/python --python-version 3.11 \
+		--generate-hashes --custom-compile-command "make lock" checkov-requirements.in -o checkov-requirements.txt
 
 clean:  ## remove build outputs (keeps .venv)
 	rm -rf .aws-sam .pytest_cache .ruff_cache

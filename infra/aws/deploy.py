@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from litelens.build.bundle import Bundle, BundleError
+from litelens.infra.aws.parameters import check_parameters
 from litelens.infra.aws.publish import PublishError, parse_s3_uri
 from litelens.infra.aws.template import DEFAULT_TEMPLATE, ROOT, SamTemplate, TemplateError
 from litelens.infra.cli import name_values
@@ -73,6 +74,8 @@ def parameter_overrides(args: argparse.Namespace, template: SamTemplate) -> dict
     unknown = sorted(set(params) - set(template.parameters))
     if unknown:
         raise ValueError(f"template {args.template} has no parameter(s) {', '.join(unknown)}")
+    # What CloudFormation would refuse (values, Rules) is refused here, before a build.
+    check_parameters(SamTemplate(template.data, root=template.root, parameter_overrides=params))
     return params
 
 

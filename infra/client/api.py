@@ -217,8 +217,10 @@ class LitelensClient:
         region: str | None = None,
         timeout: float = 60.0,
         max_attempts: int = 5,
+        api_key: str | None = None,
     ) -> LitelensClient:
-        """A client invoking the functions (names or ARNs) with boto3; retries are botocore's."""
+        """A client invoking the functions (names or ARNs) with boto3; retries are botocore's. On a
+        local endpoint, ``api_key`` is the twin's ``--api-key`` (sent as the signing key id)."""
         import boto3
         from botocore.config import Config
 
@@ -227,7 +229,9 @@ class LitelensClient:
         extra: dict[str, Any] = {}
         if local and session.region_name is None:
             extra["region_name"] = "us-east-1"
-        if local and session.get_credentials() is None:  # the twin checks no signature
+        if local and api_key:  # the twin reads the signing key id, not the signature
+            extra.update(aws_access_key_id=api_key, aws_secret_access_key="litelens-local")
+        elif local and session.get_credentials() is None:
             extra.update(aws_access_key_id="litelens-local", aws_secret_access_key="litelens-local")
         config = Config(
             read_timeout=timeout,

@@ -80,7 +80,7 @@ def _client(args: argparse.Namespace) -> LitelensClient:
         names["explain_function" if args.action == "explain" else "predict_function"] = args.function
         return LitelensClient.for_lambda(
             **names, endpoint_url=args.endpoint_url, region=args.region, timeout=args.timeout,
-            max_attempts=args.retries + 1,
+            max_attempts=args.retries + 1, api_key=args.api_key,
         )  # fmt: skip
     return LitelensClient(args.url, api_key=args.api_key, timeout=args.timeout, max_attempts=args.retries + 1)
 

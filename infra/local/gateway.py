@@ -6,7 +6,8 @@ as a ``ProxyResponse`` (status, headers, body bytes), deciding in API Gateway's 
 1. route matching over the template's routes (``{name}`` one segment, ``{name+}`` the rest);
 2. a CORS preflight (``OPTIONS`` on a path with routes, CORS configured) is answered by the
    gateway's mock integration: no API key, no function;
-3. the API key (``x-api-key``), when one is required: 403 ``{"message": "Forbidden"}``;
+3. the API key (``x-api-key``), when one is required: 403 ``{"message": "Forbidden"}``, also for
+   two ``x-api-key`` headers whatever they hold;
 4. no route: 404, or 405 with ``Allow`` when the path exists with other methods, in the
    functions' error envelope (``functions.common.errors``);
 5. the REST API (payload 1.0) proxy event, the function invoked, its proxy response checked and
@@ -32,6 +33,7 @@ from urllib.parse import parse_qs, unquote
 from litelens.functions.common.errors import E_METHOD_NOT_ALLOWED, E_NOT_FOUND, error_payload
 from litelens.infra.aws.template import Route
 from litelens.infra.local.container import ACCOUNT_ID, PAYLOAD_LIMIT_BYTES, FunctionInvokeError, json_bytes
+from litelens.infra.local.limits import api_key_accepted
 
 log = logging.getLogger("litelens.twin")
 
@@ -152,7 +154,7 @@ class LocalGateway:
         if method == "OPTIONS" and route is None and allowed and self.cors_preflight is not None:
             # A CORS preflight: API Gateway's mock integration answers it, without key or function.
             return ProxyResponse(HTTPStatus.OK, [*JSON_HEADERS, *self.cors_preflight.items()], b"{}")
-        if self.api_key is not None and _header(pairs, "x-api-key") != self.api_key:
+        if self.api_key is not None and not api_key_accepted(pairs, self.api_key):
             return _json_answer(HTTPStatus.FORBIDDEN, {"message": "Forbidden"})
         if route is None:
             if allowed:
@@ -256,9 +258,3 @@ class LocalGateway:
             "body": text,
             "isBase64Encoded": is_base64,
         }
-
-
-def _header(pairs: Sequence[tuple[str, str]], name: str) -> str | None:
-    """The first value of header ``name`` (any case), as ``http.client.HTTPMessage.get`` gives it."""
-    wanted = name.lower()
-    return next((value for key, value in pairs if key.lower() == wanted), None)

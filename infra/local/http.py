@@ -4,16 +4,22 @@
 send: a body by ``Content-Length`` (ASCII digits, one value) or ``Transfer-Encoding: chunked``
 (nothing else), 413 over Lambda's payload limit as soon as that is known, 400 for framing that
 cannot be read, each closing the connection with a lingering close so the answer arrives; any
-failure of the twin itself is answered 500, never a dropped connection. ``ApiRequestHandler``
-translates each request into one ``gateway.handle`` call and writes its ``ProxyResponse``.
+failure of the twin itself is answered 500, never a dropped connection. What one client may hold is
+bounded (``limits.ServerLimits``): idle and read timeouts on every connection (a request still
+arriving at its read deadline is answered 408 and closed), and at most ``max_connections``
+connections per server (more are answered 503, or the Invoke API's 429, at once and closed).
+``ApiRequestHandler`` translates each request into one ``gateway.handle`` call and writes its
+``ProxyResponse``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import re
 import socket
+import threading
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +29,7 @@ from urllib.parse import urlsplit
 from litelens.functions.common.errors import E_BAD_REQUEST, E_PAYLOAD_TOO_LARGE, error_payload
 from litelens.infra.local.container import PAYLOAD_LIMIT_BYTES, json_bytes
 from litelens.infra.local.gateway import LocalGateway
+from litelens.infra.local.limits import DeadlineReader, ServerLimits
 
 log = logging.getLogger("litelens.twin")
 
@@ -43,9 +50,40 @@ class LocalServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], backend: Any) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[FramedRequestHandler],
+        backend: Any,
+        limits: ServerLimits | None = None,
+    ) -> None:
         self.backend = backend
+        self.limits = limits or ServerLimits()
+        self._connections = threading.BoundedSemaphore(self.limits.max_connections)
         super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """A thread for the connection while fewer than ``max_connections`` are open; else the handler's
+        busy answer, written from the accepting thread (a few hundred bytes: the socket buffer takes
+        them without waiting), and the connection closed."""
+        if not self._connections.acquire(blocking=False):
+            log.warning("%s: refused, %d connections already open", client_address[0], self.limits.max_connections)
+            with contextlib.suppress(OSError):
+                request.settimeout(0.5)
+                request.sendall(self.RequestHandlerClass.busy_answer(self.limits.max_connections))  # type: ignore[attr-defined]
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._connections.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._connections.release()
 
 
 class FramedRequestHandler(BaseHTTPRequestHandler):
@@ -62,6 +100,28 @@ class FramedRequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
+    def setup(self) -> None:
+        super().setup()
+        self._reader = DeadlineReader(self.connection, self.server.limits)
+        self.rfile = io.BufferedReader(self._reader)
+
+    def handle_one_request(self) -> None:
+        """One request, its read clock started at its first byte (waiting for it is idle time)."""
+        self._reader.start_request()
+        super().handle_one_request()  # closes the connection on a timeout before the body
+
+    @classmethod
+    def busy_answer(cls, max_connections: int) -> bytes:
+        """The whole HTTP answer (status line to body) to a connection over ``max_connections``."""
+        status, headers, body = cls._busy(max_connections)
+        head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", *(f"{k}: {v}" for k, v in headers)]
+        head += ["Content-Type: application/json", f"Content-Length: {len(body)}", "Connection: close"]
+        return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+    @classmethod
+    def _busy(cls, max_connections: int) -> tuple[int, list[tuple[str, str]], bytes]:
+        raise NotImplementedError
+
     def _send(self, status: int, body: bytes, headers: list[tuple[str, str]] | None = None) -> None:
         self.send_response(status)
         names = {name.lower() for name, _ in headers or []}
@@ -72,6 +132,7 @@ class FramedRequestHandler(BaseHTTPRequestHandler):
         if self.close_connection and "connection" not in names:
             self.send_header("Connection", "close")  # tell the client not to reuse the connection
         self.send_header("Content-Length", str(len(body)))
+        self.connection.settimeout(self.server.limits.idle_seconds)  # a client that stops reading is dropped
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -79,8 +140,22 @@ class FramedRequestHandler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes | None:
         """The request body (Content-Length or chunked), or None after answering: 413 over Lambda's
-        payload limit, 400 for a length or chunk framing that cannot be read. Either closes the
-        connection: what is left of the body on it cannot be trusted."""
+        payload limit, 400 for a length or chunk framing that cannot be read, 408 for a body still
+        arriving at the read deadline or stalled past the idle timeout. Each closes the connection:
+        what is left of the body on it cannot be trusted."""
+        try:
+            body = self._read_framed_body()
+        except TimeoutError as exc:
+            self.close_connection = True
+            message = str(exc) or f"no byte of the request body for {self.server.limits.idle_seconds:g} s"
+            log.warning("%s %s %s: %s", self.client_address[0], self.command, self.path, message)
+            with contextlib.suppress(OSError):
+                self._reject_timeout(message)
+            return None
+        self._reader.end_request()
+        return body
+
+    def _read_framed_body(self) -> bytes | None:
         codings = self.headers.get_all("Transfer-Encoding")
         if codings:
             if ",".join(codings).strip().lower() != "chunked":  # RFC 9112 6.3: 400 unless chunked is last
@@ -168,6 +243,9 @@ class FramedRequestHandler(BaseHTTPRequestHandler):
     def _answer_internal_error(self) -> None:
         raise NotImplementedError
 
+    def _reject_timeout(self, message: str) -> None:
+        raise NotImplementedError
+
     def _handle(self) -> None:
         raise NotImplementedError
 
@@ -198,6 +276,14 @@ class ApiRequestHandler(FramedRequestHandler):
 
     def _answer_internal_error(self) -> None:
         self._send(HTTPStatus.INTERNAL_SERVER_ERROR, json_bytes({"message": "Internal server error"}))
+
+    def _reject_timeout(self, message: str) -> None:
+        self._send(HTTPStatus.REQUEST_TIMEOUT, json_bytes({"message": f"Request Timeout: {message}"}))
+
+    @classmethod
+    def _busy(cls, max_connections: int) -> tuple[int, list[tuple[str, str]], bytes]:
+        message = f"Service Unavailable: {max_connections} connections already open"
+        return HTTPStatus.SERVICE_UNAVAILABLE, [("Retry-After", "1")], json_bytes({"message": message})
 
     def _handle(self) -> None:
         gateway: LocalGateway = self.server.backend

@@ -3,30 +3,54 @@ client speaks, ``POST /2015-03-31/functions/{FunctionName}/invocations``.
 
 The function name may be a name, a partial or full ARN, with or without a qualifier. Invocation
 types: ``RequestResponse`` (the handler's JSON result; a failure is a 200 with
-``X-Amz-Function-Error``), ``Event`` (202, run in the background) and ``DryRun`` (204). Errors of the
-service itself come in its rest-json error shape (``x-amzn-ErrorType``).
+``X-Amz-Function-Error``), ``Event`` (202, queued for a bounded pool of workers; a full queue is
+429 ``TooManyRequestsException``) and ``DryRun`` (204). Errors of the service itself come in its
+rest-json error shape (``x-amzn-ErrorType``).
+
+With ``--api-key``, every call must carry the key like the REST API: as its one ``x-api-key``
+header, or as the access key id boto3 signs with (``aws_access_key_id=<key>``; the twin reads the
+key id, it does not verify the signature). Anything else is 403 ``UnrecognizedClientException``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
 import logging
 import re
-import threading
 import time
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from litelens.infra.local.container import PAYLOAD_LIMIT_BYTES, FunctionInvokeError, LocalFunction, json_bytes
 from litelens.infra.local.http import FramedRequestHandler
+from litelens.infra.local.limits import EventPool, api_key_accepted, header_values, sigv4_access_key
 
 log = logging.getLogger("litelens.twin")
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
+
+
+@dataclass
+class InvokeBackend:
+    """What the Invoke API answers from: the functions by logical id, the key, the Event pool."""
+
+    functions: Mapping[str, LocalFunction]
+    events: EventPool
+    api_key: str | None = None
+
+    def authorized(self, pairs: list[tuple[str, str]]) -> bool:
+        if self.api_key is None:
+            return True
+        if header_values(pairs, "x-api-key"):
+            return api_key_accepted(pairs, self.api_key)
+        key_id = sigv4_access_key(pairs)
+        return key_id is not None and hmac.compare_digest(key_id.encode(), self.api_key.encode())
 
 
 class InvokeRequestHandler(FramedRequestHandler):
@@ -46,8 +70,18 @@ class InvokeRequestHandler(FramedRequestHandler):
     def _answer_internal_error(self) -> None:
         self._lambda_error(HTTPStatus.INTERNAL_SERVER_ERROR, "ServiceException", "the local twin failed; see its log")
 
+    def _reject_timeout(self, message: str) -> None:
+        self._lambda_error(HTTPStatus.REQUEST_TIMEOUT, "RequestTimeoutException", message)
+
+    @classmethod
+    def _busy(cls, max_connections: int) -> tuple[int, list[tuple[str, str]], bytes]:
+        message = f"Rate Exceeded. ({max_connections} connections already open)"
+        body = json_bytes({"Type": "User", "message": message, "__type": "TooManyRequestsException"})
+        return HTTPStatus.TOO_MANY_REQUESTS, [("x-amzn-ErrorType", "TooManyRequestsException")], body
+
     def _handle(self) -> None:
-        functions: Mapping[str, LocalFunction] = self.server.backend
+        backend: InvokeBackend = self.server.backend
+        functions = backend.functions
         started = time.perf_counter()
         self._status = 0
         name = "-"
@@ -56,6 +90,11 @@ class InvokeRequestHandler(FramedRequestHandler):
             if self.command != "POST" or not found:
                 self.close_connection = True  # its body, if any, is not read: the connection cannot be reused
                 self._lambda_error(HTTPStatus.NOT_FOUND, "UnknownOperationException", f"{self.command} {self.path}")
+                return
+            if not backend.authorized(list(self.headers.items())):
+                self.close_connection = True  # its body is not read either
+                message = "The security token included in the request is invalid (the twin's --api-key)."
+                self._lambda_error(HTTPStatus.FORBIDDEN, "UnrecognizedClientException", message)
                 return
             body = self._read_body()
             if body is None:
@@ -80,7 +119,10 @@ class InvokeRequestHandler(FramedRequestHandler):
                 self._send(HTTPStatus.NO_CONTENT, b"", headers)
                 return
             if invocation_type == "Event":
-                threading.Thread(target=_invoke_quietly, args=(function, event, request_id), daemon=True).start()
+                if not backend.events.submit(lambda: _invoke_quietly(function, event, request_id)):
+                    message = "Rate Exceeded. (the twin's queue of Event invocations is full)"
+                    self._lambda_error(HTTPStatus.TOO_MANY_REQUESTS, "TooManyRequestsException", message)
+                    return
                 self._send(HTTPStatus.ACCEPTED, b"", headers)
                 return
             if invocation_type != "RequestResponse":

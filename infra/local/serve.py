@@ -8,7 +8,10 @@ in-process with the function's environment from the template, and serves:
 - the explain page at ``GET /`` (``page``: a form from the bundle's schema, the answer drawn; local only);
 - the Lambda Invoke API on 127.0.0.1:3001 (like ``sam local start-lambda``):
   ``POST /2015-03-31/functions/{FunctionName}/invocations``, so boto3 Lambda clients work with
-  ``endpoint_url``.
+  ``endpoint_url``. ``--api-key`` guards both servers alike; ``--lambda-port off`` turns it off.
+
+What one client may hold (timeouts, connections, queued Event invocations) is bounded by
+``limits.ServerLimits``.
 
 Like Lambda, each function is one warm container: its module is imported once (the model loads
 at import) and invocations of one function run one at a time. A function whose import fails
@@ -40,7 +43,8 @@ from litelens.infra.cli import name_values
 from litelens.infra.local.container import LocalFunction
 from litelens.infra.local.gateway import LocalGateway
 from litelens.infra.local.http import ApiRequestHandler, LocalServer
-from litelens.infra.local.invoke_api import InvokeRequestHandler
+from litelens.infra.local.invoke_api import InvokeBackend, InvokeRequestHandler
+from litelens.infra.local.limits import EventPool, ServerLimits
 from litelens.infra.local.loader import patched_environ
 from litelens.infra.local.page import ExplainPage
 
@@ -65,6 +69,7 @@ class Twin:
         api_key: str | None = None,
         functions: Sequence[str] | None = None,
         page: bool = True,
+        limits: ServerLimits | None = None,
     ) -> None:
         known = template.function_ids()
         unknown = sorted(set(functions or []) - set(known))
@@ -86,6 +91,8 @@ class Twin:
             domain_name=f"{host}:{api_port}",
             page=ExplainPage(api_key_required=api_key is not None) if page else None,
         )
+        self.limits = limits or ServerLimits()
+        self._events: EventPool | None = None
         self._servers: list[LocalServer] = []
         self._threads: list[threading.Thread] = []
         self._shared_env: contextlib.ExitStack | None = None
@@ -108,12 +115,14 @@ class Twin:
     def start(self) -> None:
         """Bind both ports (failing fast if taken), import the handlers, then serve."""
         try:
-            api = LocalServer((self.host, self.api_port), ApiRequestHandler, self.gateway)
+            api = LocalServer((self.host, self.api_port), ApiRequestHandler, self.gateway, self.limits)
             self._servers.append(api)
             self.api_port = api.server_address[1]
             self.gateway.domain_name = f"{self.host}:{self.api_port}"
             if self.lambda_port is not None:
-                invoke = LocalServer((self.host, self.lambda_port), InvokeRequestHandler, self.functions)
+                self._events = EventPool(self.limits.event_workers, self.limits.event_queue)
+                backend = InvokeBackend(self.functions, self._events, self.gateway.api_key)
+                invoke = LocalServer((self.host, self.lambda_port), InvokeRequestHandler, backend, self.limits)
                 self._servers.append(invoke)
                 self.lambda_port = invoke.server_address[1]
         except OSError:
@@ -139,6 +148,9 @@ class Twin:
             thread.join(timeout=10)
         self._servers.clear()
         self._threads.clear()
+        if self._events is not None:
+            self._events.close()
+            self._events = None
         if self._shared_env is not None:
             self._shared_env.close()
             self._shared_env = None
@@ -214,6 +226,10 @@ def startup_banner(twin: Twin, model_uri: str) -> str:
     if twin.lambda_port is not None:
         names = ", ".join(twin.functions)
         lines.append(f"  Lambda Invoke API {twin.lambda_url}  (boto3 endpoint_url; functions: {names})")
+        if twin.api_key:
+            lines.append("    it needs the key too: boto3 aws_access_key_id=<the key>, or an x-api-key header")
+    if twin.api_key is None and twin.host not in ("127.0.0.1", "localhost", "::1"):
+        lines.append(f"  WARNING: no --api-key and listening on {twin.host}: anyone who can reach it may call")
     example = _example_instance(model_uri)
     key = f" -H 'x-api-key: {twin.api_key}'" if twin.api_key else ""
     lines.append("Try:")
@@ -237,7 +253,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default: %(default)s)")
     parser.add_argument("--port", type=int, default=DEFAULT_API_PORT, help="API port (default: %(default)s)")
     parser.add_argument(
-        "--lambda-port", type=int, default=DEFAULT_LAMBDA_PORT, help="Lambda Invoke API port (default: %(default)s)"
+        "--lambda-port",
+        type=_port_or_off,
+        default=DEFAULT_LAMBDA_PORT,
+        help="Lambda Invoke API port, or off (default: %(default)s)",
     )
     parser.add_argument(
         "--parameter", action="append", metavar="NAME=VALUE", help="override a template parameter (repeatable)"
@@ -245,7 +264,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--env", action="append", metavar="NAME=VALUE", help="set a function environment variable (repeatable)"
     )
-    parser.add_argument("--api-key", help="require this x-api-key header on API requests, as the deployed API does")
+    parser.add_argument(
+        "--api-key",
+        help="require this key on every call, as the deployed API does: the x-api-key header (REST API and "
+        "Invoke API) or the access key id boto3 signs with (Invoke API)",
+    )
+    defaults = ServerLimits()
+    limits = parser.add_argument_group("limits (what one client may hold)")
+    for flag, kind, default, help_text in (
+        ("--idle-timeout", float, defaults.idle_seconds, "close a connection after this long without a byte"),
+        ("--read-timeout", float, defaults.read_seconds, "408 for a request not whole this long after its first byte"),
+        ("--max-connections", int, defaults.max_connections, "open connections per server; more are refused at once"),
+        ("--event-queue", int, defaults.event_queue, "Event invocations waiting to run; more are refused with 429"),
+    ):  # fmt: skip
+        metavar = "S" if kind is float else "N"
+        limits.add_argument(flag, type=kind, default=default, metavar=metavar, help=f"{help_text} (default: {default})")
     parser.add_argument(
         "--function",
         action="append",
@@ -253,6 +286,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="serve only this function and its routes (repeatable; default: every function)",
     )
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
+
+
+def _port_or_off(text: str) -> int | None:
+    if text.strip().lower() == "off":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number or off") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -270,9 +312,13 @@ def run(args: argparse.Namespace) -> int:
         if "://" not in model_uri and not (Path(model_uri) / "bundle.json").is_file():
             return fail(f"no bundle at {model_uri}: run `make run` (builds the demo bundle) or pass --bundle PATH")
         env[constants.MODEL_URI] = model_uri
+        limits = ServerLimits(
+            idle_seconds=args.idle_timeout, read_seconds=args.read_timeout, max_connections=args.max_connections,
+            event_queue=args.event_queue,
+        )  # fmt: skip
         twin = Twin(
             template, env_overrides=env, host=args.host, api_port=args.port, lambda_port=args.lambda_port,
-            api_key=args.api_key, functions=args.function,
+            api_key=args.api_key, functions=args.function, limits=limits,
         )  # fmt: skip
     except ValueError as exc:  # TemplateError included
         return fail(str(exc))
@@ -280,10 +326,11 @@ def run(args: argparse.Namespace) -> int:
         twin.start()
     except OSError as exc:
         return fail(f"cannot listen on {args.host}: {exc.strerror or exc}")
-    print(startup_banner(twin, model_uri), flush=True)
+    # Before the banner: a client that reads it may send SIGTERM at once (a loaded machine showed it).
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
+    print(startup_banner(twin, model_uri), flush=True)
     try:
         stopping.wait()
     finally:

@@ -121,6 +121,8 @@ def test_commands_run_in_order_when_they_succeed(capsys, bundle):
         (["--model-uri", "http://nope"], "is not an s3:// URI"),
         (["--parameter", "NoSuchParameter=1"], "has no parameter(s) NoSuchParameter"),
         (["--parameter", "novalue"], "is not NAME=VALUE"),
+        (["--parameter", "ExplainReservedConcurrency=-5"], "ExplainReservedConcurrency=-5 is below its minimum 0"),
+        (["--parameter", "AllowUnauthenticated=yes"], "AllowUnauthenticated='yes' is not one of"),
         (["--sam", "/no/such/sam"], "not found: install the AWS SAM CLI"),
         (["--bundle", "/no/such/bundle"], "cannot package the bundle: bundle folder /no/such/bundle does not exist"),
         (["--bundle", "{outside}"], "the bundle must be inside"),

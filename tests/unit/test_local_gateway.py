@@ -1,9 +1,13 @@
-"""The local gateway's decisions, called directly: no sockets, no template file, a fake function."""
+"""The local gateway's decisions, called directly: no sockets, no template file, a fake function; and the
+twin's limits (key checks, the Event pool, the deadline reader over a socket pair)."""
 
 from __future__ import annotations
 
 import base64
 import json
+import socket
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -12,6 +16,7 @@ from litelens.functions.common.errors import E_METHOD_NOT_ALLOWED, E_NOT_FOUND
 from litelens.infra.aws.template import Route
 from litelens.infra.local.container import FunctionInvokeError
 from litelens.infra.local.gateway import LocalGateway
+from litelens.infra.local.limits import DeadlineReader, EventPool, RequestTimeout, ServerLimits, sigv4_access_key
 
 ROUTES = [
     Route("POST", "/predict", "PredictFunction", "Predict"),
@@ -56,6 +61,85 @@ def test_the_right_api_key_in_any_header_case_reaches_the_function():
     function = FakeFunction()
     answer = gateway(function, api_key="k1").handle("GET", "/metadata", [("X-Api-Key", "k1")], b"")
     assert answer.status == 200 and len(function.events) == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [[("x-api-key", "k1"), ("x-api-key", "k1")], [("x-api-key", "k1"), ("X-Api-Key", "wrong")],
+     [("X-Api-Key", "wrong"), ("x-api-key", "k1")]],
+    ids=["same-twice", "right-first", "right-second"],
+)  # fmt: skip
+def test_two_api_key_headers_are_refused_whichever_holds_the_key(headers):
+    function = FakeFunction()
+    answer = gateway(function, api_key="k1").handle("GET", "/metadata", headers, b"")
+    assert answer.status == 403 and function.events == []
+
+
+def test_sigv4_access_key_is_read_from_one_authorization_header():
+    signed = "AWS4-HMAC-SHA256 Credential=k1/20261201/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=ab"
+    assert sigv4_access_key([("Authorization", signed)]) == "k1"
+    assert sigv4_access_key([("Authorization", signed), ("authorization", signed)]) is None
+    assert sigv4_access_key([("Authorization", "Bearer k1")]) is None
+    assert sigv4_access_key([]) is None
+
+
+def test_the_event_pool_refuses_past_its_queue_and_runs_what_it_took():
+    started, release, ran = threading.Event(), threading.Event(), []
+
+    def job(n: int):
+        def run():
+            started.set()
+            release.wait(5)
+            ran.append(n)
+
+        return run
+
+    pool = EventPool(workers=1, capacity=2)
+    try:
+        assert pool.submit(job(0)) and started.wait(5)  # the worker holds job 0
+        assert pool.submit(job(1)) and pool.submit(job(2))  # two wait
+        assert not pool.submit(job(3))  # the queue is full
+        release.set()
+        deadline = time.monotonic() + 5
+        while len(ran) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        pool.close()
+    assert ran == [0, 1, 2]  # what it took, it ran, in order
+
+
+def test_the_deadline_reader_drops_a_trickling_request_and_an_idle_client():
+    # GIVEN a connection (a socket pair: no network) read with a 0.3 s idle and 0.6 s read clock
+    ours, theirs = socket.socketpair()
+    try:
+        reader = DeadlineReader(ours, ServerLimits(idle_seconds=0.3, read_seconds=0.6))
+        buffer = bytearray(16)
+        # an idle client: no byte within the idle timeout
+        reader.start_request()
+        with pytest.raises(TimeoutError):
+            reader.readinto(memoryview(buffer))
+        # a client sending one byte every 0.1 s never idles, but its request runs out of time
+        started = time.monotonic()
+        with pytest.raises(RequestTimeout):
+            while time.monotonic() - started < 5:
+                theirs.send(b"x")
+                assert reader.readinto(memoryview(buffer)) == 1
+                time.sleep(0.1)
+        assert time.monotonic() - started < 2
+        # once the request is read, the clock stops: the handler may take its time
+        reader.end_request()
+        theirs.send(b"y")
+        received = reader.readinto(memoryview(buffer))
+        assert bytes(buffer[:received]).endswith(b"y")
+    finally:
+        ours.close()
+        theirs.close()
+
+
+@pytest.mark.parametrize("bad", [{"idle_seconds": 0}, {"read_seconds": -1}, {"max_connections": 0}, {"event_queue": 0}])
+def test_server_limits_must_be_positive(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        ServerLimits(**bad)
 
 
 def test_cors_preflight_is_answered_without_key_or_function():

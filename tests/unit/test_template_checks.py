@@ -3,7 +3,7 @@ code and against least privilege; and what SAM makes of its auth parameters."""
 
 from __future__ import annotations
 
-import copy
+import json
 import re
 from typing import Any
 
@@ -11,7 +11,9 @@ import pytest
 
 from litelens.functions.common import constants, events
 from litelens.functions.common.settings import Settings
-from litelens.infra.aws.template import DEFAULT_TEMPLATE, SamTemplate, load_template
+from litelens.infra.aws.parameters import parameter_problems
+from litelens.infra.aws.template import DEFAULT_TEMPLATE, SamTemplate
+from tests.support.sam import sam_transform as _sam_transform
 
 TEMPLATE = SamTemplate.load(DEFAULT_TEMPLATE)
 RESOURCES = TEMPLATE.data["Resources"]
@@ -88,7 +90,13 @@ def test_model_uri_is_packaged_by_default_and_s3_when_a_bucket_is_given():
 
 
 def test_no_wildcard_iam_actions_and_s3_read_only_on_the_model_prefix():
-    statements = [d for d in walk(TEMPLATE.data) if "Effect" in d and "Action" in d]
+    found = [d for d in walk(TEMPLATE.data) if "Effect" in d and "Action" in d]
+    # Trust policies (who may assume a role) apart: the only one lets API Gateway write its logs.
+    trusts = [s for s in found if "Principal" in s]
+    assert trusts == [
+        {"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ]
+    statements = [s for s in found if "Principal" not in s]
     assert statements, "expected the S3 read statement"
     for statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
@@ -111,22 +119,6 @@ def test_tracing_logs_and_outputs():
     outputs = TEMPLATE.data["Outputs"]
     assert {"ApiUrl", "PredictFunctionArn", "ExplainFunctionArn", "ApiKeyId"} <= set(outputs)
     assert outputs["ApiKeyId"]["Condition"] == "UseApiKey"
-
-
-def _sam_transform(overrides: dict[str, str]) -> dict[str, Any]:
-    """What SAM makes of the template (in-process: the translator sam validate and CloudFormation use)."""
-    from samtranslator.translator.transform import transform
-
-    data = copy.deepcopy(load_template(DEFAULT_TEMPLATE))
-    # Artifacts that exist only after `sam build`/`sam package`.
-    data["Resources"]["PredictFunction"]["Properties"]["CodeUri"] = "s3://artifacts/predict.zip"
-    data["Resources"]["ExplainFunction"]["Properties"]["ImageUri"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/e:1"
-
-    class NoManagedPolicies:
-        def load(self):
-            return {}
-
-    return transform(data, overrides, NoManagedPolicies())
 
 
 @pytest.fixture
@@ -193,3 +185,104 @@ def test_cors_preflight_needs_no_credentials_and_matches_the_functions_headers(a
         sent = {name.rsplit(".", 1)[1] for name in parameters}
         assert sent == set(preflight)
     assert {k: v for k, v in preflight.items() if k in answers} == answers
+
+
+# -- deploy safety: concurrency, access log, authentication rules, parameter constraints ---------
+
+
+@pytest.mark.parametrize(
+    ("function", "parameter", "default"),
+    [("PredictFunction", "PredictReservedConcurrency", 50), ("ExplainFunction", "ExplainReservedConcurrency", 10)],
+)
+def test_reserved_concurrency_bounds_each_function_and_zero_leaves_it_unreserved(function, parameter, default):
+    reserved = {"R": RESOURCES[function]["Properties"]["ReservedConcurrentExecutions"]}
+    assert TEMPLATE.parameters[parameter]["Default"] == default
+    assert TEMPLATE.resolve(reserved) == {"R": str(default)}
+    unreserved = SamTemplate.load(DEFAULT_TEMPLATE, parameter_overrides={parameter: "0"})
+    # 0 drops the property (Lambda's own 0 would throttle every call)
+    assert unreserved.resolve(reserved) == {}
+
+
+def test_the_stage_access_log_is_one_json_object_naming_who_what_and_how_it_ended():
+    setting = RESOURCES["LitelensApi"]["Properties"]["AccessLogSetting"]
+    assert setting["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    text = setting["Format"]
+    # API Gateway substitutes each $context variable; messageString comes quoted, the rest inside quotes
+    sample = re.sub(r"\$context\.error\.messageString", '"an \\\\"error\\\\""', text)
+    record = json.loads(re.sub(r"\$context\.[A-Za-z.]+", "value", sample))
+    assert {
+        "requestId", "ip", "caller", "user", "requestTime", "httpMethod", "resourcePath", "status", "protocol",
+        "responseLength", "integrationLatency", "apiKeyId",
+    } <= set(record)  # fmt: skip
+    assert "\n" not in text  # one line per request
+    assert '$context.identity.apiKey"' not in text  # the key's id, never the key
+    group = RESOURCES["ApiAccessLogGroup"]["Properties"]
+    assert group["RetentionInDays"] == {"Ref": "AccessLogRetentionDays"}
+
+
+@pytest.mark.parametrize(("choice", "created"), [("create", True), ("existing", False)])
+def test_the_account_logging_role_is_created_only_when_asked_and_outlives_the_stack(choice, created):
+    template = SamTemplate.load(DEFAULT_TEMPLATE, parameter_overrides={"ApiGatewayLogsRole": choice})
+    for name in ("ApiGatewayAccount", "ApiGatewayLogsRoleResource"):
+        resource = RESOURCES[name]
+        assert template.condition(resource["Condition"]) is created
+        # API Gateway's setting is per account and region: deleting the stack must not break other APIs
+        assert resource["DeletionPolicy"] == "Retain" and resource["UpdateReplacePolicy"] == "Retain"
+    assert RESOURCES["ApiGatewayAccount"]["Properties"]["CloudWatchRoleArn"] == {
+        "Fn::GetAtt": ["ApiGatewayLogsRoleResource", "Arn"]
+    }
+    # the log group (which the stage needs) waits for the account setting when this stack makes it
+    tags = {t["Key"]: t["Value"] for t in RESOURCES["ApiAccessLogGroup"]["Properties"]["Tags"]}
+    assert tags["litelens:apigateway-logs-role"]["Fn::If"][1] == {"Ref": "ApiGatewayAccount"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "refused"),
+    [
+        ({}, False),
+        ({"ApiKeyRequired": "", "IamAuthorizer": "AWS_IAM"}, False),
+        ({"IamAuthorizer": "AWS_IAM"}, False),
+        ({"ApiKeyRequired": "", "IamAuthorizer": ""}, True),
+        ({"ApiKeyRequired": "", "IamAuthorizer": "", "AllowUnauthenticated": "true"}, False),
+    ],
+)
+def test_rules_refuse_an_api_without_authentication_unless_explicitly_allowed(overrides, refused):
+    problems = parameter_problems(SamTemplate.load(DEFAULT_TEMPLATE, parameter_overrides=overrides))
+    if refused:
+        assert len(problems) == 1 and "RequireAuthentication" in problems[0], problems
+        assert "AllowUnauthenticated=true" in problems[0]
+    else:
+        assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("AllowUnauthenticated", "", "is not one of"),
+        ("AllowUnauthenticated", "yes", "is not one of"),
+        ("ApiKeyRequired", "false", "is not one of"),
+        ("ApiGatewayLogsRole", "", "is not one of"),
+        ("PredictReservedConcurrency", "-1", "below its minimum"),
+        ("ExplainReservedConcurrency", "", "is not a number"),
+        ("CorsOrigin", "https://a.example'; x", "does not match"),
+        ("AccessLogRetentionDays", "2", "is not one of"),
+    ],
+)
+def test_parameter_values_outside_their_constraints_are_refused(name, value, says):
+    problems = parameter_problems(SamTemplate.load(DEFAULT_TEMPLATE, parameter_overrides={name: value}))
+    assert len(problems) == 1 and problems[0].startswith(name) and says in problems[0], problems
+
+
+def test_every_string_parameter_is_constrained_so_a_typo_or_empty_value_is_not_taken_silently():
+    for name, spec in TEMPLATE.parameters.items():
+        if spec["Type"] == "String":
+            assert "AllowedValues" in spec or "AllowedPattern" in spec, name
+
+
+def test_sam_keeps_the_rules_concurrency_and_access_log(aws_region):
+    out = _sam_transform({})
+    assert "RequireAuthentication" in out["Rules"]
+    stage = out["Resources"]["LitelensApiStage"]["Properties"]
+    assert stage["AccessLogSetting"] == RESOURCES["LitelensApi"]["Properties"]["AccessLogSetting"]
+    for name in ("PredictFunction", "ExplainFunction"):
+        assert "ReservedConcurrentExecutions" in out["Resources"][name]["Properties"]
