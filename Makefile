@@ -15,7 +15,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 python3.11 python3; do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] >= (3, 11)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
-.PHONY: help venv lint format test test-fast test-unit test-integration run bench lock clean
+.PHONY: help venv kserve-venv lint format test test-fast test-unit test-integration run bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -32,6 +32,16 @@ $(VENV)/.synced: $(BIN)/uv uv.lock pyproject.toml
 
 venv: $(VENV)/.synced  ## create .venv with every dependency set, pinned by uv.lock
 
+# KServe's Python SDK, for the integration test that runs its client against the twin: its own venv,
+# because its pins (protobuf, pandas, ml-dtypes) would downgrade TensorFlow's in uv.lock.
+KSERVE_VENV := .venv-kserve
+$(KSERVE_VENV)/.synced: $(BIN)/uv tests/clients/kserve-requirements.txt
+	test -x $(KSERVE_VENV)/bin/python || $(BIN)/uv venv -q --python $(BIN)/python $(KSERVE_VENV)
+	$(BIN)/uv pip install -q --python $(KSERVE_VENV)/bin/python --require-hashes -r tests/clients/kserve-requirements.txt
+	@touch $@
+
+kserve-venv: $(KSERVE_VENV)/.synced  ## the KServe client's own venv (the integration tests use it)
+
 lint: venv  ## ruff lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -40,7 +50,7 @@ format: venv  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint  ## every test: lint, unit, integration
+test: lint kserve-venv  ## every test: lint, unit, integration
 	$(BIN)/python -m pytest tests
 
 test-fast: venv  ## unit tests that train no model (seconds): the edit-test loop
@@ -49,7 +59,7 @@ test-fast: venv  ## unit tests that train no model (seconds): the edit-test loop
 test-unit: venv  ## unit tests only (no servers)
 	$(BIN)/python -m pytest tests/unit
 
-test-integration: venv  ## integration tests (moto server, local twin, sam build)
+test-integration: venv kserve-venv  ## integration tests (moto server, local twin, sam build)
 	$(BIN)/python -m pytest tests/integration
 
 $(DEMO_BUNDLE)/bundle.json: | venv
