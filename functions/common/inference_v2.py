@@ -42,7 +42,8 @@ from litelens.functions.common.errors import (
 )
 
 PROTOCOL = "v2"
-REQUEST_KEYS = ("id", "inputs", "outputs", "parameters")
+# KServe's client repeats the path's model_name (and version) in the body; the path decides.
+REQUEST_KEYS = ("id", "inputs", "outputs", "parameters", "model_name", "model_version")
 TENSOR_KEYS = ("name", "shape", "datatype", "data", "parameters")
 OUTPUT_KEYS = ("name", "parameters")
 FLOAT_TYPES = ("FP16", "FP32", "FP64")

@@ -213,6 +213,8 @@ def v2_request(schema: Any, max_rows: int, parameters: dict[str, Any] | None = N
         "required": ["inputs"],
         "properties": {
             "id": {"type": "string"},
+            "model_name": {"type": "string"},
+            "model_version": {"type": "string"},
             "inputs": {
                 "anyOf": [
                     {"type": "array", "prefixItems": per_column, "items": False, "minItems": len(per_column)},
