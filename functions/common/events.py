@@ -206,6 +206,19 @@ def event_kind(event: Any) -> str:
     return DIRECT
 
 
+def event_path(event: Any) -> str:
+    """The request path an event names, read without decoding the event: for error answers."""
+    if not isinstance(event, Mapping):
+        return ""
+    kind = event_kind(event)
+    path = event.get("rawPath") if kind == HTTP_V2 else event.get("path")
+    if not isinstance(path, str):
+        return ""
+    if kind == HTTP_V2 and isinstance(event["requestContext"].get("stage"), str):
+        return _without_stage(path, event["requestContext"]["stage"])
+    return path
+
+
 def _without_stage(path: str, stage: str) -> str:
     """An HTTP API's rawPath carries a named stage (``/v1/predict``); its routes do not."""
     if stage and stage != "$default" and path.startswith(f"/{stage}/"):

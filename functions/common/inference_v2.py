@@ -19,13 +19,12 @@ reads, and the predict answer's fields become output tensors.
     ``GET /v2/models/{name}``: the inputs as the per-column layout names them, the outputs; a name
     other than the bundle's is a 404.
 
-Errors are ``ProtocolError``: the protocol's ``{"error": "message"}`` with a 4xx; ``protocol_errors``
-turns the instance parser's ``ClientError`` into one, so its messages (instance, column) carry over.
+Mistakes are ``ClientError``s like the instance parser's (whose messages name the instance and column);
+the router answers every 4xx below ``PROTOCOL_PATHS`` in the protocol's shape, ``{"error": "message"}``.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -56,35 +55,15 @@ OUTPUTS_BY_TASK = {
     "regression": ("value", "warnings"),
 }
 MAX_SHAPE_RANK = 2
+EXPLAINER_PREFIX = "/explainer"  # the explain function's V2 server: the same infer route below this prefix
+PROTOCOL_PATHS = ("/v2/", "/v1/models/", f"{EXPLAINER_PREFIX}/v2/")  # routes that answer {"error": "..."}
 
 
-class ProtocolError(ClientError):
-    """A client mistake answered as the protocol says: ``{"error": "message"}`` with a 4xx."""
-
-    def payload(self) -> dict[str, Any]:
-        return {"error": self.message}
+def protocol_error(status: int, code: str, message: str) -> ClientError:
+    return ClientError(status, code, message)
 
 
-def protocol_error(status: int, code: str, message: str) -> ProtocolError:
-    return ProtocolError(status, code, message)
-
-
-def protocol_errors(route: Callable[..., Any]) -> Callable[..., Any]:
-    """A route whose ``ClientError``s (the shared parsers') answer in the protocol's error shape."""
-
-    @functools.wraps(route)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return route(*args, **kwargs)
-        except ProtocolError:
-            raise
-        except ClientError as exc:
-            raise ProtocolError(exc.status, exc.code, exc.message, exc.headers) from None
-
-    return wrapped
-
-
-def _bad(message: str) -> ProtocolError:
+def _bad(message: str) -> ClientError:
     return protocol_error(400, E_INVALID_INSTANCES, message)
 
 
@@ -155,7 +134,10 @@ def _tensor(tensor: Any, i: int) -> tuple[str, str, list[int]]:
     unknown = sorted(k for k in tensor if k not in TENSOR_KEYS)
     if unknown:
         raise protocol_error(400, E_UNKNOWN_FIELD, f"{where} has unknown key(s) {', '.join(map(repr, unknown))}")
-    if (tensor.get("parameters") or {}).get("binary_data_size") is not None:
+    parameters = tensor.get("parameters", {})
+    if not isinstance(parameters, dict):
+        raise _bad(f"{where}.parameters must be an object, got {json_type(parameters)}")
+    if parameters.get("binary_data_size") is not None:
         raise _bad(f"{where} uses the binary tensor extension; send JSON data (binary_data=False)")
     name, datatype = tensor.get("name"), tensor.get("datatype")
     if not isinstance(name, str) or not name:
@@ -206,7 +188,7 @@ def _columns(inputs: Sequence[Any], schema: Schema, max_rows: int) -> dict:
 
 def request_body(body: Mapping[str, Any], schema: Schema, max_rows: int) -> tuple[dict[str, Any], list[str] | None]:
     """The V2 request as the body ``instances.parse_instances`` reads, and the requested output names
-    (None: all). ProtocolError names the input and the mistake; the parser names the rest."""
+    (None: all). A ClientError names the input and the mistake; the parser names the rest."""
     unknown = sorted(k for k in body if k not in REQUEST_KEYS)
     if unknown:
         raise protocol_error(
@@ -235,9 +217,6 @@ def _requested(outputs: Any) -> list[str] | None:
         raise _bad('"outputs" must be a list of {"name": ...} objects')
     # An output's "binary_data" flag is a wish the protocol lets a server answer in JSON: every output is JSON.
     return [o["name"] for o in outputs]
-
-
-EXPLAINER_PREFIX = "/explainer"  # the explain function's V2 server: the same routes below this prefix
 
 
 def refuse_explain(body: Mapping[str, Any]) -> None:

@@ -36,7 +36,6 @@ ROUTES = (
     ("POST", EXPLAINER_INFER, "ExplainFunction", "Open Inference Protocol explainer: predictions and attributions"),
     ("GET", "/openapi.json", "ExplainFunction", "This document"),
 )
-PROTOCOL_PATHS = ("/v1/", "/v2/", EXPLAINER_INFER)  # answer errors as {"error": "message"}
 EXPLAIN_PATHS = ("/explain", "/v1/models/{model}", EXPLAINER_INFER)  # may answer 503 at the time budget
 
 
@@ -59,7 +58,7 @@ def _ref(name: str) -> dict[str, str]:
 
 
 def _errors(path: str) -> dict[str, Any]:
-    own = _ref("ProtocolError") if path.startswith(PROTOCOL_PATHS) else _ref("Error")
+    own = _ref("ProtocolError") if path.startswith(inference_v2.PROTOCOL_PATHS) else _ref("Error")
     answers = {
         "400": _json(own, "A mistake in the request (the message names the instance and column)"),
         "403": _json(_ref("GatewayMessage"), "Missing or wrong x-api-key (API Gateway)"),

@@ -7,7 +7,9 @@ JSON-able object answered with 200); a path may hold API Gateway's path paramete
 segment, ``{name+}`` the rest: ``route_pattern``), handed to the route as ``request.path_parameters``;
 a route raises ``errors.ClientError`` for a client mistake,
 and ``client_errors`` maps a library's own exception types to ``(status, code)`` (the explain
-library's errors know nothing of HTTP). Unknown path -> 404 ``not_found``; known path, other
+library's errors know nothing of HTTP). A path starting with one of ``protocol_paths`` answers its
+4xx as the Open Inference Protocol (and KServe V1) say, ``{"error": "message"}``, body decoding's
+included; the log line keeps the code. Unknown path -> 404 ``not_found``; known path, other
 method -> 405 ``method_not_allowed`` (with ``Allow``); any other exception -> 500
 ``internal_error`` carrying the request id, the traceback logged with it, nothing internal in the
 answer.
@@ -34,6 +36,7 @@ from litelens.functions.common.errors import (
     E_NOT_FOUND,
     ClientError,
     error_payload,
+    protocol_error_payload,
 )
 from litelens.functions.common.observability import JsonLogger
 from litelens.functions.common.settings import Settings
@@ -74,6 +77,7 @@ class Router:
         logger: JsonLogger,
         settings: Settings,
         client_errors: Mapping[type[Exception], tuple[int, str]] | None = None,
+        protocol_paths: tuple[str, ...] = (),
     ) -> None:
         self.routes = {(method.upper(), path): fn for (method, path), fn in routes.items()}
         if direct_route not in self.routes:
@@ -86,6 +90,7 @@ class Router:
         self.log = logger
         self.headers = events.response_headers(settings.cors_origin)
         self.client_errors = tuple((kind, answer) for kind, answer in (client_errors or {}).items())
+        self.protocol_paths = protocol_paths
         self.cold_start = True
 
     def _template(self, path: str, request: events.Request) -> str | None:
@@ -126,6 +131,12 @@ class Router:
                 return ClientError(status, code, str(exc))
         return None
 
+    def _client_payload(self, exc: ClientError, request: events.Request | None, event: Any) -> dict[str, Any]:
+        path = request.path if request is not None else events.event_path(event)
+        if self.protocol_paths and path.startswith(self.protocol_paths):
+            return protocol_error_payload(exc.message)
+        return exc.payload()
+
     def _internal_error(self, request_id: str) -> dict[str, Any]:
         return error_payload(500, E_INTERNAL, f"internal error; quote request id {request_id}", request_id=request_id)
 
@@ -143,11 +154,12 @@ class Router:
             request_id = request_id or request.request_id
             status, payload = 200, self._match(request)(request)
         except ClientError as exc:
-            status, payload, extra_headers, error_code = exc.status, exc.payload(), exc.headers, exc.code
+            status, extra_headers, error_code = exc.status, exc.headers, exc.code
+            payload = self._client_payload(exc, request, event)
         except Exception as exc:
             mapped = self._library_error(exc)
             if mapped is not None:
-                status, payload, error_code = mapped.status, mapped.payload(), mapped.code
+                status, payload, error_code = mapped.status, self._client_payload(mapped, request, event), mapped.code
             else:
                 status, payload, error_code = 500, self._internal_error(request_id), E_INTERNAL
                 self.log.error(

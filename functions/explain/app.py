@@ -88,7 +88,6 @@ def explain(request: Request) -> dict:
     return _explain(request, body)
 
 
-@inference_v2.protocol_errors
 def v1_model(request: Request) -> dict:
     name, verb = inference_v2.v1_verb(request.path_parameters.get("model", ""))
     inference_v2.check_model(MODEL.card, name)
@@ -104,7 +103,6 @@ def v1_model(request: Request) -> dict:
     return _explain(request, body)
 
 
-@inference_v2.protocol_errors
 def v2_explainer_infer(request: Request) -> dict:
     inference_v2.check_model(MODEL.card, request.path_parameters.get("name"))
     body = request.json_object(SETTINGS.max_body_bytes)
@@ -132,6 +130,7 @@ router = Router(
     direct_route=("POST", "/explain"),
     logger=log,
     settings=SETTINGS,
+    protocol_paths=inference_v2.PROTOCOL_PATHS,
     client_errors=LIBRARY_ERRORS,
 )
 

@@ -60,19 +60,16 @@ def v2_ready(request: Request) -> dict:
     return {"ready": True}  # the model loads at init: a function that answers is ready
 
 
-@inference_v2.protocol_errors
 def v2_model(request: Request) -> dict:
     inference_v2.check_model(MODEL.card, request.path_parameters.get("name"))
     return inference_v2.model_metadata(MODEL.card)
 
 
-@inference_v2.protocol_errors
 def v2_model_ready(request: Request) -> dict:
     inference_v2.check_model(MODEL.card, request.path_parameters.get("name"))
     return {"name": MODEL.card.name, "ready": True}
 
 
-@inference_v2.protocol_errors
 def v2_infer(request: Request) -> dict:
     inference_v2.check_model(MODEL.card, request.path_parameters.get("name"))
     body = request.json_object(SETTINGS.max_body_bytes)
@@ -97,6 +94,7 @@ router = Router(
     direct_route=("POST", "/predict"),
     logger=log,
     settings=SETTINGS,
+    protocol_paths=inference_v2.PROTOCOL_PATHS,
 )
 
 

@@ -1,8 +1,10 @@
 """The Open Inference Protocol codec: V2 tensors -> the body the instance parser reads -> the same batch
-as /predict's, outputs -> tensors, and every mistake a 4xx in the protocol's {"error": "..."} shape."""
+as /predict's, outputs -> tensors, every mistake a 4xx naming it; the router answers those below the
+protocol's paths as {"error": "..."}, body decoding's included."""
 
 from __future__ import annotations
 
+import io
 import json
 from types import SimpleNamespace
 
@@ -82,32 +84,24 @@ def test_mixed_columns_take_bytes_bool_and_null_like_the_pandas_codec():
         ({"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP32", "data": [[[1, 2]]]}]}, 400, "nested"),
         ({"inputs": [{"name": "age", "shape": [1], "datatype": "FP64", "data": [1]}]}, 400, "missing column"),
         ({"inputs": [{"name": "age", "shape": [1], "datatype": "FP64", "data": [1]}] * 2}, 400, "twice"),
+        (
+            {"inputs": [{"name": "age", "shape": [0], "datatype": "FP16", "data": [], "parameters": [None]}]},
+            400,
+            "object",
+        ),
     ],
 )
-def test_every_mistake_is_a_4xx_in_the_protocol_shape(body, status, words):
-    route = v2.protocol_errors(lambda: batch_of(body))
-    with pytest.raises(v2.ProtocolError) as raised:
-        route()
-    assert raised.value.status == status
-    payload = raised.value.payload()
-    assert set(payload) == {"error"} and words in payload["error"], payload
-
-
-def test_the_parsers_client_errors_keep_their_message_in_the_protocol_shape():
-    @v2.protocol_errors
-    def route():
-        raise ClientError(413, "body_too_large", "body of 7 MB is over 6 MB")
-
-    with pytest.raises(v2.ProtocolError) as raised:
-        route()
-    assert raised.value.payload() == {"error": "body of 7 MB is over 6 MB"} and raised.value.status == 413
+def test_every_mistake_is_a_4xx_naming_it(body, status, words):
+    with pytest.raises(ClientError) as raised:
+        batch_of(body)
+    assert raised.value.status == status and words in raised.value.message, raised.value.message
 
 
 def test_a_model_name_other_than_the_bundles_is_a_404():
     v2.check_model(card(), "credit")
-    with pytest.raises(v2.ProtocolError) as raised:
+    with pytest.raises(ClientError) as raised:
         v2.check_model(card(), "other")
-    assert raised.value.status == 404 and "'credit'" in raised.value.payload()["error"]
+    assert raised.value.status == 404 and "'credit'" in raised.value.message
 
 
 def test_outputs_per_task_and_the_requested_ones_in_their_order():
@@ -122,9 +116,9 @@ def test_outputs_per_task_and_the_requested_ones_in_their_order():
     (value,) = v2.output_tensors(card("regression"), [{"value": 3.5}], None)
     assert value == {"name": "value", "datatype": "FP64", "shape": [1], "data": [3.5]}
     v2.check_outputs(card("binary"), ["label", "probability"])
-    with pytest.raises(v2.ProtocolError, match="'value'"):
+    with pytest.raises(ClientError, match="'value'"):
         v2.check_outputs(card("binary"), ["value"])
-    with pytest.raises(v2.ProtocolError, match="explanations"):
+    with pytest.raises(ClientError, match="explanations"):
         v2.check_outputs(card("binary"), ["explanations"])
     v2.check_outputs(card("binary"), ["explanations"], explainer=True)
 
@@ -138,7 +132,7 @@ def test_kserve_v1_verbs_split_at_the_last_colon():
     assert v2.v1_verb("credit:predict") == ("credit", "predict")
     assert v2.v1_verb("a:b:explain") == ("a:b", "explain")
     for bad in ("credit", "credit:train", ""):
-        with pytest.raises(v2.ProtocolError) as raised:
+        with pytest.raises(ClientError) as raised:
             v2.v1_verb(bad)
         assert raised.value.status == 404
 
@@ -146,7 +140,7 @@ def test_kserve_v1_verbs_split_at_the_last_colon():
 def test_explain_parameters_pass_on_without_the_protocols_own_flags():
     body = {"parameters": {"binary_data_output": False, "explain": True, "seed": 3}}
     assert v2.explain_parameters(body) == {"seed": 3}
-    with pytest.raises(v2.ProtocolError, match="explainer"):
+    with pytest.raises(ClientError, match="explainer"):
         v2.refuse_explain(body)
 
 
@@ -155,3 +149,37 @@ def test_model_metadata_names_one_input_per_column():
     assert [i["name"] for i in meta["inputs"]] == MIXED_SCHEMA.names
     assert {i["name"]: i["datatype"] for i in meta["inputs"]}["applicant_type"] == "BYTES"
     assert [o["name"] for o in meta["outputs"]] == ["probability", "label", "warnings"]
+
+
+def test_the_router_answers_protocol_paths_in_the_protocols_error_shape(load_event, lambda_context):
+    from litelens.functions.common.observability import JsonLogger
+    from litelens.functions.common.routing import Router
+    from litelens.functions.common.settings import Settings
+
+    def infer(request):
+        v2.check_model(card(), request.path_parameters["name"])
+        raise ClientError(413, "body_too_large", "body of 7 MB is over 6 MB")
+
+    router = Router(
+        {("POST", "/v2/models/{name}/infer"): infer, ("POST", "/predict"): infer},
+        direct_route=("POST", "/predict"),
+        logger=JsonLogger("test", stream=io.StringIO()),
+        settings=Settings(),
+        protocol_paths=v2.PROTOCOL_PATHS,
+    )
+    event = load_event("predict_rest_v1")
+
+    def answer(path, **changes):
+        response = router.handle({**event, "path": path, "resource": path, **changes}, lambda_context)
+        return response["statusCode"], json.loads(response["body"])
+
+    # GIVEN a V2 path: the model name is the path parameter, every 4xx is {"error": "..."}
+    assert answer("/v2/models/credit/infer") == (413, {"error": "body of 7 MB is over 6 MB"})
+    status, body = answer("/v2/models/other/infer")
+    assert status == 404 and set(body) == {"error"} and "'credit'" in body["error"]
+    # an undecodable body too (it fails before any route runs)
+    status, body = answer("/v2/models/credit/infer", body="%%%", isBase64Encoded=True)
+    assert status == 400 and set(body) == {"error"} and "base64" in body["error"]
+    # while litelens's own routes keep their envelope
+    status, body = answer("/predict", body="%%%", isBase64Encoded=True)
+    assert status == 400 and body["error"]["code"] == "malformed_body"
