@@ -92,14 +92,13 @@ def v1_model(request: Request) -> dict:
     name, verb = inference_v2.v1_verb(request.path_parameters.get("model", ""))
     inference_v2.check_model(MODEL.card, name)
     body = request.json_object(SETTINGS.max_body_bytes)
+    instances.reject_unknown_fields(body, REQUEST_FIELDS)  # one body for both verbs, as /predict and /explain
     if verb == "predict":
-        instances.reject_unknown_fields(body, ("instances", "inputs"))
         batch = instances.parse_instances(body, MODEL.card.columns, SETTINGS.max_instances, **request.value_hints())
         request.rows = len(batch)
         outputs = MODEL.predict_batch(batch.X)
         predictions.require_finite_outputs(outputs)
         return predictions.prediction_response(MODEL.card, outputs, batch.warnings)
-    instances.reject_unknown_fields(body, REQUEST_FIELDS)
     return _explain(request, body)
 
 
