@@ -71,7 +71,7 @@ def _errors(path: str) -> dict[str, Any]:
         "504": _json(_ref("GatewayMessage"), "The function timed out (API Gateway)"),
     }
     if path in EXPLAIN_PATHS:
-        answers["503"] = _json(_ref("Error"), "The time budget ran out: retry after Retry-After seconds")
+        answers["503"] = _json(own, "The time budget ran out: retry after Retry-After seconds")
     return answers
 
 
