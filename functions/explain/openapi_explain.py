@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from litelens.explain.lime_method import SAMPLINGS
 from litelens.explain.service import ALL_CLASSES, EXPLAINERS
 from litelens.explain.shap_method import LOG_ODDS, OUTPUT_SPACES
 from litelens.functions.common.openapi import ExplainSchemas
@@ -78,6 +79,7 @@ PARAMETER_SCHEMAS: dict[str, Callable[[Any, Caps], dict[str, Any]]] = {
     "seed": lambda card, caps: {"type": "integer", "minimum": 0, "maximum": MAX_SEED},
     "class": lambda card, caps: _class(card),
     "output_space": lambda card, caps: _output_space(card),
+    "lime_sampling": lambda card, caps: {"enum": list(SAMPLINGS)},
     "explain_if": lambda card, caps: _explain_if(card),
 }
 
@@ -129,7 +131,7 @@ def _lime() -> dict[str, Any]:
             "num_samples": {"type": "integer"},
             "rest": NUMBER,
             "local_error": NUMBER,
-            "sampling": {"enum": ["continuous", "discretized"]},
+            "sampling": {"enum": list(SAMPLINGS)},
         },
     }
 
