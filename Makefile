@@ -18,7 +18,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 python3.11 python3; do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] >= (3, 11)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
-.PHONY: help venv checkov-venv lint format test test-fast test-unit test-integration run bench lock clean
+.PHONY: help venv checkov-venv kserve-venv lint format test test-fast test-unit test-integration run bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -43,6 +43,16 @@ $(CHECKOV_VENV)/.installed: $(BIN)/uv $(CHECKOV_REQUIREMENTS)
 
 checkov-venv: $(CHECKOV_VENV)/.installed  ## create .venv-checkov: checkov alone, every package pinned and hashed
 
+# KServe's Python SDK, for the integration test that runs its client against the twin: its own venv,
+# because its pins (protobuf, pandas, ml-dtypes) would downgrade TensorFlow's in uv.lock.
+KSERVE_VENV := .venv-kserve
+$(KSERVE_VENV)/.synced: $(BIN)/uv tests/clients/kserve-requirements.txt
+	test -x $(KSERVE_VENV)/bin/python || $(BIN)/uv venv -q --python $(BIN)/python $(KSERVE_VENV)
+	$(BIN)/uv pip install -q --python $(KSERVE_VENV)/bin/python --require-hashes -r tests/clients/kserve-requirements.txt
+	@touch $@
+
+kserve-venv: $(KSERVE_VENV)/.synced  ## the KServe client's own venv (the integration tests use it)
+
 lint: venv  ## ruff lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -51,7 +61,7 @@ format: venv  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint checkov-venv  ## every test: lint, unit, integration (checkov included)
+test: lint checkov-venv kserve-venv  ## every test: lint, unit, integration (checkov and the KServe client included)
 	$(BIN)/python -m pytest tests
 
 test-fast: venv  ## unit tests that train no model (seconds): the edit-test loop
@@ -60,7 +70,7 @@ test-fast: venv  ## unit tests that train no model (seconds): the edit-test loop
 test-unit: venv  ## unit tests only (no servers)
 	$(BIN)/python -m pytest tests/unit
 
-test-integration: venv checkov-venv  ## integration tests (moto server, local twin, sam build, checkov)
+test-integration: venv checkov-venv kserve-venv  ## integration tests (moto server, local twin, sam build, checkov, clients)
 	$(BIN)/python -m pytest tests/integration
 
 $(DEMO_BUNDLE)/bundle.json: | venv

@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("litelens.infra.bench.cli", "benchmark predict or explain side by side with baselines"),
     "publish": ("litelens.infra.aws.publish", "upload a bundle to s3://bucket/prefix under its version"),
     "deploy": ("litelens.infra.aws.deploy", "sam build + sam deploy with the right parameters"),
+    "openapi": ("litelens.infra.openapi", "write the API's OpenAPI 3.1 document for a bundle (GET /openapi.json)"),
 }
 
 EXIT_USAGE = 2

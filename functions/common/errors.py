@@ -113,6 +113,11 @@ def error_payload(status: int, code: str, message: str, **extra: Any) -> dict[st
     return {"error": {"code": code, "message": message, "status": status, **extra}}
 
 
+def protocol_error_payload(message: str) -> dict[str, str]:
+    """The error answer of the Open Inference Protocol and KServe V1: ``{"error": "message"}``."""
+    return {"error": message}
+
+
 def bad_request(code: str, message: str) -> ClientError:
     return ClientError(400, code, message)
 

@@ -71,6 +71,7 @@ class Request:
     direct_body: Any = None  # a direct invocation's event, already a JSON value
     rows: int | None = None  # set by the route, for the request log line
     context: Any = field(default=None, repr=False)  # the invocation's Lambda context (set by the router): time left
+    path_parameters: dict[str, str] = field(default_factory=dict)  # the route template's, set by the router
     # Set False by json_object when the body text rules them out (see value_hints)
     booleans_possible: bool = True
     strings_possible: bool = True
@@ -203,6 +204,19 @@ def event_kind(event: Any) -> str:
             if "httpMethod" in event:
                 return REST_V1
     return DIRECT
+
+
+def event_path(event: Any) -> str:
+    """The request path an event names, read without decoding the event: for error answers."""
+    if not isinstance(event, Mapping):
+        return ""
+    kind = event_kind(event)
+    path = event.get("rawPath") if kind == HTTP_V2 else event.get("path")
+    if not isinstance(path, str):
+        return ""
+    if kind == HTTP_V2 and isinstance(event["requestContext"].get("stage"), str):
+        return _without_stage(path, event["requestContext"]["stage"])
+    return path
 
 
 def _without_stage(path: str, stage: str) -> str:

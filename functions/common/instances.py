@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from litelens.build.bundle.schema import NUMERIC, Schema, ValueKindError
+from litelens.build.bundle.schema import FLOAT32_MAX, NUMERIC, Schema, ValueKindError
 from litelens.functions.common.errors import (
     E_AMBIGUOUS_INPUT,
     E_COLUMN_LENGTH_MISMATCH,
@@ -106,7 +106,9 @@ def _fast_columns(
         return None
     with np.errstate(over="ignore"):  # beyond float32's range -> inf
         X = Z.astype(np.float32)
-    if not np.isfinite(X).all():
+    # A number a hair above float32's largest rounds down to it: finite in X, yet outside the range
+    # the schema's reader accepts (its 400 comes from the general path, never a 500 from the warnings).
+    if not np.isfinite(X).all() or np.abs(Z).max() > FLOAT32_MAX:
         return None
     return Z, X
 

@@ -3,9 +3,13 @@
 ``Router(routes, direct_route=..., logger=..., settings=..., client_errors=...).handle(event, context)``
 is everything a ``lambda_handler`` does: decode the event (``events``), call the route, encode the
 answer. ``routes`` maps ``(METHOD, "/path")`` to ``fn(request: events.Request) -> payload`` (a
-JSON-able object answered with 200); a route raises ``errors.ClientError`` for a client mistake,
+JSON-able object answered with 200); a path may hold API Gateway's path parameters (``{name}`` one
+segment, ``{name+}`` the rest: ``route_pattern``), handed to the route as ``request.path_parameters``;
+a route raises ``errors.ClientError`` for a client mistake,
 and ``client_errors`` maps a library's own exception types to ``(status, code)`` (the explain
-library's errors know nothing of HTTP). Unknown path -> 404 ``not_found``; known path, other
+library's errors know nothing of HTTP). A path starting with one of ``protocol_paths`` answers its
+4xx as the Open Inference Protocol (and KServe V1) say, ``{"error": "message"}``, body decoding's
+included; the log line keeps the code. Unknown path -> 404 ``not_found``; known path, other
 method -> 405 ``method_not_allowed`` (with ``Allow``); any other exception -> 500
 ``internal_error`` carrying the request id, the traceback logged with it, nothing internal in the
 answer.
@@ -18,10 +22,12 @@ route, status, rows (``request.rows``, set by the route), latency in ms; metrics
 from __future__ import annotations
 
 import os
+import re
 import time
 import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 from litelens.functions.common import events
 from litelens.functions.common.errors import (
@@ -30,6 +36,7 @@ from litelens.functions.common.errors import (
     E_NOT_FOUND,
     ClientError,
     error_payload,
+    protocol_error_payload,
 )
 from litelens.functions.common.observability import JsonLogger
 from litelens.functions.common.settings import Settings
@@ -37,6 +44,19 @@ from litelens.functions.common.settings import Settings
 Route = Callable[[events.Request], Any]
 # The Lambda runtime sets this for every invocation ("Root=1-...;Parent=...;Sampled=1").
 XRAY_TRACE_ENV = "_X_AMZN_TRACE_ID"
+
+
+def route_pattern(path: str) -> re.Pattern[str]:
+    """API Gateway path template -> regex: ``{name}`` one segment, ``{name+}`` the rest."""
+    parts = []
+    for piece in re.split(r"(\{[^}]+\})", path):
+        if piece.startswith("{") and piece.endswith("+}"):
+            parts.append(f"(?P<{piece[1:-2]}>.+)")
+        elif piece.startswith("{"):
+            parts.append(f"(?P<{piece[1:-1]}>[^/]+)")
+        else:
+            parts.append(re.escape(piece))
+    return re.compile("^" + "".join(parts) + "$")
 
 
 def _trace_root(header: str) -> str | None:
@@ -57,6 +77,7 @@ class Router:
         logger: JsonLogger,
         settings: Settings,
         client_errors: Mapping[type[Exception], tuple[int, str]] | None = None,
+        protocol_paths: tuple[str, ...] = (),
     ) -> None:
         self.routes = {(method.upper(), path): fn for (method, path), fn in routes.items()}
         if direct_route not in self.routes:
@@ -65,15 +86,32 @@ class Router:
         self.methods: dict[str, list[str]] = {}
         for method, path in self.routes:
             self.methods.setdefault(path, []).append(method)
+        self.templates = [(route_pattern(path), path) for path in self.methods if "{" in path]
         self.log = logger
         self.headers = events.response_headers(settings.cors_origin)
         self.client_errors = tuple((kind, answer) for kind, answer in (client_errors or {}).items())
+        self.protocol_paths = protocol_paths
         self.cold_start = True
+
+    def _template(self, path: str, request: events.Request) -> str | None:
+        """The route template ``path`` (or, behind a base path mapping, its end) matches, its parameters
+        set on ``request``; None when no template does."""
+        suffixes = [path] + [path[i:] for i in range(1, len(path)) if path[i] == "/"]
+        for pattern, template in self.templates:
+            # only the event's own template may match a path's end (a base path mapping's prefix)
+            for candidate in suffixes if template == request.resource else suffixes[:1]:
+                found = pattern.match(candidate)
+                if found:
+                    request.path_parameters = {k: unquote(v) for k, v in found.groupdict().items()}
+                    return template
+        return None
 
     def _match(self, request: events.Request) -> Route:
         path = request.path.rstrip("/") or "/"
         if path not in self.methods and request.resource in self.methods and path.endswith(request.resource):
             path = request.resource  # behind a custom domain's base path mapping: /base/predict
+        if path not in self.methods and self.templates:
+            path = self._template(path, request) or path
         if path not in self.methods:
             raise ClientError(404, E_NOT_FOUND, f"no route {request.path}; routes: {', '.join(sorted(self.methods))}")
         route = self.routes.get((request.method, path))
@@ -93,6 +131,12 @@ class Router:
                 return ClientError(status, code, str(exc))
         return None
 
+    def _client_payload(self, exc: ClientError, request: events.Request | None, event: Any) -> dict[str, Any]:
+        path = request.path if request is not None else events.event_path(event)
+        if self.protocol_paths and path.startswith(self.protocol_paths):
+            return protocol_error_payload(exc.message)
+        return exc.payload()
+
     def _internal_error(self, request_id: str) -> dict[str, Any]:
         return error_payload(500, E_INTERNAL, f"internal error; quote request id {request_id}", request_id=request_id)
 
@@ -103,19 +147,21 @@ class Router:
         kind = events.event_kind(event)
         request: events.Request | None = None
         extra_headers: Mapping[str, str] = {}
+        error_code: str | None = None
         try:
             request = events.decode_event(event, self.direct_route)
             request.context = context
             request_id = request_id or request.request_id
             status, payload = 200, self._match(request)(request)
         except ClientError as exc:
-            status, payload, extra_headers = exc.status, exc.payload(), exc.headers
+            status, extra_headers, error_code = exc.status, exc.headers, exc.code
+            payload = self._client_payload(exc, request, event)
         except Exception as exc:
             mapped = self._library_error(exc)
             if mapped is not None:
-                status, payload = mapped.status, mapped.payload()
+                status, payload, error_code = mapped.status, self._client_payload(mapped, request, event), mapped.code
             else:
-                status, payload = 500, self._internal_error(request_id)
+                status, payload, error_code = 500, self._internal_error(request_id), E_INTERNAL
                 self.log.error(
                     "unhandled exception",
                     request_id=request_id,
@@ -126,7 +172,7 @@ class Router:
         try:
             response = events.encode_response(status, payload, kind, headers)
         except (TypeError, ValueError) as exc:  # a payload JSON cannot encode: a bug, not the client's
-            status, payload = 500, self._internal_error(request_id)
+            status, payload, error_code = 500, self._internal_error(request_id), E_INTERNAL
             self.log.error("unencodable response", request_id=request_id, error=str(exc))
             response = events.encode_response(status, payload, kind, self.headers)
         latency_ms = (time.perf_counter() - start) * 1000
@@ -147,6 +193,6 @@ class Router:
             method=request.method if request else None,
             path=request.path if request else None,
             status=status,
-            **({"error_code": payload["error"]["code"]} if status >= 400 else {}),
+            **({"error_code": error_code} if error_code else {}),
         )
         return response

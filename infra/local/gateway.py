@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote
 
 from litelens.functions.common.errors import E_METHOD_NOT_ALLOWED, E_NOT_FOUND, error_payload
+from litelens.functions.common.routing import route_pattern
 from litelens.infra.aws.template import Route
 from litelens.infra.local.container import ACCOUNT_ID, PAYLOAD_LIMIT_BYTES, FunctionInvokeError, json_bytes
 from litelens.infra.local.limits import api_key_accepted
@@ -54,19 +55,6 @@ class ProxyResponse:
     headers: list[tuple[str, str]]
     body: bytes
     function: str = "-"
-
-
-def _route_pattern(path: str) -> re.Pattern[str]:
-    """API Gateway path template -> regex: ``{name}`` one segment, ``{name+}`` the rest."""
-    parts = []
-    for piece in re.split(r"(\{[^}]+\})", path):
-        if piece.startswith("{") and piece.endswith("+}"):
-            parts.append(f"(?P<{piece[1:-2]}>.+)")
-        elif piece.startswith("{"):
-            parts.append(f"(?P<{piece[1:-1]}>[^/]+)")
-        else:
-            parts.append(re.escape(piece))
-    return re.compile("^" + "".join(parts) + "$")
 
 
 def _json_answer(
@@ -116,7 +104,7 @@ class LocalGateway:
         domain_name: str = "127.0.0.1:3000",
         page: Callable[[str, str], ProxyResponse | None] | None = None,
     ) -> None:
-        self.routes: list[tuple[re.Pattern[str], Route]] = [(_route_pattern(r.path), r) for r in routes]
+        self.routes: list[tuple[re.Pattern[str], Route]] = [(route_pattern(r.path), r) for r in routes]
         self.functions = functions
         self.stage = stage
         self.cors_preflight = dict(cors_preflight) if cors_preflight is not None else None

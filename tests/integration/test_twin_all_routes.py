@@ -15,6 +15,8 @@ from litelens.infra.client import LitelensClient
 from litelens.infra.local.serve import Twin
 from tests.support.twin_requests import get, lambda_client, post, rows, serving
 
+FAST = {"seed": 0, "nsamples": 100, "num_samples": 200}
+
 
 @pytest.fixture(scope="module")
 def twin(binary_bundle):
@@ -27,23 +29,33 @@ def features(binary_bundle):
     return Bundle.load(binary_bundle).card.features
 
 
-def test_every_template_route_answers(twin, features):
+def test_every_template_route_answers(twin, features, binary_bundle):
     # GIVEN the routes as the template lists them (nothing else knows them)
     routes = SamTemplate.load(DEFAULT_TEMPLATE).routes()
-    assert {r.path for r in routes} == {"/predict", "/explain", "/metadata"}
+    assert {"/predict", "/explain", "/metadata", "/openapi.json", "/v2/models/{name}/infer"} <= {r.path for r in routes}
+    card = Bundle.load(binary_bundle).card
+    instances = rows(features, 2)
+    tensors = {"inputs": [{"name": "X", "shape": [2, len(features)], "datatype": "FP32", "data": instances}]}
+    bodies = {"/v2/models/{name}/infer": tensors, "/explainer/v2/models/{name}/infer": {**tensors, "parameters": FAST}}
     conn = http.client.HTTPConnection(twin.host, twin.api_port, timeout=120)
     for route in routes:
+        path = route.path.replace("{name}", card.name).replace("{model}", f"{card.name}:explain")
         if route.method == "GET":
-            status, body = get(conn, route.path)
+            status, body = get(conn, path)
         else:
-            status, body = post(conn, route.path, {"instances": rows(features, 2), "parameters": {"seed": 0}})
+            status, body = post(conn, path, bodies.get(route.path, {"instances": instances, "parameters": FAST}))
         # THEN each answers 200 with its own payload
         assert status == 200, (route, body)
         if route.path == "/metadata":
             assert body["features"] == features
-        else:
+        elif route.path == "/openapi.json":
+            # the served document is the one `litelens openapi` writes for the bundle
+            assert set(body["paths"]) == {r.path for r in routes}
+        elif route.path.endswith("/infer"):
+            assert body["model_name"] == card.name and body["outputs"][0]["shape"][0] == 2
+        elif route.method == "POST":
             assert len(body["predictions"]) == 2
-        if route.path == "/explain":
+        if route.path in ("/explain", "/v1/models/{model}"):
             assert len(body["explanations"]) == 2
             assert set(body["explanations"][0]["shap"]["values"]) == set(features)
     conn.close()

@@ -167,3 +167,16 @@ def test_non_finite_model_outputs_become_null():
 
     got = predictions.format_predictions(Card(), np.array([[1.0], [np.inf]], dtype=np.float32))
     assert got == [{"value": 1.0}, {"value": None}]
+
+
+@pytest.mark.parametrize("layout", ["instances", "inputs"])
+def test_a_number_a_hair_above_float32s_largest_is_a_400_not_a_500(layout):
+    # GIVEN 3.402823466385289e+38: above float32's largest, yet its float32 cast rounds to a finite value
+    # (schemathesis found it: the fast path let it through, then the range warnings' reader raised)
+    schema = Schema.numeric(["a", "b"])
+    just_above = 3.402823466385289e38
+    assert just_above > float(np.finfo(np.float32).max) and np.isfinite(np.float32(just_above))
+    body = {"instances": [[0.0, just_above]]} if layout == "instances" else {"inputs": {"a": [0.0], "b": [just_above]}}
+    with pytest.raises(errors.ClientError) as raised:
+        instances.parse_instances(body, schema, 10)
+    assert raised.value.status == 400 and raised.value.code == errors.E_NON_FINITE_VALUE

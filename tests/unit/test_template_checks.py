@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from litelens.functions.common import constants, events
+from litelens.functions.common import constants, events, openapi
 from litelens.functions.common.settings import Settings
 from litelens.infra.aws.parameters import parameter_problems
 from litelens.infra.aws.template import DEFAULT_TEMPLATE, SamTemplate
@@ -34,11 +34,15 @@ def walk(value: Any):
 def test_one_rest_api_carries_every_route():
     apis = [n for n, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Api"]
     assert apis == ["LitelensApi"]
-    assert {(r.method, r.path, r.function) for r in TEMPLATE.routes()} == {
+    routes = {(r.method, r.path, r.function) for r in TEMPLATE.routes()}
+    assert {
         ("POST", "/predict", "PredictFunction"),
         ("GET", "/metadata", "PredictFunction"),
         ("POST", "/explain", "ExplainFunction"),
-    }
+        ("POST", "/v2/models/{name}/infer", "PredictFunction"),
+        ("POST", "/v1/models/{model}", "ExplainFunction"),
+    } <= routes
+    assert routes == {(method, path, function) for method, path, function, _ in openapi.ROUTES}
     for name in TEMPLATE.function_ids():
         for event in RESOURCES[name]["Properties"]["Events"].values():
             assert event["Type"] == "Api" and event["Properties"]["RestApiId"] == {"Ref": "LitelensApi"}
@@ -139,7 +143,8 @@ def aws_region(monkeypatch):
 def test_sam_applies_the_auth_mode_to_every_route(aws_region, overrides, security):
     out = _sam_transform(overrides)["Resources"]
     paths = out["LitelensApi"]["Properties"]["Body"]["paths"]
-    assert set(paths) == {"/predict", "/metadata", "/explain"}
+    # SAM's own API definition has exactly the documented routes (OpenAPI paths, {name} parameters)
+    assert set(paths) == {path for _, path, _, _ in openapi.ROUTES}
     for path, methods in paths.items():
         for method, operation in methods.items():
             if method == "options":
