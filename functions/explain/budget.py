@@ -63,20 +63,29 @@ DEADLINE_MARGIN_SECONDS = 1.0
 RETRY_AFTER_SECONDS = 1
 
 # --- what the estimators do per explained row, in units Rates prices --------------------------------
-# Fitted (non-negative least squares on relative error) to 32 measured explanations of a 100- and a
-# 500-column bundle, SHAP 300-10 000 coalitions, LIME 500-10 000 samples, each with the rates measured
-# just before it (shap 0.54's KernelExplainer, lime 0.2's LimeBase, a 2-core host at load 4-6): every
-# estimate within 0.63-1.42x of the time. Per coalition shap runs a Python loop (addsample, the kernel
-# weight) and copies the row into every background row; per call it sets up its synthetic data; its
-# solve forms X'WX per output column. LIME samples, scales and weighs every column of every sample and
-# fits one ridge per target. Update these with an estimator (re-fit: time explain_row as above).
-SHAP_STEPS = 100_000.0
-SHAP_STEPS_PER_COALITION = 185.0
-SHAP_ELEMENTS_PER_COALITION_CELL = 24.0  # cells: columns x background rows
-LIME_STEPS = 65_000.0
-LIME_ELEMENTS_PER_SAMPLE_COLUMN = 150.0
-ROW_STEPS = 200.0  # the answer's dicts, LIME's conditions, the agreement: per row, and per column and output
-ROW_STEPS_PER_COLUMN = 6.0
+# Fitted (non-negative least squares on relative error) to 42 explanations timed in CPU time (the fastest
+# of 2, BLAS at one thread as the function runs it, target_error 0 so the whole budget is spent) of 30-,
+# 100- and 500-column bundles, binary and 3-class (one class and "all"), SHAP 2000-10 000 coalitions,
+# LIME 1000-10 000 samples, each alone and both, with the rates measured at the function's init; then
+# ``ESTIMATE_MARGIN`` on top. Per coalition the vectorised KernelSHAP (``explain/kernel_shap.py``)
+# builds one synthetic row per background row (cells: coalitions x background rows x columns) and runs
+# it through the model; the fit (``kernel_fit.py``) forms one normal matrix and, per output, each draw's
+# score and its share of the error (A^-1 h: coalitions x columns^2), and inverts A once per round. LIME
+# samples, scales and weighs every column of every sample, forms one Gram matrix for every target and
+# solves it once. Update these with an estimator (re-fit: time explain_row as above).
+SHAP_STEPS = 23_600.0  # the rounds' set-up, the answer's dicts
+SHAP_ELEMENTS_PER_CELL = 1.6  # cells: coalitions x background rows x columns
+SHAP_ELEMENTS_PER_OUTPUT_CELL = 11.9  # coalitions x columns x outputs: masks, design, scores
+SHAP_MULTIPLY_ADDS_PER_OUTPUT_CELL = 0.37  # coalitions x columns^2 x outputs: the influence products
+SHAP_SOLVES = 5.9  # columns^3: the inverses of the rounds
+LIME_STEPS = 3_300.0
+LIME_ELEMENTS_PER_SAMPLE_COLUMN = 8.6
+LIME_ELEMENTS_PER_TARGET_CELL = 1.6  # samples x columns x targets: the targets' products and residuals
+LIME_GRAM_SHARE = 0.13  # of samples x columns^2 + columns^3 / 3: the Gram matrix (symmetric, BLAS-fast) and its solve
+# The fit's least-squares error leaves the estimate at 0.71-1.16x of the measured times; ESTIMATE_MARGIN
+# makes every measured explanation of 0.1 s or more an overestimate (1.0-1.63x, below 1.0 only for a
+# 24 ms one). Rates.measure prices every unit with it.
+ESTIMATE_MARGIN = 1.41
 
 
 @dataclass(frozen=True)
@@ -115,20 +124,22 @@ def explanation_work(
     (default ``outputs``: KernelSHAP solves every model output it is given)."""
     m = n_columns
     shap_outputs = outputs if shap_outputs is None else shap_outputs
-    work = Work(steps=ROW_STEPS + ROW_STEPS_PER_COLUMN * m * outputs)
+    work = Work()
     coalitions = shap_coalitions(m, nsamples)
     if coalitions:
         work += Work(
             model_rows=(coalitions + 1) * background_rows,
-            multiply_adds=shap_outputs * (coalitions * m * m + m**3 / 3),
-            elements=SHAP_ELEMENTS_PER_COALITION_CELL * coalitions * m * background_rows,
-            steps=SHAP_STEPS + SHAP_STEPS_PER_COALITION * coalitions,
+            multiply_adds=SHAP_MULTIPLY_ADDS_PER_OUTPUT_CELL * coalitions * m * m * shap_outputs + SHAP_SOLVES * m**3,
+            elements=coalitions
+            * m
+            * (SHAP_ELEMENTS_PER_CELL * background_rows + SHAP_ELEMENTS_PER_OUTPUT_CELL * shap_outputs),
+            steps=SHAP_STEPS,
         )
     if num_samples > 0:
         work += Work(
             model_rows=num_samples,
-            multiply_adds=outputs * (num_samples * m * m + m**3 / 3),
-            elements=LIME_ELEMENTS_PER_SAMPLE_COLUMN * num_samples * m,
+            multiply_adds=LIME_GRAM_SHARE * (num_samples * m * m + m**3 / 3),
+            elements=num_samples * m * (LIME_ELEMENTS_PER_SAMPLE_COLUMN + LIME_ELEMENTS_PER_TARGET_CELL * outputs),
             steps=LIME_STEPS,
         )
     return work
@@ -185,7 +196,8 @@ class Rates:
     @classmethod
     def measure(cls, columns: Callable[[np.ndarray], Any], background: np.ndarray) -> Rates:
         """Time the explainers' batch function ``columns`` on ``calibration_rows`` rows tiled from the
-        ``background`` (column space, real rows the model was trained on) and three small kernels."""
+        ``background`` (column space, real rows the model was trained on) and three small kernels; each
+        rate carries ``ESTIMATE_MARGIN``."""
         background = np.asarray(background, dtype=np.float64)
         n_rows = calibration_rows(background.shape[1])
         rows = np.resize(background, (n_rows, background.shape[1]))
@@ -205,7 +217,7 @@ class Rates:
                 total += i * 0.5
 
         step = _fastest_seconds(loop) / 1000
-        return cls(model_row, multiply_add, element, step)
+        return cls(*(ESTIMATE_MARGIN * rate for rate in (model_row, multiply_add, element, step)))
 
     def seconds(self, work: Work) -> float:
         return (
