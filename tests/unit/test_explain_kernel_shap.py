@@ -84,10 +84,10 @@ def test_missing_values_switch_with_their_column_and_equal_missing_does_not_vary
     assert (result.values[8] == 0).all()
 
 
-def test_default_budget_is_exact_up_to_13_columns_and_bounded_above():
+def test_default_budget_is_exact_up_to_13_columns_then_64_per_column_at_least_shaps_auto():
     assert [default_nsamples(m) for m in (5, 13)] == [2**5 - 2, 2**13 - 2]
     assert default_nsamples(14) == 2 * 14 + 2048 and default_nsamples(100) == 6400
-    assert default_nsamples(500) == 2 * 500 + 2048  # shap's "auto" past MAX_DEFAULT_BUDGET
+    assert default_nsamples(30) == 2 * 30 + 2048 and default_nsamples(500) == 64 * 500  # per column at any width
     assert plan_sizes(13, default_nsamples(13)).exact and not plan_sizes(14, default_nsamples(14)).exact
 
 
