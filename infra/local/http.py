@@ -311,3 +311,10 @@ class ApiRequestHandler(FramedRequestHandler):
                      elapsed_ms, function_name)  # fmt: skip
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = FramedRequestHandler._handle_safely
+
+    def __getattr__(self, name: str):
+        """Any other method token (TRACE, QUERY, ...) goes to the gateway too, which answers it as API
+        Gateway's routing does (404/405 in the functions' error envelope), not http.server's 501 page."""
+        if name.startswith("do_") and name[3:].isalpha() and name[3:].isupper() and len(name) <= 23:
+            return self._handle_safely
+        raise AttributeError(name)

@@ -47,3 +47,20 @@ def test_chunked_predict_equals_the_plain_one_and_the_connection_stays_usable(tw
         assert post(conn, "/predict", request) == (200, plain)
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("method", ["TRACE", "QUERY", "PROPFIND"])
+def test_a_method_no_route_has_is_answered_by_the_gateway_not_by_http_server(twin, method):
+    # GIVEN a method token http.server has no handler for, on a path that exists and one that does not
+    conn = http.client.HTTPConnection(twin.host, twin.api_port, timeout=60)
+    try:
+        for path, status in (("/predict", 405), ("/nowhere", 404)):
+            conn.request(method, path)
+            response = conn.getresponse()
+            body = response.read()
+            # THEN the answer is the gateway's, in the functions' error envelope (not a 501 HTML page)
+            assert response.status == status, body
+            assert response.getheader("Content-Type", "").startswith("application/json")
+            assert json.loads(body)["error"]["status"] == status
+    finally:
+        conn.close()
