@@ -17,7 +17,7 @@ from litelens.explain import quality
 from litelens.explain.coalitions import plan_sizes
 from litelens.explain.kernel_shap import KernelShap
 from litelens.explain.service import ExplainOptions, Explanations
-from litelens.explain.shap_method import LOG_ODDS, ShapMethod, default_nsamples, log_odds
+from litelens.explain.shap_method import BUDGET_PER_COLUMN, LOG_ODDS, ShapMethod, default_nsamples, log_odds
 
 
 def nonlinear(Z: np.ndarray) -> np.ndarray:
@@ -86,8 +86,8 @@ def test_missing_values_switch_with_their_column_and_equal_missing_does_not_vary
 
 def test_default_budget_is_exact_up_to_13_columns_then_64_per_column_at_least_shaps_auto():
     assert [default_nsamples(m) for m in (5, 13)] == [2**5 - 2, 2**13 - 2]
-    assert default_nsamples(14) == 2 * 14 + 2048 and default_nsamples(100) == 6400
-    assert default_nsamples(30) == 2 * 30 + 2048 and default_nsamples(500) == 64 * 500  # per column at any width
+    assert default_nsamples(14) == 2 * 14 + 2048 and default_nsamples(100) == 5600
+    assert default_nsamples(30) == 2 * 30 + 2048 and default_nsamples(500) == BUDGET_PER_COLUMN * 500
     assert plan_sizes(13, default_nsamples(13)).exact and not plan_sizes(14, default_nsamples(14)).exact
 
 
