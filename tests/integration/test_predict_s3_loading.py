@@ -11,22 +11,11 @@ from litelens.build.bundle import CARD_FILE, MODEL_FILE, SHAP_BACKGROUND_FILE, B
 from litelens.functions.common import constants
 from litelens.functions.common.model import cache_folder, download_s3_bundle, load_model
 from litelens.infra.aws.publish import publish
-from tests.support.moto_s3 import empty_s3, moto_s3_server
+from tests.support.moto_s3 import MODEL_BUCKET
 from tests.support.predict_app import import_predict_app
 
-BUCKET = "models"
+BUCKET = MODEL_BUCKET  # the `s3` fixture's bucket (tests/integration/conftest.py)
 ROWS = [[41, 52000, 0.31, 6], [29, 23000, 0.95, 1]]
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    with moto_s3_server() as url:
-        yield url
-
-
-@pytest.fixture
-def s3(endpoint, monkeypatch):
-    return empty_s3(endpoint, BUCKET, monkeypatch)
 
 
 @pytest.fixture

@@ -18,22 +18,11 @@ from litelens.functions.common.model import load_model
 from litelens.infra.aws.publish import PublishError, publish
 from litelens.infra.aws.signer import KmsSigner
 from litelens.infra.cli import main as litelens_main
-from tests.support.moto_s3 import empty_s3, moto_s3_server, signing_key
+from tests.support.moto_s3 import MODEL_BUCKET, signing_key
 from tests.support.predict_app import import_predict_app
 
-BUCKET = "models"
+BUCKET = MODEL_BUCKET  # the `s3` fixture's bucket (tests/integration/conftest.py)
 ROW = [[41, 52000, 0.31, 6]]
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    with moto_s3_server() as url:
-        yield url
-
-
-@pytest.fixture
-def s3(endpoint, monkeypatch):
-    return empty_s3(endpoint, BUCKET, monkeypatch)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+MODEL_BUCKET = "models"  # the bucket the integration tests' `s3` fixture creates (tests/integration/conftest.py)
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
