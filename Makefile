@@ -53,7 +53,7 @@ $(KSERVE_VENV)/.synced: $(BIN)/uv tests/clients/kserve-requirements.txt
 
 kserve-venv: $(KSERVE_VENV)/.synced  ## the KServe client's own venv (the integration tests use it)
 
-lint: venv  ## ruff lint and format check, then the type checker
+lint: venv  ## ruff lint and format check, then mypy (make typecheck)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory typecheck
