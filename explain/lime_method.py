@@ -40,7 +40,8 @@ from typing import Any
 
 import numpy as np
 
-from litelens.build.bundle.schema import CATEGORICAL, DATE, UNKNOWN, Schema, days_to_iso
+from litelens.build.bundle.schema import CATEGORICAL, DATE, UNKNOWN, Schema
+from litelens.build.bundle.values import days_to_iso
 from litelens.explain.lime_sampling import KEEP_SHARE, BinSampler, ContinuousSampler, Neighbourhood
 from litelens.explain.shap_method import LOG_ODDS, PROBABILITY, log_odds
 
