@@ -41,6 +41,8 @@ from typing import Any
 
 import numpy as np
 
+from litelens.build.bundle.errors import LitelensError
+
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 DATE = "date"
@@ -61,11 +63,11 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(
 _EPOCH = _dt.datetime(1970, 1, 1)
 
 
-class SchemaError(ValueError):
+class SchemaError(LitelensError, ValueError):
     """A schema (in a card) that cannot be right."""
 
 
-class ValueKindError(ValueError):
+class ValueKindError(LitelensError, ValueError):
     """A raw value of the wrong JSON type for its column: ``row``, ``column``, ``expected``, ``got``."""
 
     def __init__(self, row: int, column: str, expected: str, got: Any) -> None:

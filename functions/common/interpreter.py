@@ -15,6 +15,8 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
+from litelens.build.bundle.errors import LitelensError
+
 INTERPRETER_MODULES: tuple[str, ...] = (
     "ai_edge_litert.interpreter",
     "tflite_runtime.interpreter",
@@ -22,7 +24,7 @@ INTERPRETER_MODULES: tuple[str, ...] = (
 )
 
 
-class InterpreterUnavailable(ImportError):
+class InterpreterUnavailable(LitelensError, ImportError):
     """No TFLite interpreter package could be imported."""
 
 

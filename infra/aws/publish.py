@@ -26,12 +26,13 @@ from typing import Any
 
 from litelens.build.bundle import CARD_FILE, FORMAT, SIGNATURE_FILE, Bundle, BundleError, sha256_file
 from litelens.build.bundle import s3 as layout
+from litelens.build.bundle.errors import LitelensError
 from litelens.infra.aws.signer import KmsSigner, SigningError, kms_client
 
 EXIT_ERROR = 2
 
 
-class PublishError(RuntimeError):
+class PublishError(LitelensError, RuntimeError):
     """Publishing cannot go ahead; the message says why and what to do."""
 
 
