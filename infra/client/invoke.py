@@ -17,7 +17,8 @@ from typing import Any
 from litelens.infra.client.api import (
     ApiError,
     LitelensClient,
-    LitelensError,
+    PlotError,
+    ServiceError,
     TransportError,
     build_explain_request,
     plot_explanation,
@@ -132,7 +133,7 @@ def _column_order(client: LitelensClient, instances: list[Any]) -> list[str] | N
         return None
     try:
         features = client.metadata().get("features")
-    except (LitelensError, AttributeError, ValueError):
+    except (ServiceError, AttributeError, ValueError):
         return None
     return [str(f) for f in features] if isinstance(features, list) else None
 
@@ -169,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"{exc.status} {exc.code}: {exc.message}", EXIT_USAGE if exc.is_client_error else EXIT_SERVICE)
     except TransportError as exc:
         return fail(str(exc), EXIT_SERVICE)
-    except (LitelensError, ValueError) as exc:
+    except (ServiceError, ValueError) as exc:
         return fail(str(exc))
 
     as_json = args.output == "json" or (args.output == "auto" and not sys.stdout.isatty())
@@ -189,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
                 response, args.instance, instances=instances, columns=columns, top_k=args.num_features
             )
             path = save_figure(figure, args.plot)
-        except InputError as exc:
+        except PlotError as exc:
             return fail(str(exc))
         except OSError as exc:
             return fail(f"cannot write {args.plot}: {exc.strerror or exc}")
