@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from litelens.build.bundle import QUANTIZATIONS
+from litelens.build.bundle.errors import LitelensError
 from litelens.build.bundle.tflite import TFLiteRunner, native_output_captured
 from litelens.build.metrics import GATED, best_f1_threshold, confusion, labels_at, task_metrics
 from litelens.build.model import import_tensorflow
@@ -19,7 +20,7 @@ REPRESENTATIVE_ROWS = 256
 FLOAT_OPS_IN_INT8 = ("SUB", "MUL", "DIV", "ADD", "SQRT", "RSQRT", "MAXIMUM")
 
 
-class ExportError(RuntimeError):
+class ExportError(LitelensError, RuntimeError):
     """The converter failed; carries what it printed."""
 
 

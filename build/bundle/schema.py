@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from litelens.build.bundle.errors import LitelensError
 from litelens.build.bundle.values import FALSE_WORDS, TRUE_WORDS, date_days, date_parts, days_to_iso, number_text
 
 NUMERIC = "numeric"
@@ -57,11 +58,11 @@ W_OUT_OF_RANGE = "out_of_range"
 W_IMPUTED = "imputed"
 
 
-class SchemaError(ValueError):
+class SchemaError(LitelensError, ValueError):
     """A schema (in a card) that cannot be right."""
 
 
-class ValueKindError(ValueError):
+class ValueKindError(LitelensError, ValueError):
     """A raw value of the wrong JSON type for its column: ``row``, ``column``, ``expected``, ``got``."""
 
     def __init__(self, row: int, column: str, expected: str, got: Any) -> None:

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from litelens.build.bundle import BundleError
+from litelens.build.bundle.errors import LitelensError
 
 INTERPRETER_MODULES: tuple[str, ...] = (
     "ai_edge_litert.interpreter",
@@ -46,7 +47,7 @@ INTERPRETER_MODULES: tuple[str, ...] = (
 )
 
 
-class InterpreterUnavailable(ImportError):
+class InterpreterUnavailable(LitelensError, ImportError):
     """No TFLite interpreter package could be imported."""
 
 
