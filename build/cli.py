@@ -1,26 +1,25 @@
 """`litelens build`: train on a CSV (or a demo dataset), export TFLite, write a model bundle.
 
 Every input problem is reported on stderr, one line each (all problems of a CSV at once), with exit
-code 2, before training starts; what the build decided about the data (an excluded column, a dropped
-index, an encoding fallback) is printed as notes, then the schema table. A quantized model that falls
-too far below Keras is refused (exit 2) and nothing is written.
+code 2 (``ExitCode.USAGE``), before training starts; what the build decided about the data (an
+excluded column, a dropped index, an encoding fallback) is printed as notes, then the schema table. A
+quantized model that falls too far below Keras is refused (exit 2) and nothing is written; a failed
+TFLite export exits 1 (``ExitCode.FAILED``).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from litelens.build.bundle import QUANTIZATIONS, TASKS, BundleCard, BundleError, check_output_dir
 from litelens.build.columns import Overrides
+from litelens.build.command import CommandError, ExitCode
 from litelens.build.data import DEMOS, BuildInputError, Dataset, choose_positive, load_demo, read_csv
 from litelens.build.export import ExportError
 from litelens.build.pipeline import BuildConfig, BuildResult, build_bundle, stage
 from litelens.build.problems import BuildProblems
 from litelens.build.schema_report import schema_table
-
-EXIT_BAD_INPUT = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -295,14 +294,10 @@ def run(args: argparse.Namespace) -> int:
     except BuildProblems as exc:
         for note in exc.notes:
             print(f"note: {note}", flush=True)
-        for problem in exc.problems:
-            print(f"litelens build: error: {problem}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        raise CommandError(*(f"error: {problem}" for problem in exc.problems)) from exc
     except (BuildInputError, BundleError) as exc:
-        print(f"litelens build: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        raise CommandError(f"error: {exc}") from exc
     except ExportError as exc:
-        print(f"litelens build: {exc}", file=sys.stderr)
-        return 1
+        raise CommandError(str(exc), exit_code=ExitCode.FAILED) from exc
     print(summary_table(result, config))
-    return 0
+    return ExitCode.OK

@@ -39,19 +39,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from litelens.build.bundle.schema import (
-    CATEGORICAL,
-    DATE,
-    FALSE_WORDS,
-    NUMERIC,
-    TRUE_WORDS,
-    UNKNOWN,
-    Column,
-    Excluded,
-    Schema,
-    date_days,
-    number_text,
-)
+from litelens.build.bundle.schema import CATEGORICAL, DATE, NUMERIC, UNKNOWN, Column, Excluded, Schema
+from litelens.build.bundle.values import FALSE_WORDS, TRUE_WORDS, date_days, number_text
 from litelens.build.problems import EXAMPLES, Problems, cell_examples
 from litelens.build.stats import numeric_column
 

@@ -10,15 +10,17 @@ from typing import Any
 import numpy as np
 
 from litelens.build.bundle import QUANTIZATIONS
+from litelens.build.bundle.errors import LitelensError
+from litelens.build.bundle.tflite import TFLiteRunner, native_output_captured
 from litelens.build.metrics import GATED, best_f1_threshold, confusion, labels_at, task_metrics
-from litelens.build.model import import_tensorflow, quiet_native_output
+from litelens.build.model import import_tensorflow
 
 REPRESENTATIVE_ROWS = 256
 # Ops left in float in int8 mode: the standardization at the input, the regression rescaling at the output.
 FLOAT_OPS_IN_INT8 = ("SUB", "MUL", "DIV", "ADD", "SQRT", "RSQRT", "MAXIMUM")
 
 
-class ExportError(RuntimeError):
+class ExportError(LitelensError, RuntimeError):
     """The converter failed; carries what it printed."""
 
 
@@ -65,13 +67,14 @@ def to_tflite(model: Any, quantization: str, representative: np.ndarray | None =
 
 def _quietly(convert: Callable[[], bytes], quantization: str) -> bytes:
     """Run a conversion with its native logs and Python warnings held back; show them only on failure."""
-    with quiet_native_output() as output, warnings.catch_warnings():
+    with native_output_captured() as output, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             return bytes(convert())
         except Exception as exc:
             failure = exc
-    raise ExportError(f"TFLite conversion ({quantization}) failed: {failure}\n{''.join(output)[-2000:]}")
+    printed = "\n".join(output)[-2000:]
+    raise ExportError(f"TFLite conversion ({quantization}) failed: {failure}\n{printed}")
 
 
 def tflite_predict(model_bytes: bytes, X: np.ndarray, chunk_rows: int = 16384) -> np.ndarray:
@@ -79,25 +82,8 @@ def tflite_predict(model_bytes: bytes, X: np.ndarray, chunk_rows: int = 16384) -
 
     In chunks of ``chunk_rows``: one interpreter over 200k validation rows would allocate every
     layer's activations for all of them at once."""
-    from litelens.functions.common.interpreter import interpreter_class
-
-    interpreter_cls, _ = interpreter_class()
-    with quiet_native_output():  # LiteRT announces its XNNPACK delegate from C++
-        interpreter = interpreter_cls(model_content=model_bytes)
-        inp = interpreter.get_input_details()[0]
-        out = interpreter.get_output_details()[0]
-        shape: tuple[int, ...] = ()
-        parts = []
-        for start in range(0, max(len(X), 1), chunk_rows):
-            chunk = np.ascontiguousarray(X[start : start + chunk_rows], dtype=np.float32)
-            if chunk.shape != shape:
-                interpreter.resize_tensor_input(inp["index"], list(chunk.shape))
-                interpreter.allocate_tensors()
-                shape = chunk.shape
-            interpreter.set_tensor(inp["index"], chunk)
-            interpreter.invoke()
-            parts.append(np.array(interpreter.get_tensor(out["index"]), dtype=np.float64))
-        return np.concatenate(parts)
+    with native_output_captured():  # LiteRT announces its XNNPACK delegate from C++
+        return TFLiteRunner(model_bytes).run(X, chunk_rows).astype(np.float64)
 
 
 @dataclass

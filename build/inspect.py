@@ -1,20 +1,17 @@
 """`litelens inspect BUNDLE`: print a bundle's card readably and verify every file's sha256.
 
-Exit codes: 0 intact, 1 a file is missing or does not match its sha256, 2 not a readable bundle.
+Exit codes (``ExitCode``): 0 intact, 1 a file is missing or does not match its sha256, 2 not a readable bundle.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import textwrap
 from typing import Any
 
 from litelens.build.bundle import CARD_FILE, Bundle, BundleCard, BundleError
-
-EXIT_MISMATCH = 1
-EXIT_UNREADABLE = 2
+from litelens.build.command import CommandError, ExitCode
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,13 +68,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         bundle = Bundle.load(args.bundle, verify=False)
     except BundleError as exc:
-        print(f"litelens inspect: error: {exc}", file=sys.stderr)
-        return EXIT_UNREADABLE
+        raise CommandError(f"error: {exc}") from exc
     card = bundle.card
     problems = bundle.verify()
     if args.json:
         print(json.dumps({"card": card.to_json(), "path": str(bundle.path), "problems": problems}, indent=2))
-        return EXIT_MISMATCH if problems else 0
+        return ExitCode.FAILED if problems else ExitCode.OK
     print(render_card(card))
     by_file = {p.split(" ", 1)[0]: p for p in problems if p.split(" ", 1)[0] in card.files}
     print("  files (sha256)")
@@ -92,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         for problem in problems:
             if problem not in by_file.values():
                 print(f"  MISMATCH: {problem}")
-        print(f"litelens inspect: {len(problems)} problem(s): the bundle does not match bundle.json", file=sys.stderr)
-        return EXIT_MISMATCH
+        message = f"{len(problems)} problem(s): the bundle does not match bundle.json"
+        raise CommandError(message, exit_code=ExitCode.FAILED)
     print("  verified: every file matches its sha256")
-    return 0
+    return ExitCode.OK

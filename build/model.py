@@ -2,55 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import importlib
 import math
 import os
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from litelens.build.bundle.tflite import native_output_captured
 from litelens.build.stats import input_moments
-
-
-def _flush_c_stdio() -> None:
-    """Flush C's stdio buffers: native code writing through a buffered FILE* would otherwise leak out later."""
-    with contextlib.suppress(OSError, AttributeError):  # no libc symbol table: nothing to flush
-        ctypes.CDLL(None).fflush(None)
-
-
-@contextlib.contextmanager
-def quiet_native_output() -> Iterator[list[str]]:
-    """Send native (C++) chatter on fd 1 and 2 to a temp file; the text is handed back for error messages.
-
-    TensorFlow, its converter and LiteRT log from C++ (absl banners, oneDNN notices, delegate INFO lines)
-    regardless of Python's logging; the build's own output should stay readable.
-    """
-    captured: list[str] = []
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    with tempfile.TemporaryFile(mode="w+b") as sink:
-        try:
-            os.dup2(sink.fileno(), 1)
-            os.dup2(sink.fileno(), 2)
-            yield captured
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            _flush_c_stdio()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
-            sink.seek(0)
-            captured.append(sink.read().decode(errors="replace"))
 
 
 def import_tensorflow() -> Any:
@@ -61,7 +25,7 @@ def import_tensorflow() -> Any:
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" not in sys.modules:
-        with quiet_native_output():  # the import itself prints absl/oneDNN banners from C++
+        with native_output_captured():  # the import itself prints absl/oneDNN banners from C++
             importlib.import_module("tensorflow")
     import tensorflow as tf
 

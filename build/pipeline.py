@@ -26,9 +26,9 @@ from litelens.build.data import MIN_TRAIN_ROWS, MIN_VALIDATION_ROWS, BuildInputE
 from litelens.build.metrics import class_shares
 
 CLASS_WEIGHTS = (None, "balanced")
-# Rows per training batch: 64 up to 2^17 training rows (every small build as before); above, the
-# smallest power of two giving at most ~400 steps an epoch, at most 4096. On this 2-core box a step
-# costs ~10 ms at batch 512 whatever its size: 800k rows at 512 took 17 s an epoch.
+# Rows per training batch: 64 up to 2^17 training rows; above, the smallest power of two giving at most
+# ~400 steps an epoch, at most 4096: on a CPU a step's cost hardly depends on the dataset, so an epoch
+# costs its number of steps and a large build takes larger batches (measured: README, Benchmarks).
 BATCH_ROWS_AT_64 = 1 << 17
 STEPS_PER_EPOCH = 400
 MAX_AUTO_BATCH = 4096

@@ -12,11 +12,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from litelens.build.bundle.errors import LitelensError
+
 QUOTE_CHARS = 40  # at most this much of a cell is quoted in a message
 EXAMPLES = 3  # rows quoted per problem
 
 
-class BuildInputError(ValueError):
+class BuildInputError(LitelensError, ValueError):
     """Bad training input (file, column, row, task or option): the user can fix it."""
 
 

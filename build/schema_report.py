@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from litelens.build.bundle.schema import CATEGORICAL, DATE, Schema, days_to_iso, number_text
+from litelens.build.bundle.schema import CATEGORICAL, DATE, Schema
+from litelens.build.bundle.values import days_to_iso, number_text
 
 SHOWN_LEVELS = 4
 

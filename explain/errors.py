@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from litelens.build.bundle.errors import LitelensError
 
-class ExplainError(Exception):
+
+class ExplainError(LitelensError):
     """An explanation that cannot be given for this input (not a bug in the library)."""
 
 

@@ -13,10 +13,10 @@
   unseen level is replaced, with probability r, by a training draw (``BinSampler.training_values``)
   and kept otherwise. So samples come at every distance from the row, and lime's kernel, narrowed to
   width 0.2 sqrt(F) (``lime_method.KERNEL_WIDTHS``), weighs the near ones up: the fit is local.
-  Distances are in training stds (a numeric column) plus 1 per column whose value changed. (Measured:
-  with one fixed scale the kernel weights are uniform, as distances in many dimensions concentrate, and
-  a kernel narrow enough to make them vary leaves 1% of the samples' weight; the radius per sample is
-  what lets the kernel choose the near samples.)
+  Distances are in training stds (a numeric column) plus 1 per column whose value changed. Why a radius
+  per sample: with one fixed scale, distances in many dimensions concentrate, so the kernel weighs the
+  samples almost alike, and a kernel narrow enough to tell them apart leaves ~1% of them effective; the
+  radius is what lets the kernel choose the near samples (README, Benchmarks).
 
 Both return the interpretable features of every sample (row 0 = the row's own) and the distances to the
 row; the caller runs the model on the column-space values.
@@ -204,7 +204,7 @@ class ContinuousSampler:
         # whole-array steps (every column moves by its std, 0 where it does not) and redrawn columns
         # overwritten after: a gather/scatter per numeric column would cost more than the arithmetic
         step = rng.random((num_samples, len(x)))  # uniform on [-sqrt 3, sqrt 3]: unit variance, a third of
-        step -= 0.5  # the cost of normal draws (29 vs 10 ms for 5000 x 100 here)
+        step -= 0.5  # the cost of normal draws
         step *= radius * 2.0 * np.sqrt(3.0)
         step *= self.moves & ~np.isnan(x)
         values = step * self.std

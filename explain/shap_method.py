@@ -45,16 +45,15 @@ LOG_ODDS = "log_odds"
 OUTPUT_SPACES = (PROBABILITY, LOG_ODDS)
 # Clip probabilities this far from 0 and 1 before taking log-odds (float32 sigmoids saturate).
 _EPS = 1e-7
-# Stop sampling at this estimated relative error (mean SE / mean |value|; the mean |error| is about 0.8 of it).
-# Measured with ``litelens bench explain`` against a 2 x 2^17-coalition reference: a 30-column model reaches
-# it at ~2300 coalitions (error 0.024).
+# Stop sampling at this estimated relative error (mean SE / mean |value|; the mean |error| is about 0.8 of it),
+# chosen with ``litelens bench explain`` against its high-budget reference (README, Benchmarks).
 DEFAULT_TARGET_ERROR = 0.03
 # The default budget of distinct coalitions: every coalition while that is at most EXACT_BUDGET (up to 13
-# columns: exact), else BUDGET_PER_COLUMN per column, at least shap's "auto" (2 F + 2048), at any width. At
-# 100 columns that is 5600 (error ~0.048; 64 per column gave 0.043 but missed 150 ms for SHAP + LIME, one
-# row, warm p50, in the same benchmark); the server's cap bounds it
-# (``functions/explain/request``: 10 000 by default, which a 500-column bundle reaches; the explain
-# function's time budget prices it at ~2 s a row there, 7 rows in the default 14.5 s).
+# columns: exact), else BUDGET_PER_COLUMN per column, at least shap's "auto" (2 F + 2048), at any width.
+# 56 per column (5600 at 100 columns) keeps SHAP + LIME of one 100-column row under the 150 ms warm p50
+# target of ``litelens bench explain`` (how it was chosen: README, Benchmarks). The server's cap bounds it
+# (``functions/explain/request``: 10 000 by default, which a 500-column bundle reaches) and the explain
+# function's time budget bounds the rows a request may ask for at that cost.
 EXACT_BUDGET = 2**13 - 2
 BUDGET_PER_COLUMN = 56
 

@@ -2,7 +2,10 @@
 
 Each subcommand lives in its own module exposing ``add_arguments(parser)`` and ``run(args) -> int``;
 it is imported only when chosen, so ``litelens --help`` stays instant and ``litelens invoke`` never
-pays for TensorFlow.
+pays for TensorFlow. A subcommand stops with ``CommandError``: ``main`` prints its lines on stderr
+after ``litelens NAME: `` and returns its exit code. Exit codes have one meaning each, for every
+subcommand (``litelens.build.command.ExitCode``): 0 done, 1 the command ran and found a problem
+(a mismatch, a failed service or step), 2 usage or bad input (argparse's own errors exit 2 too).
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import argparse
 import importlib
 import sys
 from collections.abc import Iterable, Sequence
+
+from litelens.build.command import CommandError, ExitCode
 
 # name -> (module, one-line help). The only list of subcommands.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -23,8 +28,6 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "deploy": ("litelens.infra.aws.deploy", "sam build + sam deploy with the right parameters"),
     "openapi": ("litelens.infra.openapi", "write the API's OpenAPI 3.1 document for a bundle (GET /openapi.json)"),
 }
-
-EXIT_USAGE = 2
 
 
 def name_values(items: Iterable[str] | None, option: str) -> dict[str, str]:
@@ -58,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = _top_parser()
         if not argv or argv[0] in ("-h", "--help"):
             parser.print_help()
-            return 0 if argv else EXIT_USAGE
+            return ExitCode.OK if argv else ExitCode.USAGE
         parser.error(f"unknown command {argv[0]!r} (choose from {', '.join(SUBCOMMANDS)})")
     name, rest = argv[0], argv[1:]
     module_name, help_text = SUBCOMMANDS[name]
@@ -66,7 +69,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"litelens {name}", description=help_text)
     module.add_arguments(parser)
     args = parser.parse_args(rest)
-    return int(module.run(args) or 0)
+    try:
+        return int(module.run(args) or 0)
+    except CommandError as exc:
+        for line in exc.lines:
+            print(f"litelens {name}: {line}", file=sys.stderr)
+        return int(exc.exit_code)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 The document comes from the functions' own code (``functions.common.openapi`` over the card, the
 settings the environment gives, the explain function's parameter schema): the same call the explain
-function makes at cold start, so the file and the served document are one.
+function makes at cold start, so the file and the served document are one. A bundle or environment
+it cannot read exits 2 (``ExitCode.USAGE``), as ``litelens inspect`` does.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from litelens.build.command import CommandError, ExitCode
 from litelens.functions.common import constants
 from litelens.functions.common.settings import Settings
 
@@ -43,11 +45,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         text = json.dumps(build_document(bundle), indent=2) + "\n"
     except (OSError, ValueError) as exc:
-        print(f"litelens openapi: {exc}", file=sys.stderr)
-        return 1
+        raise CommandError(str(exc)) from exc
     if args.output:
         Path(args.output).write_text(text)
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
-    return 0
+    return ExitCode.OK

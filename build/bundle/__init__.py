@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from litelens.build.bundle.errors import LitelensError
 from litelens.build.bundle.schema import Schema, SchemaError
 from litelens.build.bundle.versioning import FORMAT, FORMATS, VERSION_ID, version_of
 
@@ -67,7 +68,7 @@ QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 LIME_STATS_KEYS = ("means", "mins", "maxs", "stds", "feature_values", "feature_frequencies", "bins")
 
 
-class BundleError(ValueError):
+class BundleError(LitelensError, ValueError):
     """A bundle that is missing, malformed, or does not match its own card."""
 
 

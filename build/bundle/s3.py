@@ -19,12 +19,13 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from litelens.build.bundle import S3_LATEST_POINTER, S3_VERSIONS_DIR
+from litelens.build.bundle.errors import LitelensError
 from litelens.build.bundle.versioning import VERSION_ID
 
 SCHEME = "s3://"
 
 
-class S3UriError(ValueError):
+class S3UriError(LitelensError, ValueError):
     """A URI that names no usable S3 location; the message says why (each caller wraps it in its error)."""
 
 

@@ -25,21 +25,23 @@ fold back to columns.
 per-row warnings (unknown level, outside the training range, imputed missing value); a value of
 the wrong JSON type raises ``ValueKindError``.
 
-One module on purpose (~460 lines): reading a raw value and encoding it are two halves of one
-contract that build, predict and explain must share exactly; apart, they could drift.
+Reading a raw value and encoding it are two halves of one contract that build, predict and explain
+must share exactly, so both stay in this module; how a value is spelled (booleans in words, ISO dates,
+numbers as level names, days since 1970 and back) is ``values.py``, which both halves read.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import numpy as np
+
+from litelens.build.bundle.errors import LitelensError
+from litelens.build.bundle.values import FALSE_WORDS, TRUE_WORDS, date_days, date_parts, days_to_iso, number_text
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
@@ -55,65 +57,17 @@ W_UNKNOWN_CATEGORY = "unknown_category"
 W_OUT_OF_RANGE = "out_of_range"
 W_IMPUTED = "imputed"
 
-TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
-FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?")
-_EPOCH = _dt.datetime(1970, 1, 1)
 
-
-class SchemaError(ValueError):
+class SchemaError(LitelensError, ValueError):
     """A schema (in a card) that cannot be right."""
 
 
-class ValueKindError(ValueError):
+class ValueKindError(LitelensError, ValueError):
     """A raw value of the wrong JSON type for its column: ``row``, ``column``, ``expected``, ``got``."""
 
     def __init__(self, row: int, column: str, expected: str, got: Any) -> None:
         self.row, self.column, self.expected, self.got = row, column, expected, got
         super().__init__(f"row {row}, column {column!r}: expected {expected}")
-
-
-def truth_value(value: Any) -> bool | None:
-    """True/False for a boolean spelled any common way (JSON booleans, true/yes/y/t/1 and their
-    opposites, case-insensitive), else None."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        word = value.strip().lower()
-        if word in TRUE_WORDS:
-            return True
-        if word in FALSE_WORDS:
-            return False
-    return None
-
-
-def date_days(value: str) -> float | None:
-    """Days since 1970-01-01 (with the time as a fraction) of an ISO 8601 date or date-time, else None.
-    A time zone offset is applied (the result is UTC)."""
-    text = value.strip()
-    if not _ISO_DATE.fullmatch(text):
-        return None
-    try:
-        moment = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(_dt.UTC).replace(tzinfo=None)
-    return (moment - _EPOCH).total_seconds() / 86400.0
-
-
-def days_to_iso(days: float) -> str:
-    """The date (``YYYY-MM-DD``) of a column-space date value."""
-    return (_EPOCH + _dt.timedelta(days=math.floor(days))).date().isoformat()
-
-
-def number_text(value: float) -> str:
-    """A number as a level name: integers without a decimal point (7.0 and 7 are the level "7")."""
-    if math.isfinite(value) and float(value).is_integer():
-        return str(int(value))
-    return repr(float(value))
 
 
 @dataclass(frozen=True)
@@ -418,16 +372,6 @@ class Schema:
         if math.isnan(z):
             return None
         return days_to_iso(z) if column.kind == DATE else z
-
-
-def date_parts(days: np.ndarray) -> np.ndarray:
-    """(n, 3): year, month (1-12) and day of week (Monday 0) of column-space date values."""
-    whole = np.floor(days).astype("int64")
-    dates = whole.astype("datetime64[D]")
-    year = dates.astype("datetime64[Y]").astype("int64") + 1970
-    month = dates.astype("datetime64[M]").astype("int64") % 12 + 1
-    weekday = (whole + 3) % 7  # 1970-01-01 was a Thursday
-    return np.column_stack([year, month, weekday]).astype(np.float64)
 
 
 def _level_key(column: Column, value: Any) -> str | None:

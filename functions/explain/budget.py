@@ -4,9 +4,8 @@ Caps bound each parameter alone; a wide bundle at every cap still ran into the t
 20 rows: 28.7 s of 29). So the function prices a request before doing it and refuses one whose
 estimate is over its budget, saying how many rows would fit.
 
-- ``Rates.measure(columns, background)`` (cold start: 16-27 ms of CPU, 30 to 500 columns, on a 2-core
-  host at load ~2; 40-55 ms wall at load 7, most of it waiting for the CPU): what one unit of each kind of work
-  costs *on this container*: a model row through the explainers' batch function
+- ``Rates.measure(columns, background)`` (cold start, tens of milliseconds at any width): what one unit
+  of each kind of work costs *on this container*: a model row through the explainers' batch function
   (``Explanations.columns``: encode + TFLite, batches of ``calibration_rows``, the fastest of a few),
   a multiply-add of the fits' linear algebra, an element of the samplers' array work, one step of an
   estimator's per-sample Python loop. Below one vCPU (``FULL_VCPU_MEMORY_MB``) a long run gets only
@@ -16,11 +15,7 @@ estimate is over its budget, saying how many rows would fit.
   coalitions, each evaluated on every background row, the fit's error shares per output; LIME:
   ``num_samples`` rows, one Gram matrix for every target). The coefficients describe the estimators'
   implementations; they are fitted to measured times and are the one place to update when an
-  estimator changes. Through the handler (target_error 0, the whole budget spent; 30-500 columns,
-  binary and 3-class, defaults to every cap, SHAP or LIME alone; CPU time, fastest of 2) the estimate
-  was 0.78-1.3x the time of every explanation of 0.1 s or more (under 1 only at 500 columns and 3
-  classes: LIME alone 0.78x, the others 0.96-1.04x); ``explain_row`` timed after another init (the
-  fit's data) 1.14-1.87x: the init's rates vary ~1.5x from one init to the next on a shared host.
+  estimator changes (how close the estimate comes to the measured time: README, Benchmarks).
 - ``Budget(seconds, rates)``: ``check(rows, work)`` raises 400 ``over_budget`` naming the budget,
   the estimate and how many rows fit; ``deadline(context, work)`` is the guard the explain loop
   asks between rows (``Deadline.reached``), from the invocation's remaining time.
@@ -56,9 +51,9 @@ KERNEL_REPEATS = 5
 # are shorter than the scheduler's period, so they run at full speed even when the share is smaller;
 # a request's long run does not: below this size the estimate grows by 1769 / memory.
 FULL_VCPU_MEMORY_MB = 1769
-# Half the time limit: through the handler the estimate was 0.6-1.3x the measured time (100 and 500
-# columns, 1-5 rows, defaults to every cap; a 2-core host at load 6-8), and the rest covers a slower
-# container; the deadline guard answers whatever an estimate still misses.
+# Half the time limit: the other half covers an estimate below the actual time (the rates vary from one
+# init to the next on a shared host) and a slower container; the deadline guard answers whatever an
+# estimate still misses.
 DEFAULT_BUDGET_SHARE = 0.5
 FALLBACK_TIMEOUT_SECONDS = 29.0  # template.yaml's explain Timeout (API Gateway's own limit)
 # The deadline guard stops when the time left is under this many rows (the slowest so far, or the
@@ -87,10 +82,10 @@ LIME_STEPS = 3_300.0
 LIME_ELEMENTS_PER_SAMPLE_COLUMN = 8.6
 LIME_ELEMENTS_PER_TARGET_CELL = 1.6  # samples x columns x targets: the targets' products and residuals
 LIME_GRAM_SHARE = 0.13  # of samples x columns^2 + columns^3 / 3: the Gram matrix (symmetric, BLAS-fast) and its solve
-# The fit leaves the estimate at 0.71-1.16x of the measured times; the rates measured at init vary ~1.5x from
-# one init to the next on a shared host (the same explanations through the handler, another init: 0.62-0.89x
-# of the fit run's ratios). ESTIMATE_MARGIN keeps both runs on the safe side: 1.13-1.85x (fit run, explanations
-# of 0.1 s or more) and 0.98-1.42x (through the handler). Rates.measure prices every unit with it.
+# The fit alone leaves some estimates below the measured times, and the rates measured at init vary ~1.5x
+# from one init to the next on a shared host: ESTIMATE_MARGIN is what puts the timed explanations on the safe
+# side, in the fit's run and through the handler after another init (the ratios: README, Benchmarks).
+# Rates.measure prices every unit with it.
 ESTIMATE_MARGIN = 1.6
 
 

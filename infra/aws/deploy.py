@@ -5,7 +5,9 @@ the ECR repository of the explain image) into the template's parameter overrides
 command before running it (``--dry-run`` prints only), and passes every auth parameter
 explicitly: for an existing stack, ``sam deploy`` would otherwise keep the previous values.
 The explain function is a container image, so ``sam build`` needs Docker (as does any SAM image
-build); ``--no-build`` deploys an earlier build.
+build); ``--no-build`` deploys an earlier build. Exit codes: 2 for what it was given (a parameter the
+template refuses, no ``sam``), 1 when ``sam build`` or ``sam deploy`` fails (its own code is in the
+message).
 """
 
 from __future__ import annotations
@@ -15,18 +17,17 @@ import os
 import shlex
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 from litelens.build.bundle import Bundle, BundleError
+from litelens.build.command import CommandError, ExitCode
 from litelens.infra.aws.parameters import check_parameters
 from litelens.infra.aws.publish import PublishError, parse_s3_uri
 from litelens.infra.aws.template import DEFAULT_TEMPLATE, ROOT, SamTemplate, TemplateError
 from litelens.infra.cli import name_values
 
-EXIT_USAGE = 2
 BUILD_DIR = ".aws-sam/build"
 # The bundle packaged with the functions: the predict Makefile reads this variable during
 # `sam build`; the explain image gets the template's PackagedBundle parameter as a Docker build arg
@@ -160,14 +161,9 @@ def run(args: argparse.Namespace, runner: Callable[[Sequence[str], Mapping[str, 
     try:
         planned = commands(args)
     except (ValueError, TemplateError, PublishError) as exc:
-        print(f"litelens deploy: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandError(str(exc)) from exc
     if not args.dry_run and runner is None and shutil.which(args.sam) is None:
-        print(
-            f"litelens deploy: {args.sam!r} not found: install the AWS SAM CLI (pip install aws-sam-cli)",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+        raise CommandError(f"{args.sam!r} not found: install the AWS SAM CLI (pip install aws-sam-cli)")
     run_command = runner or _subprocess
     for command in planned:
         print(f"$ {command.shell()}", flush=True)
@@ -176,6 +172,5 @@ def run(args: argparse.Namespace, runner: Callable[[Sequence[str], Mapping[str, 
         code = run_command(command.argv, command.env)
         if code != 0:
             name = " ".join(command.argv[:2])
-            print(f"litelens deploy: `{name}` failed with exit code {code}", file=sys.stderr)
-            return code
-    return 0
+            raise CommandError(f"`{name}` failed with exit code {code}", exit_code=ExitCode.FAILED)
+    return ExitCode.OK

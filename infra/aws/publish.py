@@ -11,6 +11,11 @@ With a ``signer`` (``--sign-key``, ``signer.KmsSigner``) the card is signed befo
 and ``bundle.sig.json`` goes up before the card (and is written into the local bundle folder, so a
 packaged copy verifies too). A signature is not content: an already published version may be signed
 (or re-signed with another key) by publishing it again with ``--sign-key``.
+
+``PublishError``: publishing cannot go ahead with what it was given (exit 2); ``RemoteMismatch``, one of
+them: what S3 holds does not match the bundle (exit 1, like ``litelens inspect`` on a changed file).
+An S3 or KMS refusal exits 2 when it is the caller's (4xx: no such bucket, access denied, no such
+key), 1 when the service failed (5xx) or could not be reached.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import hashlib
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +30,18 @@ from typing import Any
 
 from litelens.build.bundle import CARD_FILE, FORMAT, SIGNATURE_FILE, Bundle, BundleError, sha256_file
 from litelens.build.bundle import s3 as layout
+from litelens.build.bundle.errors import LitelensError
+from litelens.build.command import CommandError, ExitCode
 from litelens.infra.aws.signer import KmsSigner, SigningError, kms_client
 
-EXIT_ERROR = 2
 
-
-class PublishError(RuntimeError):
+class PublishError(LitelensError, RuntimeError):
     """Publishing cannot go ahead; the message says why and what to do."""
+
+
+class RemoteMismatch(PublishError):
+    """What S3 holds under the version does not match the bundle: other content, stray files, or an
+    upload that reads back with another sha256."""
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -118,7 +127,7 @@ def publish(
     if existing and not complete:
         extra = sorted(set(existing) - set(names) - {SIGNATURE_FILE})
         if extra:
-            raise PublishError(
+            raise RemoteMismatch(
                 f"s3://{bucket}/{target} holds files that are not in this bundle ({', '.join(extra)}) "
                 f"and no {CARD_FILE}: remove them, or publish to another prefix"
             )
@@ -127,7 +136,7 @@ def publish(
         differing = sorted(n for n in names if n not in existing or _remote_sha256(s3, bucket, existing[n]) != local[n])
         extra = sorted(set(existing) - set(names) - {SIGNATURE_FILE})
         if differing or extra:
-            raise PublishError(
+            raise RemoteMismatch(
                 f"s3://{bucket}/{target} already exists with different content "
                 f"({', '.join(differing + extra)}); published versions are immutable. "
                 "Rebuild the bundle (a changed model gets a new version) or publish to another prefix."
@@ -157,7 +166,7 @@ def publish(
 
 
 def _upload(s3: Any, bucket: str, key: str, body: bytes, log: Callable[[str], None]) -> str:
-    """Put ``body`` at ``key`` and read it back; the file name uploaded, or a PublishError."""
+    """Put ``body`` at ``key`` and read it back; the file name uploaded, or a ``RemoteMismatch``."""
     name = key.rsplit("/", 1)[-1]
     local = _sha256_bytes(body)
     s3.put_object(
@@ -170,7 +179,7 @@ def _upload(s3: Any, bucket: str, key: str, body: bytes, log: Callable[[str], No
     )
     remote = _remote_sha256(s3, bucket, key)
     if remote != local:
-        raise PublishError(
+        raise RemoteMismatch(
             f"s3://{bucket}/{key}: sha256 after upload {remote[:12]}... != local {local[:12]}...; "
             "latest.json left unchanged"
         )
@@ -221,7 +230,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+    from botocore.exceptions import ConnectionError as AwsConnectionError
 
     try:
         s3 = s3_client(args.endpoint_url, args.region, args.profile)
@@ -230,17 +240,20 @@ def run(args: argparse.Namespace) -> int:
             kms = kms_client(args.kms_endpoint_url or args.endpoint_url, args.region, args.profile)
             signer = KmsSigner(kms, args.sign_key)
         result = publish(args.bundle, args.uri, s3=s3, update_latest=not args.no_latest, log=print, signer=signer)
+    except RemoteMismatch as exc:
+        raise CommandError(str(exc), exit_code=ExitCode.FAILED) from exc
     except PublishError as exc:
-        print(f"litelens publish: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        raise CommandError(str(exc)) from exc
     except ClientError as exc:
         error = exc.response.get("Error", {})
         service = "KMS" if exc.operation_name in ("Sign", "GetPublicKey") else "S3"
-        print(f"litelens publish: {service} refused: {error.get('Code')}: {error.get('Message')}", file=sys.stderr)
-        return EXIT_ERROR
-    except (BotoCoreError, ValueError) as exc:  # ValueError: boto3 refusing e.g. --endpoint-url notaurl
-        print(f"litelens publish: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        code = ExitCode.USAGE if 400 <= status < 500 else ExitCode.FAILED
+        raise CommandError(f"{service} refused: {error.get('Code')}: {error.get('Message')}", exit_code=code) from exc
+    except (AwsConnectionError, HTTPClientError) as exc:  # no answer from S3 or KMS
+        raise CommandError(str(exc), exit_code=ExitCode.FAILED) from exc
+    except (BotoCoreError, ValueError) as exc:  # no credentials, a bad parameter; boto3 refusing --endpoint-url notaurl
+        raise CommandError(str(exc)) from exc
     state = "already published" if result.already_published else f"published {len(result.uploaded)} files"
     print(f"{state}: {result.uri}")
-    return 0
+    return ExitCode.OK

@@ -14,11 +14,12 @@ import base64
 from typing import Any
 
 from litelens.build.bundle import BundleCard, signing
+from litelens.build.bundle.errors import LitelensError
 
 KEY_SPEC = "ECC_NIST_P256"
 
 
-class SigningError(RuntimeError):
+class SigningError(LitelensError, RuntimeError):
     """The key cannot sign bundles; the message says why."""
 
 

@@ -20,6 +20,8 @@ from typing import Any, cast
 
 import yaml
 
+from litelens.build.bundle.errors import LitelensError
+
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEMPLATE = ROOT / "template.yaml"
 
@@ -36,7 +38,7 @@ NO_VALUE = "AWS::NoValue"
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
-class TemplateError(ValueError):
+class TemplateError(LitelensError, ValueError):
     """A template the twin cannot read, or a value it cannot resolve locally."""
 
 

@@ -1,1 +1,2 @@
-"""`litelens bench`: predict and explain measured beside their baselines (``cli`` dispatches)."""
+"""`litelens bench`: predict and explain measured beside their baselines, and the build of a large CSV (``cli``
+dispatches)."""

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from litelens.build.command import ExitCode
+
 TARGETS = {"seconds": 300.0, "rss_mb": 1536.0}
 N_NUMERIC = 25
 LEVELS = (3, 5, 8, 12, 20)
@@ -191,7 +193,7 @@ def run_build(command: list[str]) -> tuple[int, float, list[tuple[str, float, fl
 def run(args: argparse.Namespace) -> int:
     if args.rows < 1000:
         print("litelens bench build: --rows must be at least 1000", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     work = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="litelens-bench-build-"))
     work.mkdir(parents=True, exist_ok=True)
     out = work / "bundle"
@@ -226,4 +228,4 @@ def run(args: argparse.Namespace) -> int:
         f"peak RSS <= {TARGETS['rss_mb']:.0f} MB ({'ok' if total_rss <= TARGETS['rss_mb'] else 'MISSED'})"
         + ("" if args.rows == 1_000_000 else f" (targets are for 1000000 rows; this run had {args.rows})")
     )
-    return 0 if code == 0 else 1
+    return ExitCode.OK if code == 0 else ExitCode.FAILED

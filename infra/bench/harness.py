@@ -59,6 +59,7 @@ def build_models(
     from litelens.build import export, stats, synthetic
     from litelens.build import model as mlp
     from litelens.build.bundle import write_bundle
+    from litelens.build.bundle.tflite import native_output_captured
     from litelens.build.pipeline import library_versions
 
     X, y, features = synthetic.make_synthetic(n_rows=train_rows, seed=0)
@@ -66,7 +67,7 @@ def build_models(
     mlp.seed_everything(0)
     keras_model = mlp.build_mlp(X, "binary", 1, (128, 64))
     keras_model.compile(optimizer="adam", loss="binary_crossentropy")
-    with mlp.quiet_native_output():
+    with native_output_captured():
         keras_model.fit(X, y, epochs=epochs, batch_size=256, verbose=0)
     suffix = "" if n_features == 100 else f"-{n_features}"
     keras_path = work / f"keras{suffix}" / "model.keras"

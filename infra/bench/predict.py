@@ -183,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         litelens_app = load_app(PREDICT_APP, env)
         keras_handler = load_app(keras_app, {"KERAS_MODEL_PATH": str(keras_path)})
-        from litelens.functions.common.interpreter import interpreter_class
+        from litelens.build.bundle.tflite import interpreter_class
 
         Interpreter, _ = interpreter_class()
         raw = Interpreter(model_content=(bundle / "model.tflite").read_bytes(), num_threads=1)

@@ -9,7 +9,8 @@ are imported only by ``litelens invoke``.
 from litelens.infra.client.api import (
     ApiError,
     LitelensClient,
-    LitelensError,
+    PlotError,
+    ServiceError,
     TransportError,
     build_explain_request,
     plot_explanation,
@@ -20,7 +21,8 @@ from litelens.infra.client.api import (
 __all__ = [
     "ApiError",
     "LitelensClient",
-    "LitelensError",
+    "PlotError",
+    "ServiceError",
     "TransportError",
     "build_explain_request",
     "plot_explanation",

@@ -29,15 +29,17 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from litelens.build.bundle.errors import LitelensError
+
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
-class LitelensError(Exception):
-    """Base class of the client's errors."""
+class ServiceError(LitelensError):
+    """A call to the service failed: it answered with an error (``ApiError``) or not at all (``TransportError``)."""
 
 
-class ApiError(LitelensError):
+class ApiError(ServiceError):
     """The service answered with an error (after any retries).
 
     ``status`` is the HTTP status (for a Lambda function error, 502); ``code`` and ``message`` come
@@ -56,8 +58,12 @@ class ApiError(LitelensError):
         return 400 <= self.status < 500
 
 
-class TransportError(LitelensError):
+class TransportError(ServiceError):
     """The service could not be reached (after any retries)."""
+
+
+class PlotError(LitelensError, ValueError):
+    """An answer that cannot be drawn as asked (no such instance or class, nothing to plot, a bad option)."""
 
 
 def _error_from_body(status: int, body: Any) -> ApiError:
@@ -166,7 +172,8 @@ def plot_explanation(
     as error bars when the answer has them) beside LIME's weights, one row of panels per explained
     class, the accuracy fields and warnings under them. ``instances`` (the rows sent; ``columns`` names
     the values of rows sent as lists) puts each column's value in its label; ``class_name`` keeps one
-    class of a ``"class": "all"`` answer. matplotlib is imported only here."""
+    class of a ``"class": "all"`` answer; ``PlotError`` when the row cannot be drawn as asked. matplotlib is
+    imported only here."""
     from litelens.infra.client.panels import picture
     from litelens.infra.client.plot import figure_of
 

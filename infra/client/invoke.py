@@ -3,6 +3,9 @@
 The rows are read by ``rows``; in a terminal the answer is printed as tables (explanations:
 feature, value, SHAP, LIME weight, by |SHAP|) by ``display``; piped, or with ``--json``, it is the
 raw JSON. ``--plot why.png`` (or ``.svg``) draws one instance's SHAP waterfall and LIME weights (``plot``).
+
+Exit codes: 2 for what the user gave (options, rows, a plot that cannot be drawn) and for a request the
+service refused as theirs (4xx); 1 when the service failed (5xx) or could not be reached.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from litelens.build.command import CommandError, ExitCode
 from litelens.infra.client.api import (
     ApiError,
     LitelensClient,
-    LitelensError,
+    PlotError,
+    ServiceError,
     TransportError,
     build_explain_request,
     plot_explanation,
@@ -27,8 +32,6 @@ from litelens.infra.client.display import format_explanations, format_prediction
 from litelens.infra.client.panels import PLOT_FORMATS
 from litelens.infra.client.rows import InputError, display_rows, read_request
 
-EXIT_USAGE = 2
-EXIT_SERVICE = 1
 DEFAULT_URL = "http://127.0.0.1:3000"
 # what the command reads from a request file; explain_if is moved into parameters (explain) or dropped
 KNOWN_REQUEST_KEYS = frozenset({"instances", "inputs", "parameters", "explain_if"})
@@ -132,20 +135,16 @@ def _column_order(client: LitelensClient, instances: list[Any]) -> list[str] | N
         return None
     try:
         features = client.metadata().get("features")
-    except (LitelensError, AttributeError, ValueError):
+    except (ServiceError, AttributeError, ValueError):
         return None
     return [str(f) for f in features] if isinstance(features, list) else None
 
 
 def run(args: argparse.Namespace) -> int:
-    def fail(message: str, code: int = EXIT_USAGE) -> int:
-        print(f"litelens invoke: {message}", file=sys.stderr)
-        return code
-
     if args.plot and args.action != "explain":
-        return fail("--plot needs `explain` (SHAP values)")
+        raise CommandError("--plot needs `explain` (SHAP values)")
     if args.plot and Path(args.plot).suffix.lower() not in PLOT_FORMATS:
-        return fail(f"--plot writes {' or '.join(PLOT_FORMATS)}, not {args.plot!r}")
+        raise CommandError(f"--plot writes {' or '.join(PLOT_FORMATS)}, not {args.plot!r}")
     try:
         if args.retries < 0:
             raise InputError("--retries must be 0 or more")
@@ -153,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "metadata":
             response = client.metadata()
             print(json.dumps(response, indent=2))
-            return 0
+            return ExitCode.OK
         if not args.input:
             raise InputError(f"{args.action} needs rows: a .json/.csv file, inline JSON, or - for stdin")
         request = read_request(args.input, args.format)
@@ -164,13 +163,14 @@ def run(args: argparse.Namespace) -> int:
         response = client.send(args.action, body)
         instances = display_rows(request)
     except InputError as exc:
-        return fail(str(exc))
+        raise CommandError(str(exc)) from exc
     except ApiError as exc:
-        return fail(f"{exc.status} {exc.code}: {exc.message}", EXIT_USAGE if exc.is_client_error else EXIT_SERVICE)
+        code = ExitCode.USAGE if exc.is_client_error else ExitCode.FAILED
+        raise CommandError(f"{exc.status} {exc.code}: {exc.message}", exit_code=code) from exc
     except TransportError as exc:
-        return fail(str(exc), EXIT_SERVICE)
-    except (LitelensError, ValueError) as exc:
-        return fail(str(exc))
+        raise CommandError(str(exc), exit_code=ExitCode.FAILED) from exc
+    except (ServiceError, ValueError) as exc:
+        raise CommandError(str(exc)) from exc
 
     as_json = args.output == "json" or (args.output == "auto" and not sys.stdout.isatty())
     shown = args.action == "explain" and (args.plot or not as_json)
@@ -189,9 +189,9 @@ def run(args: argparse.Namespace) -> int:
                 response, args.instance, instances=instances, columns=columns, top_k=args.num_features
             )
             path = save_figure(figure, args.plot)
-        except InputError as exc:
-            return fail(str(exc))
+        except PlotError as exc:
+            raise CommandError(str(exc)) from exc
         except OSError as exc:
-            return fail(f"cannot write {args.plot}: {exc.strerror or exc}")
+            raise CommandError(f"cannot write {args.plot}: {exc.strerror or exc}") from exc
         print(f"wrote {path}", file=sys.stderr)
-    return 0
+    return ExitCode.OK

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-from litelens.infra.client.rows import InputError
+from litelens.infra.client.api import PlotError
 
 DEFAULT_TOP_K = 10  # bars a reader takes in at a glance; the other columns fold into one "rest" bar
 PLOT_FORMATS = (".png", ".svg")  # what a figure is written as, by the file's extension
@@ -138,7 +138,7 @@ def _targets(explanation: Mapping[str, Any], class_name: str | None) -> list[tup
         kept = [t for t in found if t[0] == class_name]
         if not kept:
             named = ", ".join(str(t[0]) for t in found)
-            raise InputError(f"class {class_name!r} was not explained (the answer explains: {named})")
+            raise PlotError(f"class {class_name!r} was not explained (the answer explains: {named})")
         return kept
     return found
 
@@ -263,9 +263,9 @@ def picture(
     """What to draw for row ``index`` of an explain ``response`` (see the module docstring)."""
     explanations = response.get("explanations") or []
     if not 0 <= index < len(explanations) or not isinstance(explanations[index], Mapping):
-        raise InputError(f"no explanation for instance {index} to plot ({len(explanations)} returned)")
+        raise PlotError(f"no explanation for instance {index} to plot ({len(explanations)} returned)")
     if top_k is not None and top_k < 1:
-        raise InputError("the number of bars to show must be at least 1")
+        raise PlotError("the number of bars to show must be at least 1")
     predictions = response.get("predictions") or []
     prediction = predictions[index] if index < len(predictions) else None
     values = row_values(instances[index], columns) if instances and index < len(instances) else {}
@@ -277,7 +277,7 @@ def picture(
                       _warning_texts(fields.get("warnings")))  # fmt: skip
         panels.append(drawn)
     if not any(p.waterfall or p.lime for p in panels):
-        raise InputError(f"instance {index} has no SHAP values or LIME weights to plot")
+        raise PlotError(f"instance {index} has no SHAP values or LIME weights to plot")
     model = response.get("model") or {}
     heading = title(prediction, index)
     if model.get("name"):

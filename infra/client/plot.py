@@ -19,8 +19,8 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from litelens.infra.client.api import PlotError
 from litelens.infra.client.panels import PLOT_FORMATS, Bar, LimeBars, Picture, Waterfall, number, signed
-from litelens.infra.client.rows import InputError
 
 POSITIVE = "#d62728"  # pushes the output up
 NEGATIVE = "#1f77b4"  # pushes it down
@@ -193,6 +193,6 @@ def save_figure(figure: Figure, path: str | Path) -> Path:
     """Write ``figure`` as PNG or SVG, by ``path``'s extension."""
     out = Path(path)
     if out.suffix.lower() not in PLOT_FORMATS:
-        raise InputError(f"cannot draw {out.name}: the plot is written as .png or .svg")
+        raise PlotError(f"cannot draw {out.name}: the plot is written as .png or .svg")
     figure.savefig(out, dpi=150 if out.suffix.lower() == ".png" else None, format=out.suffix.lower()[1:])
     return out

@@ -17,8 +17,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from litelens.build.bundle.errors import LitelensError
 
-class InputError(ValueError):
+
+class InputError(LitelensError, ValueError):
     """The rows given on the command line cannot be read."""
 
 

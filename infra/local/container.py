@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from litelens.build.bundle.errors import LitelensError
 from litelens.infra.aws.template import PSEUDO_PARAMETERS, FunctionSpec
 from litelens.infra.local.loader import load_app
 
@@ -35,7 +36,7 @@ def json_bytes(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
-class FunctionInvokeError(RuntimeError):
+class FunctionInvokeError(LitelensError, RuntimeError):
     """The handler raised, failed to initialise, or returned something unusable."""
 
     def __init__(self, error_type: str, message: str, stack: list[str] | None = None) -> None:

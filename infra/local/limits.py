@@ -25,6 +25,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from litelens.build.bundle.errors import LitelensError
+
 log = logging.getLogger("litelens.twin")
 
 
@@ -47,7 +49,7 @@ class ServerLimits:
                 raise ValueError(f"{name} must be >= 1, not {getattr(self, name)}")
 
 
-class RequestTimeout(TimeoutError):
+class RequestTimeout(LitelensError, TimeoutError):
     """The client took longer than ``read_seconds`` to send one request."""
 
 

@@ -37,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from litelens.build.command import CommandError, ExitCode
 from litelens.functions.common import constants
 from litelens.infra.aws.template import DEFAULT_TEMPLATE, ROOT, Route, SamTemplate, TemplateError
 from litelens.infra.cli import name_values
@@ -52,7 +53,6 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_API_PORT = 3000
 DEFAULT_LAMBDA_PORT = 3001
 DEMO_BUNDLE = ROOT / "bundles" / "demo"
-EXIT_USAGE = 2
 
 
 class Twin:
@@ -299,18 +299,14 @@ def _port_or_off(text: str) -> int | None:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(message)s")
-
-    def fail(message: str) -> int:
-        print(f"litelens serve: {message}", file=sys.stderr)
-        return EXIT_USAGE
-
     try:
         template = SamTemplate.load(args.template, parameter_overrides=name_values(args.parameter, "--parameter"))
         env = name_values(args.env, "--env")
         template_uri = next((f.environment.get(constants.MODEL_URI, "") for f in template.functions()), "")
         model_uri = choose_model_uri(args.bundle, {**os.environ, **env}, template_uri)
         if "://" not in model_uri and not (Path(model_uri) / "bundle.json").is_file():
-            return fail(f"no bundle at {model_uri}: run `make run` (builds the demo bundle) or pass --bundle PATH")
+            hint = "run `make run` (builds the demo bundle) or pass --bundle PATH"
+            raise CommandError(f"no bundle at {model_uri}: {hint}")
         env[constants.MODEL_URI] = model_uri
         limits = ServerLimits(
             idle_seconds=args.idle_timeout, read_seconds=args.read_timeout, max_connections=args.max_connections,
@@ -321,11 +317,11 @@ def run(args: argparse.Namespace) -> int:
             api_key=args.api_key, functions=args.function, limits=limits,
         )  # fmt: skip
     except ValueError as exc:  # TemplateError included
-        return fail(str(exc))
+        raise CommandError(str(exc)) from exc
     try:
         twin.start()
     except OSError as exc:
-        return fail(f"cannot listen on {args.host}: {exc.strerror or exc}")
+        raise CommandError(f"cannot listen on {args.host}: {exc.strerror or exc}") from exc
     # Before the banner: a client that reads it may send SIGTERM at once (a loaded machine showed it).
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -336,4 +332,4 @@ def run(args: argparse.Namespace) -> int:
     finally:
         print("litelens serve: shutting down", file=sys.stderr, flush=True)
         twin.stop()
-    return 0
+    return ExitCode.OK

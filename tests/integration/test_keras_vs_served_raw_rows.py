@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from litelens.build import export
-from litelens.build.bundle.schema import CATEGORICAL, DATE, days_to_iso
+from litelens.build.bundle.schema import CATEGORICAL, DATE
+from litelens.build.bundle.values import days_to_iso
 from litelens.build.pipeline import BuildConfig, build_bundle
 from tests.support.bundles import MIXED_SCHEMA, mixed_rows
 from tests.support.predict_app import import_predict_app

@@ -9,7 +9,8 @@ import pytest
 
 from litelens.build.bundle import CARD_FILE, MODEL_FILE, SHAP_BACKGROUND_FILE, Bundle, BundleError
 from litelens.functions.common import constants
-from litelens.functions.common.model import cache_folder, download_s3_bundle, load_model
+from litelens.functions.common.bundle_source import cache_folder, download_s3_bundle
+from litelens.functions.common.model import load_model
 from litelens.infra.aws.publish import publish
 from tests.support.moto_s3 import MODEL_BUCKET
 from tests.support.predict_app import import_predict_app
@@ -195,9 +196,9 @@ def test_an_oversized_pointer_or_card_is_refused_before_it_is_read(s3, published
 
 def test_a_bundle_over_its_size_cap_is_refused_while_streaming(s3, published, tmp_path, monkeypatch):
     # GIVEN a cap smaller than the published model file
-    from litelens.functions.common import model as model_module
+    from litelens.functions.common import bundle_source
 
-    monkeypatch.setattr(model_module, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(bundle_source, "MAX_FILE_BYTES", 1000)
     with pytest.raises(BundleError, match=r"model.tflite is .*bytes; the loader reads at most 1000"):
         load_model(f"s3://{BUCKET}/credit", cache_dir=tmp_path)
     # THEN nothing half-downloaded is left to be served

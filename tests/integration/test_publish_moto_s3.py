@@ -133,6 +133,23 @@ def test_cli_publishes_and_reports(moto_s3, bucket, tmp_path, capsys):
     assert "sha256 verified" in out
 
 
+def test_cli_exits_1_when_s3_holds_other_content_or_does_not_answer(moto_s3, bucket, tmp_path, capsys, monkeypatch):
+    # GIVEN a published version whose model was changed on S3 since
+    endpoint, s3 = moto_s3
+    bundle = structural_bundle(tmp_path / "b")
+    publish_mod.publish(bundle.path, f"s3://{bucket}/m", s3=s3, update_latest=False)
+    s3.put_object(Bucket=bucket, Key=f"m/versions/{bundle.card.version}/{MODEL_FILE}", Body=b"tampered")
+    # WHEN it is published again THEN the command ran and found a mismatch: 1, as `litelens inspect`
+    assert litelens_main(["publish", str(bundle.path), f"s3://{bucket}/m", "--endpoint-url", endpoint]) == 1
+    assert "already exists with different content" in capsys.readouterr().err
+    # WHEN nothing listens at the endpoint THEN the service failed: 1, as `litelens invoke`
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    argv = ["publish", str(bundle.path), f"s3://{bucket}/m", "--endpoint-url", "http://127.0.0.1:9"]
+    assert litelens_main(argv) == 1
+    err = capsys.readouterr().err
+    assert "Could not connect" in err and err.count("\n") == 1
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from litelens.build.bundle.schema import CATEGORICAL, DATE, NUMERIC, Column, Excluded, Schema, date_days
+from litelens.build.bundle.schema import CATEGORICAL, DATE, NUMERIC, Column, Excluded, Schema
+from litelens.build.bundle.values import date_days
 
 FEATURES = ["age", "income", "debt_ratio", "tenure"]
 TARGETS = {"binary": "default", "multiclass": "tier", "regression": "amount"}

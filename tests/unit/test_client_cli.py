@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from litelens.infra.cli import main as litelens_main
-from litelens.infra.client import ApiError, LitelensClient, TransportError, display, plot_explanation, rows
+from litelens.infra.client import ApiError, LitelensClient, PlotError, TransportError, display, plot_explanation, rows
 from tests.support.predict_app import EXPLAIN_APP, import_function_app
 
 FEATURES = ["age", "income", "debt_ratio", "tenure"]
@@ -164,9 +164,9 @@ def test_plot_writes_a_png_with_the_bars(explain_response, tmp_path):
     figure = plot_explanation(explain_response, 0, instances=ROWS[:1], columns=FEATURES)
     out = save_figure(figure, tmp_path / "shap.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    with pytest.raises(rows.InputError, match="no explanation for instance 1"):
+    with pytest.raises(PlotError, match="no explanation for instance 1"):
         plot_explanation(explain_response, 1)
-    with pytest.raises(rows.InputError, match="no explanation for instance 5"):
+    with pytest.raises(PlotError, match="no explanation for instance 5"):
         plot_explanation(explain_response, 5)
 
 

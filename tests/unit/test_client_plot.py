@@ -18,7 +18,7 @@ from matplotlib.container import ErrorbarContainer
 from matplotlib.text import Text
 
 from litelens.infra.cli import main as litelens_main
-from litelens.infra.client import LitelensClient, plot_explanation, rows
+from litelens.infra.client import LitelensClient, PlotError, plot_explanation
 from litelens.infra.client import plot as plot_module
 from litelens.infra.client.panels import DEFAULT_TOP_K
 from tests.support.bundles import FEATURES
@@ -274,7 +274,7 @@ def test_multiclass_names_the_class_and_all_gives_one_panel_per_class(multiclass
     # one class of the answer, by name
     one = plot_explanation(multiclass_answer, 0, class_name="high")
     assert len(bars(one, "shap")) == 1 and "class high" in all_text(one)
-    with pytest.raises(rows.InputError, match="class 'nope' was not explained"):
+    with pytest.raises(PlotError, match="class 'nope' was not explained"):
         plot_explanation(multiclass_answer, 0, class_name="nope")
 
 
@@ -285,19 +285,19 @@ def test_png_and_svg_are_written_and_other_formats_refused(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     svg = plot_module.save_figure(figure, tmp_path / "why.svg")
     assert ET.parse(svg).getroot().tag.endswith("svg")
-    with pytest.raises(rows.InputError, match=r"\.png or \.svg"):
+    with pytest.raises(PlotError, match=r"\.png or \.svg"):
         plot_module.save_figure(figure, tmp_path / "why.gif")
 
 
 def test_rows_without_an_explanation_or_attributions_are_refused():
     response, _, _ = wide_answer(folded=True)
-    with pytest.raises(rows.InputError, match="no explanation for instance 3"):
+    with pytest.raises(PlotError, match="no explanation for instance 3"):
         plot_explanation(response, 3)
-    with pytest.raises(rows.InputError, match="no explanation for instance 0"):
+    with pytest.raises(PlotError, match="no explanation for instance 0"):
         plot_explanation({"explanations": [None]}, 0)
-    with pytest.raises(rows.InputError, match="no SHAP values or LIME weights"):
+    with pytest.raises(PlotError, match="no SHAP values or LIME weights"):
         plot_explanation({"explanations": [{"class": "bad", "shap": {"values": {}}}]}, 0)
-    with pytest.raises(rows.InputError, match="at least 1"):
+    with pytest.raises(PlotError, match="at least 1"):
         plot_explanation(response, 0, top_k=0)
 
 

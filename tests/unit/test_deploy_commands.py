@@ -8,6 +8,7 @@ import shlex
 import pytest
 from samcli.cli.types import CfnParameterOverridesType
 
+from litelens.build.command import CommandError, ExitCode
 from litelens.infra.aws import deploy
 from litelens.infra.cli import main as litelens_main
 from tests.support.structural_bundle import structural_bundle
@@ -100,11 +101,13 @@ def test_no_build_and_resolve_image_repos():
     assert "--resolve-image-repos" in commands[0].argv
 
 
-def test_a_failing_command_stops_the_sequence(capsys, bundle):
+def test_a_failing_command_stops_the_sequence(bundle):
     ran: list = []
-    code = deploy.run(parse(["--bundle", bundle]), runner=lambda cmd, env: ran.append(cmd) or 3)
-    assert code == 3 and len(ran) == 1 and ran[0][1] == "build"
-    assert "`sam build` failed with exit code 3" in capsys.readouterr().err
+    with pytest.raises(CommandError) as failed:
+        deploy.run(parse(["--bundle", bundle]), runner=lambda cmd, env: ran.append(cmd) or 3)
+    # one meaning per exit code: sam's own code is in the message, litelens exits 1 (a step failed)
+    assert failed.value.exit_code == ExitCode.FAILED and len(ran) == 1 and ran[0][1] == "build"
+    assert failed.value.lines == ["`sam build` failed with exit code 3"]
 
 
 def test_commands_run_in_order_when_they_succeed(capsys, bundle):

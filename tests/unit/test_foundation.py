@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from litelens.functions.common import interpreter
+from litelens.build.bundle import tflite
 from litelens.infra import cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,7 +66,7 @@ def _fake_module(name: str, monkeypatch, *, has_interpreter: bool = True) -> typ
 def test_interpreter_prefers_ai_edge_litert(monkeypatch):
     first = _fake_module("fake_litert", monkeypatch)
     _fake_module("fake_tflite_runtime", monkeypatch)
-    found, name = interpreter.interpreter_class(("fake_litert", "fake_tflite_runtime"))
+    found, name = tflite.interpreter_class(("fake_litert", "fake_tflite_runtime"))
     assert (found, name) == (first, "fake_litert")
 
 
@@ -75,19 +75,19 @@ def test_interpreter_falls_back_in_order(monkeypatch):
     monkeypatch.setitem(sys.modules, "fake_missing", None)  # None in sys.modules -> ImportError
     _fake_module("fake_broken", monkeypatch, has_interpreter=False)
     third = _fake_module("fake_tf_lite", monkeypatch)
-    found, name = interpreter.interpreter_class(("fake_missing", "fake_broken", "fake_tf_lite"))
+    found, name = tflite.interpreter_class(("fake_missing", "fake_broken", "fake_tf_lite"))
     assert (found, name) == (third, "fake_tf_lite")
 
 
 def test_interpreter_unavailable_names_every_attempt(monkeypatch):
     monkeypatch.setitem(sys.modules, "fake_a", None)
     monkeypatch.setitem(sys.modules, "fake_b", None)
-    with pytest.raises(interpreter.InterpreterUnavailable, match=r"fake_a.*fake_b"):
-        interpreter.interpreter_class(("fake_a", "fake_b"))
+    with pytest.raises(tflite.InterpreterUnavailable, match=r"fake_a.*fake_b"):
+        tflite.interpreter_class(("fake_a", "fake_b"))
 
 
 def test_default_order_is_litert_then_tflite_runtime_then_tensorflow():
-    assert interpreter.INTERPRETER_MODULES == (
+    assert tflite.INTERPRETER_MODULES == (
         "ai_edge_litert.interpreter",
         "tflite_runtime.interpreter",
         "tensorflow.lite",
@@ -95,7 +95,7 @@ def test_default_order_is_litert_then_tflite_runtime_then_tensorflow():
 
 
 def test_real_interpreter_is_ai_edge_litert():
-    _cls, name = interpreter.interpreter_class()
+    _cls, name = tflite.interpreter_class()
     assert name == "ai_edge_litert.interpreter"
 
 

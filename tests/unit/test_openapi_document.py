@@ -110,7 +110,7 @@ def test_litelens_openapi_writes_the_document_the_explain_function_builds(tmp_pa
     written = json.loads(out.read_text())
     assert written == build_document(bundle.path)
     assert written["openapi"] == "3.1.0" and written["info"]["version"] == bundle.card.version
-    assert litelens_main(["openapi", "--bundle", str(tmp_path / "missing")]) == 1
+    assert litelens_main(["openapi", "--bundle", str(tmp_path / "missing")]) == 2  # bad input, as in inspect
     assert "litelens openapi:" in capsys.readouterr().err
 
 

@@ -15,7 +15,8 @@ import pytest
 
 from litelens.build.bundle import LIME_STATS_KEYS, Bundle, BundleError, write_bundle
 from litelens.functions.common import constants
-from litelens.functions.common.model import Model, load_model, resolve_bundle
+from litelens.functions.common.bundle_source import resolve_bundle
+from litelens.functions.common.model import Model, load_model
 from litelens.functions.common.observability import JsonLogger
 from litelens.functions.common.settings import Settings
 from tests.support.structural_bundle import structural_bundle
@@ -43,8 +44,8 @@ def test_chunks_give_the_same_answer_and_resizes_happen_only_on_new_sizes(binary
     chunked = load_model(str(binary_bundle))
     chunked.max_chunk = 7
     resizes = []
-    original = chunked._resize
-    monkeypatch.setattr(chunked, "_resize", lambda n: (resizes.append(n), original(n)))
+    original = chunked.runner._resize
+    monkeypatch.setattr(chunked.runner, "_resize", lambda n: (resizes.append(n), original(n)))
     X = rows(20)
     np.testing.assert_allclose(chunked.predict_batch(X), load_model(str(binary_bundle)).predict_batch(X), rtol=1e-5)
     assert resizes == [7, 6]  # 7, 7 (reused), 6

@@ -14,7 +14,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from litelens.build.bundle.schema import UNKNOWN, date_days
+from litelens.build.bundle.schema import UNKNOWN
+from litelens.build.bundle.values import date_days
 from litelens.functions.common import instances
 from litelens.functions.explain.request import Caps, ExplainIf, select_rows
 from tests.support.bundles import MIXED_SCHEMA
