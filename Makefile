@@ -18,7 +18,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 python3.11 python3; do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] >= (3, 11)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
-.PHONY: help venv checkov-venv kserve-venv lint format test test-fast test-unit test-integration run bench lock clean
+.PHONY: help venv checkov-venv kserve-venv lint typecheck format test test-fast test-unit test-integration run bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -53,9 +53,20 @@ $(KSERVE_VENV)/.synced: $(BIN)/uv tests/clients/kserve-requirements.txt
 
 kserve-venv: $(KSERVE_VENV)/.synced  ## the KServe client's own venv (the integration tests use it)
 
-lint: venv  ## ruff lint and format check
+lint: venv  ## ruff lint and format check, then mypy (make typecheck)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory typecheck
+
+# mypy cannot follow the editable install's import hook that maps litelens.<package> to <package>/, so it
+# reads the package through links, .typecheck/litelens/<package> -> <package> (mypy_path = .typecheck; the
+# __init__.py makes the root a regular package, as mypy resolves a module beside a same-named folder only
+# then). The links' prefix is cut from the report, which so names the files by their paths in the repo.
+TYPECHECK_PACKAGES := build explain functions infra
+typecheck: venv  ## mypy: strict on build/bundle, explain and functions, basic on the rest ([tool.mypy])
+	@rm -rf .typecheck && mkdir -p .typecheck/litelens && touch .typecheck/litelens/__init__.py
+	@for package in $(TYPECHECK_PACKAGES); do ln -s ../../$$package .typecheck/litelens/$$package; done
+	set -o pipefail; $(BIN)/python -m mypy | sed -e 's#\.typecheck/litelens/##g'
 
 format: venv  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
@@ -91,4 +102,4 @@ lock: $(BIN)/uv  ## re-resolve uv.lock and the functions' pinned requirements
 		--generate-hashes --custom-compile-command "make lock" checkov-requirements.in -o checkov-requirements.txt
 
 clean:  ## remove build outputs (keeps .venv)
-	rm -rf .aws-sam .pytest_cache .ruff_cache
+	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache .typecheck

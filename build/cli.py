@@ -235,7 +235,8 @@ def summary_table(result: BuildResult, config: BuildConfig) -> str:
             (f"base rate {card.classes[1]}", f"{rate['train']:.2%} train, {rate['validation']:.2%} validation")
         )
     if "threshold" in metrics:
-        how = {None: "default", "auto": "auto: best validation F1"}.get(config.threshold, "given")  # type: ignore[call-overload]
+        named: dict[float | str | None, str] = {None: "default", "auto": "auto: best validation F1"}
+        how = named.get(config.threshold, "given")
         lines.append(("decision threshold", f"{metrics['threshold']:.4g} ({how})"))
     width = max(22, *(len(f"validation {key}") + 1 for key in result.keras_metrics))
     table = [f"  {'':<{width}}{'keras':>10}  {'tflite ' + q:>16}"]

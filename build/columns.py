@@ -255,7 +255,7 @@ def _text(name: str, cells: pa.ChunkedArray, missing: np.ndarray, present: int, 
         spelled = {
             t: max((i for i in range(len(labels)) if truth[i] is t), key=lambda i: counts[i]) for t in (False, True)
         }
-        codes = np.array([int(t) for t in truth] + [-1])
+        codes = np.array([1 if t else 0 for t in truth] + [-1])
         merged = codes[inverse]  # -1 (missing) indexes the trailing -1
         two = np.bincount(merged[merged >= 0], minlength=2)
         return _categorical(name, [labels[spelled[False]], labels[spelled[True]]], merged, two, boolean=True)

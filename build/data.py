@@ -72,7 +72,7 @@ def _class_keys(values: Sequence[str]) -> tuple[list[Any], dict[Any, str]]:
     numbers = {v: _parse_float(v) for v in set(values)}
     if all(n is not None for n in numbers.values()):
         # integers by exact value (floats merge 2**53 and 2**53 + 1), other numbers as floats
-        exact = {v: _exact_integer(v, n) for v, n in numbers.items()}
+        exact = {v: _exact_integer(v, n) for v, n in numbers.items() if n is not None}  # every n, as checked
         keys: list[Any] = [exact[v] for v in values]
         return keys, {k: _label_text(k) for k in sorted(set(keys))}
     return list(values), {v: v for v in sorted(set(values))}

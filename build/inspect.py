@@ -31,10 +31,11 @@ def _fmt(value: Any) -> str:
 
 def render_card(card: BundleCard) -> str:
     """The card as aligned sections: identity, schema, metrics (Keras vs TFLite), training, libraries."""
+    output = f" (output = P({card.classes[1]}))" if card.task == "binary" and card.classes else ""
     lines = [
         f"{card.name}  version {card.version}  ({card.format})",
         f"  created          {card.created_at}",
-        f"  task             {card.task}" + (f" (output = P({card.classes[1]}))" if card.task == "binary" else ""),
+        f"  task             {card.task}" + output,
         f"  target           {card.target}" + (f"  classes: {', '.join(card.classes)}" if card.classes else ""),
         f"  input            {card.input_dtype} {card.input_shape}",
         f"  quantization     {card.quantization}",

@@ -87,9 +87,9 @@ def build_mlp(
         outputs = keras.layers.Dense(n_outputs, activation="softmax", name="probabilities")(h)
     else:
         assert y_train is not None
-        mean, std = float(np.mean(y_train)), float(np.std(y_train)) or 1.0
+        y_mean, y_std = float(np.mean(y_train)), float(np.std(y_train)) or 1.0
         z = keras.layers.Dense(1, name="standardized_target")(h)
-        outputs = keras.layers.Rescaling(scale=std, offset=mean, name="target")(z)
+        outputs = keras.layers.Rescaling(scale=y_std, offset=y_mean, name="target")(z)
     return keras.Model(inputs, outputs, name="litelens_mlp")
 
 

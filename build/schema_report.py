@@ -26,7 +26,7 @@ def schema_table(schema: Schema, Z: np.ndarray) -> str:
             missing = float(np.mean(np.isnan(z))) if len(z) else 0.0
             low, high, mid = column.min, column.max, column.median
             if column.kind == DATE:
-                detail = f"{days_to_iso(low)} .. {days_to_iso(high)}"
+                detail = f"{_date(low)} .. {_date(high)}"
             else:
                 whole = ", whole numbers" if column.integer else ""
                 detail = f"{_number(low)} .. {_number(high)} (median {_number(mid)}{whole})"
@@ -34,6 +34,10 @@ def schema_table(schema: Schema, Z: np.ndarray) -> str:
     for excluded in schema.excluded:
         lines.append(f"  {excluded.name:<{width}}  {'excluded':<11}  {'':>7}  {excluded.reason}")
     return "\n".join(lines)
+
+
+def _date(value: float | None) -> str:
+    return "?" if value is None else days_to_iso(value)
 
 
 def _number(value: float | None) -> str:

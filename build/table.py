@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -80,7 +81,7 @@ class Table:
 
 
 def read_table(
-    path: str | Path,
+    path: str | os.PathLike[str],
     problems: Problems,
     *,
     delimiter: str | None = None,

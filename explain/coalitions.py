@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
+from numpy.typing import NDArray
+
+from litelens.explain.arrays import Floats, Indices, Masks
 
 
 @dataclass(frozen=True)
@@ -25,16 +28,16 @@ class SizePlan:
     """shap's split of the coalition sizes for ``m`` varying columns and a budget of distinct coalitions."""
 
     m: int
-    masks: np.ndarray  # (n_enumerated, m) bool: every coalition of the enumerated sizes
-    weights: np.ndarray  # (n_enumerated,) their kernel weights
-    sizes: np.ndarray  # the sizes still to sample (the small side: a paired draw brings its complement)
-    probabilities: np.ndarray  # of drawing each of ``sizes``
+    masks: Masks  # (n_enumerated, m) bool: every coalition of the enumerated sizes
+    weights: Floats  # (n_enumerated,) their kernel weights
+    sizes: Indices  # the sizes still to sample (the small side: a paired draw brings its complement)
+    probabilities: Floats  # of drawing each of ``sizes``
     n_paired: int  # sizes 1..n_paired are paired with m - s
     weight_left: float  # the kernel weight the sampled coalitions share
     exact: bool  # every coalition is enumerated
 
 
-def size_masks(m: int, size: int) -> np.ndarray:
+def size_masks(m: int, size: int) -> Masks:
     """Every coalition of ``size`` of ``m`` columns, (comb(m, size), m) bool."""
     count = math.comb(m, size)
     index = np.fromiter(combinations(range(m), size), dtype=np.dtype((np.intp, size)), count=count)
@@ -83,8 +86,8 @@ class Round:
     """One round of draws: the coalitions not evaluated before, and each draw's coalitions as indices into
     every distinct sampled coalition so far (``(n_draws, 2)``; -1 where an unpaired draw has no complement)."""
 
-    new_masks: np.ndarray
-    draws: np.ndarray
+    new_masks: Masks
+    draws: Indices
 
 
 class CoalitionDraws:
@@ -136,7 +139,7 @@ class CoalitionDraws:
         return Round(new_masks, draws)
 
 
-def _groups(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _groups(words: NDArray[np.uint64]) -> tuple[Indices, Indices]:
     """(first index of each distinct row, each row's group) of packed masks: one 64-bit key per row (the word
     itself up to 64 columns, else a multiply-xor hash of the words, checked against the words)."""
     key = words[:, 0].copy()
@@ -150,7 +153,7 @@ def _groups(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first_at, group
 
 
-def _pack(masks: np.ndarray) -> np.ndarray:
+def _pack(masks: Masks) -> NDArray[np.uint64]:
     """Masks (n, m) bool as (n, ceil(m / 64)) uint64 words: equal rows, equal words."""
     packed = np.packbits(masks, axis=1)
     pad = (-packed.shape[1]) % 8

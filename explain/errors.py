@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litelens.build.bundle.errors import LitelensError
 
 
@@ -18,7 +20,7 @@ class Stopped(Exception):
     """``Explanations.explain`` stopped between rows when its ``stop`` callback said so (not an input
     error): ``explanations`` holds the rows done (None for the rest), ``done`` how many were explained."""
 
-    def __init__(self, explanations: list, done: int) -> None:
+    def __init__(self, explanations: list[dict[str, Any] | None], done: int) -> None:
         super().__init__(f"stopped after {done} explanation(s)")
         self.explanations = explanations
         self.done = done

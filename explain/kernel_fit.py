@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from litelens.explain.arrays import Floats, Indices, Masks
 from litelens.explain.coalitions import SizePlan
 
 
 class KernelFit:
     """The fit of one explanation over ``d`` outputs: the enumerated coalitions at once, the sampled ones by round."""
 
-    def __init__(self, plan: SizePlan, values: np.ndarray, fx: np.ndarray, base: np.ndarray) -> None:
+    def __init__(self, plan: SizePlan, values: Floats, fx: Floats, base: Floats) -> None:
         """``values``: E_background[f] of ``plan.masks`` (n_enumerated, d); ``fx`` f(x), ``base`` E[f] (d,)."""
         self.plan = plan
         self.total = fx - base
@@ -36,9 +37,9 @@ class KernelFit:
         self._A_drawn, self._b_drawn = np.zeros((m1, m1)), np.zeros((m1, d))
         self._X, self._y = np.zeros((0, m1)), np.zeros((0, d))
         self._counts = np.zeros(0)
-        self._draws: list[np.ndarray] = []
+        self._draws: list[Indices] = []
 
-    def _design(self, masks: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _design(self, masks: Masks, values: Floats) -> tuple[Floats, Floats]:
         Z = masks.astype(np.float64)
         return Z[:, :-1] - Z[:, -1:], values - self.base - Z[:, -1:] * self.total
 
@@ -46,7 +47,7 @@ class KernelFit:
     def n_draws(self) -> int:
         return sum(len(d) for d in self._draws)
 
-    def add(self, new_masks: np.ndarray, new_values: np.ndarray, draws: np.ndarray) -> None:
+    def add(self, new_masks: Masks, new_values: Floats, draws: Indices) -> None:
         """A round: its newly evaluated coalitions and their values, and each draw's coalition indices."""
         X, y = self._design(new_masks, new_values)
         self._X, self._y = np.concatenate([self._X, X]), np.concatenate([self._y, y])
@@ -58,7 +59,7 @@ class KernelFit:
         self._counts = np.concatenate([self._counts, np.zeros(len(X))]) + counts
         self._draws.append(draws)
 
-    def solve(self) -> tuple[np.ndarray, np.ndarray]:
+    def solve(self) -> tuple[Floats, Floats]:
         """(phi (m, d), influence (m, n_draws, d)): the values and each draw's share of their error."""
         mass = float(self._counts.sum())
         scale = self.plan.weight_left / mass if mass else 0.0

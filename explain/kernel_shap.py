@@ -19,15 +19,16 @@ over mean |value|) reaches ``target_error`` or the budget of distinct coalitions
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from litelens.explain.arrays import BatchFunction, Floats, Indices, Masks
 from litelens.explain.coalitions import CoalitionDraws, plan_sizes
 from litelens.explain.kernel_fit import KernelFit
 
-BatchFunction = Callable[[np.ndarray], np.ndarray]
 FIRST_ROUND_SHARE = 0.25
 MIN_DRAWS_PER_COLUMN = 4  # a round draws at least this many per varying column
 MAX_ROUNDS = 8
@@ -41,25 +42,25 @@ class KernelShapResult:
     coalition (or fewer than two columns vary); ``influence`` (n_columns, n_draws, n_outputs) each draw's share
     of each value's error, so that ``cov(phi_j, phi_k) = sum_d influence[j, d] influence[k, d]``."""
 
-    values: np.ndarray
-    std_errors: np.ndarray
-    base_values: np.ndarray
-    outputs: np.ndarray
+    values: Floats
+    std_errors: Floats
+    base_values: Floats
+    outputs: Floats
     nsamples: int
-    relative_error: np.ndarray
+    relative_error: Floats
     exact: bool
-    influence: np.ndarray
+    influence: Floats
     rounds: int  # model calls made (rounds that brought coalitions not evaluated before)
 
 
-def sum_std_error(influence: np.ndarray, columns: np.ndarray, output: int) -> float:
+def sum_std_error(influence: Floats, columns: Indices, output: int) -> float:
     """The standard error of the sum of the values of ``columns`` for one output, covariances included."""
     if influence.shape[1] == 0 or len(columns) == 0:
         return 0.0
     return float(np.sqrt(np.sum(influence[columns, :, output].sum(axis=0) ** 2)))
 
 
-def relative_error(values: np.ndarray, std_errors: np.ndarray) -> np.ndarray:
+def relative_error(values: Floats, std_errors: Floats) -> Floats:
     """Mean standard error over mean |value| per output (0 where every value is 0)."""
     size = np.abs(values).mean(axis=0)
     return np.where(size > 0, std_errors.mean(axis=0) / np.where(size > 0, size, 1.0), 0.0)
@@ -71,7 +72,13 @@ class KernelShap:
     ``dtype``: of the synthetic rows ``f`` gets; float32 when ``f`` takes float32 anyway (a model on plain numeric
     columns), which halves their memory and skips a conversion."""
 
-    def __init__(self, f: BatchFunction, background: np.ndarray, weights: np.ndarray, dtype: type = np.float64):
+    def __init__(
+        self,
+        f: BatchFunction,
+        background: ArrayLike,
+        weights: ArrayLike,
+        dtype: type[np.floating[Any]] = np.float64,
+    ) -> None:
         self.f = f
         self.dtype = dtype
         self.background = np.asarray(background, dtype=np.float64)
@@ -80,12 +87,12 @@ class KernelShap:
         outputs = np.asarray(f(self.background.astype(dtype)), dtype=np.float64).reshape(len(w), -1)
         self.base_values = self.weights @ outputs
 
-    def varying(self, x: np.ndarray) -> np.ndarray:
+    def varying(self, x: Floats) -> Indices:
         """Indices of the columns where ``x`` differs from some background row."""
         same = np.isclose(x[None, :], self.background, equal_nan=True).all(axis=0)
         return np.flatnonzero(~same)
 
-    def coalition_values(self, x: np.ndarray, varying: np.ndarray, masks: np.ndarray, with_x: bool) -> np.ndarray:
+    def coalition_values(self, x: Floats, varying: Indices, masks: Masks, with_x: bool) -> Floats:
         """E_background[f] of each coalition (n, D), in one model call per ``MAX_CELLS_PER_CALL``; ``with_x``:
         f(x) as one more row at the end."""
         n, b, width = len(masks), len(self.background), len(x)
@@ -111,7 +118,7 @@ class KernelShap:
         return np.concatenate(values)
 
     def explain(
-        self, x: np.ndarray, *, budget: int, target_error: float | None = None, seed: int = 0
+        self, x: ArrayLike, *, budget: int, target_error: float | None = None, seed: int = 0
     ) -> KernelShapResult:
         """The attributions of one row ``x`` (F,) from at most ``budget`` distinct coalitions, fewer once the
         estimated relative error of every output is ``target_error`` (None or 0: spend the budget)."""

@@ -34,20 +34,21 @@ All draws come from one generator seeded by ``seed``: the same row and seed give
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from litelens.build.bundle.schema import CATEGORICAL, DATE, UNKNOWN, Schema
 from litelens.build.bundle.values import days_to_iso
+from litelens.explain.arrays import BatchFunction, Floats
 from litelens.explain.lime_sampling import KEEP_SHARE, BinSampler, ContinuousSampler, Neighbourhood
 from litelens.explain.shap_method import LOG_ODDS, PROBABILITY, log_odds
 
 __all__ = ["KEEP_SHARE", "LimeExplanation", "LimeMethod", "LimeResult", "weighted_ridge"]
 
-BatchPredict = Callable[[np.ndarray], np.ndarray]
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
 CONTINUOUS = "continuous"
@@ -76,7 +77,7 @@ class LimeResult:
     score: float
     local_prediction: float
     model_prediction: float
-    values: np.ndarray = field(compare=False)  # equal fits have equal weights: compared through them
+    values: Floats = field(compare=False)  # equal fits have equal weights: compared through them
     rest: float | None = None
     spread: float = 0.0  # weighted std of the model's output over the neighbourhood
 
@@ -97,8 +98,8 @@ class LimeExplanation:
 
 
 def weighted_ridge(
-    features: np.ndarray, targets: np.ndarray, weights: np.ndarray, alpha: float = RIDGE_ALPHA
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    features: Floats, targets: Floats, weights: ArrayLike, alpha: float = RIDGE_ALPHA
+) -> tuple[Floats, Floats, Floats, Floats]:
     """sklearn's ``Ridge(alpha).fit(features, y, sample_weight=weights)`` for every column y of ``targets``
     (n, T) at once: (intercepts (T,), coefficients (F, T), weighted R^2 (T,) as ``Ridge.score`` gives it,
     weighted std of each target (T,)). Centred by the weighted means, then one Cholesky solve."""
@@ -123,9 +124,9 @@ class LimeMethod:
 
     def __init__(
         self,
-        predict: BatchPredict,
+        predict: BatchFunction,
         training_data_stats: Mapping[str, Mapping[int, Any]],
-        background: np.ndarray,
+        background: ArrayLike,
         feature_names: Sequence[str],
         *,
         mode: str,
@@ -156,7 +157,8 @@ class LimeMethod:
         self._sampler = BinSampler(self._explainer)
         self._continuous = ContinuousSampler(stats, self.schema, self._sampler)
         self._bin_names = _bin_names(self.schema, self._explainer.discretizer)
-        self._widths = {mode: width * np.sqrt(len(self.feature_names)) for mode, width in KERNEL_WIDTHS.items()}
+        root_f = np.sqrt(len(self.feature_names))
+        self._widths: dict[str, float] = {mode: width * root_f for mode, width in KERNEL_WIDTHS.items()}
 
     def output_space(self, sampling: str) -> str:
         """What the surrogate explains: a regression model's value; a classifier's log-odds (continuous)
@@ -165,7 +167,7 @@ class LimeMethod:
             return VALUE
         return LOG_ODDS if sampling == CONTINUOUS else PROBABILITY
 
-    def conditions(self, x: np.ndarray, sampling: str = DISCRETIZED) -> list[str]:
+    def conditions(self, x: ArrayLike, sampling: str = DISCRETIZED) -> list[str]:
         """The instance's value of each column as a condition a person reads. Discretized: its bin
         (``income <= 52000.00``, ``2021-03-01 < signup <= 2022-06-30``); continuous: its value
         (``income = 52000``, ``signup = 2021-03-01``). Both: its level (``applicant_type = self-employed``,
@@ -186,7 +188,7 @@ class LimeMethod:
             out.append(f"{name} is missing" if text is None else f"{name} = {text}")
         return out
 
-    def neighbourhood(self, x: np.ndarray, num_samples: int, seed: int, sampling: str = CONTINUOUS) -> Neighbourhood:
+    def neighbourhood(self, x: ArrayLike, num_samples: int, seed: int, sampling: str = CONTINUOUS) -> Neighbourhood:
         """The samples around ``x`` (row 0 is x itself): their interpretable features, their column-space
         values, their distances to x."""
         x = np.asarray(x, dtype=np.float64)
@@ -197,18 +199,18 @@ class LimeMethod:
         indicators, values = self._sampler.sample(x, num_samples, np.random.RandomState(seed))
         return Neighbourhood(indicators, values, np.sqrt(np.square(indicators - indicators[0]).sum(axis=1)))
 
-    def kernel_weights(self, distances: np.ndarray, sampling: str = CONTINUOUS) -> np.ndarray:
+    def kernel_weights(self, distances: Floats, sampling: str = CONTINUOUS) -> Floats:
         """lime's sample weights: sqrt(exp(-d^2 / width^2)), width = ``KERNEL_WIDTHS[sampling]`` sqrt(F)."""
         return np.sqrt(np.exp(-np.square(distances) / self._widths[sampling] ** 2))
 
-    def targets(self, outputs: np.ndarray, labels: Sequence[int], sampling: str) -> np.ndarray:
+    def targets(self, outputs: ArrayLike, labels: Sequence[int], sampling: str) -> Floats:
         """The explained outputs (n, len(labels)) in the surrogate's output space."""
         chosen = np.asarray(outputs, dtype=np.float64)[:, list(labels)]
         return log_odds(chosen) if self.output_space(sampling) == LOG_ODDS else chosen
 
     def explain(
         self,
-        x: np.ndarray,
+        x: ArrayLike,
         outputs: Sequence[int],
         *,
         num_samples: int = 5000,
@@ -281,4 +283,5 @@ def _level_text(schema: Schema, j: int, code: float) -> str | None:
     column = schema.columns[j]
     if not (code == UNKNOWN or (float(code).is_integer() and 0 <= code <= column.missing_code)):
         code = UNKNOWN  # not a code of this column: the model sees it as an unseen level
-    return schema.display(j, code)
+    level: str | None = schema.display(j, code)  # a categorical column displays its level, or None
+    return level

@@ -24,13 +24,15 @@ row; the caller runs the model on the column-space values.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from litelens.build.bundle.schema import CATEGORICAL, Schema
+from litelens.explain.arrays import Floats, Indices
 
 # The share of samples that keep a value training never draws (missing, unseen level): half, so the
 # "is the instance's value" indicator is balanced and its ridge weight is as well determined as it gets.
@@ -56,7 +58,7 @@ class BinSampler:
         n_features = len(explainer.feature_names)
         n_bins = max(len(explainer.feature_values[j]) for j in range(n_features))
         self.discretizer = discretizer
-        self.n_bins = np.array([len(explainer.feature_values[j]) for j in range(n_features)])
+        self.n_bins: NDArray[np.int64] = np.array([len(explainer.feature_values[j]) for j in range(n_features)])
         self.values = np.zeros((n_features, n_bins), dtype=np.int64)
         self.cumulative = np.full((n_features, n_bins), np.inf)
         stat = {key: np.zeros((n_features, n_bins)) for key in ("means", "stds", "mins", "maxs")}
@@ -85,7 +87,7 @@ class BinSampler:
         self.fallback = np.clip(self.mean, self.low, self.high)
         self._offsets = np.arange(n_features) * n_bins
 
-    def own(self, x: np.ndarray) -> np.ndarray:
+    def own(self, x: Floats) -> NDArray[np.int64]:
         """Per feature the instance's bin (or level code); ``NO_BIN`` for a value training never draws
         (a missing number or date, an unseen level)."""
         own = np.full(len(self._offsets), NO_BIN, dtype=np.int64)
@@ -97,7 +99,7 @@ class BinSampler:
                 own[j] = int(x[j])
         return own
 
-    def _bin_index(self, u: np.ndarray) -> np.ndarray:
+    def _bin_index(self, u: Floats) -> NDArray[np.int64]:
         """Inverse CDF: per sample and feature, the index of the drawn bin."""
         if self.cumulative.shape[1] <= _VECTORIZED_BINS:  # count the thresholds u passed, all features at once
             index = np.zeros(u.shape, dtype=np.int64)
@@ -109,7 +111,7 @@ class BinSampler:
                 index[:, j] = np.searchsorted(self.cumulative[j, : nb - 1], u[:, j], side="right")
         return np.minimum(index, self.n_bins - 1)  # a cumulative sum that ends just below 1
 
-    def training_values(self, columns: Sequence[int], u_bin: np.ndarray, u_value: np.ndarray) -> np.ndarray:
+    def training_values(self, columns: Indices, u_bin: Floats, u_value: Floats) -> Floats:
         """Values (n, len(columns)) the training distribution draws for ``columns``, from uniforms of that
         shape: a bin (or level) by training frequency, then a value by the bin's truncated normal."""
         from scipy.special import ndtri
@@ -124,9 +126,7 @@ class BinSampler:
             out[:, c] = np.where(self.degenerate[j, index], self.fallback[j, index], values)
         return out
 
-    def sample(
-        self, x: np.ndarray, num_samples: int, random_state: np.random.RandomState
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def sample(self, x: Floats, num_samples: int, random_state: np.random.RandomState) -> tuple[Floats, Floats]:
         """(in-bin indicators (n, F) with row 0 all ones, feature values (n, F) with row 0 = x)."""
         from scipy.special import ndtri
 
@@ -158,7 +158,7 @@ def training_moments(stats: Mapping[str, Mapping[int, Any]], j: int) -> tuple[fl
     means = np.asarray(stats["means"][j], dtype=np.float64)[bins]
     stds = np.asarray(stats["stds"][j], dtype=np.float64)[bins]
     mean = float(share @ means)
-    return mean, float(np.sqrt(max(share @ (stds**2 + (means - mean) ** 2), 0.0)))
+    return mean, float(np.sqrt(max(float(share @ (stds**2 + (means - mean) ** 2)), 0.0)))
 
 
 @dataclass(frozen=True)
@@ -166,9 +166,9 @@ class Neighbourhood:
     """Samples around a row: ``features`` (n, F) the interpretable features (row 0: the row's),
     ``values`` (n, F) the column-space rows the model gets (row 0: the row), ``distances`` (n,) to it."""
 
-    features: np.ndarray
-    values: np.ndarray
-    distances: np.ndarray
+    features: Floats
+    values: Floats
+    distances: Floats
 
 
 class ContinuousSampler:
@@ -196,7 +196,7 @@ class ContinuousSampler:
             for j in np.flatnonzero(self.categorical).tolist()
         }  # fmt: skip
 
-    def sample(self, x: np.ndarray, num_samples: int, rng: np.random.Generator) -> Neighbourhood:
+    def sample(self, x: Floats, num_samples: int, rng: np.random.Generator) -> Neighbourhood:
         x = np.asarray(x, dtype=np.float64)
         radius = rng.random((num_samples, 1))
         radius[0] = 0.0

@@ -26,7 +26,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from litelens.explain.arrays import Floats
 from litelens.explain.shap_method import LOG_ODDS, PROBABILITY
 
 DEFAULT_TOP_K = 5
@@ -36,11 +38,11 @@ W_LIME_POOR_FIT = "lime_poor_fit"
 W_LIME_NOT_LOCAL = "lime_not_local"
 
 
-def additivity_gap(values: np.ndarray, base_value: float, output: float) -> float:
+def additivity_gap(values: Floats, base_value: float, output: float) -> float:
     return float(abs(float(np.sum(values, dtype=np.float64)) + float(base_value) - float(output)))
 
 
-def top_k(attributions: np.ndarray, k: int) -> list[int]:
+def top_k(attributions: Floats, k: int) -> list[int]:
     """Indices of the k largest |attributions|, largest first; ties broken by feature order."""
     order = np.lexsort((np.arange(len(attributions)), -np.abs(attributions)))
     return [int(j) for j in order[:k] if attributions[j] != 0]
@@ -50,7 +52,7 @@ def _finite_or_none(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def rank_correlations(a: np.ndarray, b: np.ndarray) -> tuple[float | None, float | None]:
+def rank_correlations(a: ArrayLike, b: ArrayLike) -> tuple[float | None, float | None]:
     """(Spearman rho, Kendall tau-b) of a and b; None where undefined (a constant vector)."""
     from scipy import stats
 
@@ -62,7 +64,7 @@ def rank_correlations(a: np.ndarray, b: np.ndarray) -> tuple[float | None, float
     return _finite_or_none(rho), _finite_or_none(tau)
 
 
-def agreement(shap_values: np.ndarray, lime_values: np.ndarray, feature_names: Sequence[str], k: int) -> dict[str, Any]:
+def agreement(shap_values: ArrayLike, lime_values: ArrayLike, feature_names: Sequence[str], k: int) -> dict[str, Any]:
     """Top-k overlap of SHAP values (F,) and LIME weights (F,), and their rank correlations over the
     union of the two top-k sets."""
     n = len(feature_names)

@@ -17,13 +17,16 @@ selected row (``None`` for the others).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
+from litelens.build.bundle import Bundle, BundleCard
 from litelens.explain import quality
+from litelens.explain.arrays import BatchFunction, Floats, Indices, Rows
 from litelens.explain.errors import NonFiniteOutput, Stopped
 from litelens.explain.lime_method import CLASSIFICATION, CONTINUOUS, REGRESSION, LimeExplanation, LimeMethod
 from litelens.explain.shap_method import DEFAULT_TARGET_ERROR, LOG_ODDS, PROBABILITY, ShapMethod, ShapResult
@@ -49,10 +52,30 @@ class ExplainOptions:
     target_error: float | None = DEFAULT_TARGET_ERROR  # SHAP stops sampling here; None: spend nsamples
 
 
+class LoadedModel(Protocol):
+    """What ``Explanations.from_model`` reads of a loaded model: ``functions.common.model.Model``, which
+    this library does not import (the functions import it)."""
+
+    @property
+    def bundle(self) -> Bundle: ...
+
+    @property
+    def card(self) -> BundleCard: ...
+
+    def predict_batch(self, X: Rows) -> NDArray[np.floating[Any]]: ...
+
+
 class Explanations:
     """SHAP and LIME over column-space rows of ``card.columns`` for a model's ``predict_batch(X)``."""
 
-    def __init__(self, card: Any, predict_batch: Any, background: np.ndarray, weights: np.ndarray, lime_stats: dict):
+    def __init__(
+        self,
+        card: BundleCard,
+        predict_batch: BatchFunction,
+        background: Floats,
+        weights: Floats,
+        lime_stats: Mapping[str, Mapping[int, Any]],
+    ) -> None:
         self.card = card
         self.schema = card.columns
         self.features = self.schema.names  # what every attribution is keyed by: the original columns
@@ -82,13 +105,13 @@ class Explanations:
         )
 
     @classmethod
-    def from_model(cls, model: Any) -> Explanations:
+    def from_model(cls, model: LoadedModel) -> Explanations:
         """Explainers for a loaded ``functions.common.model.Model``: its card's schema, its bundle's background
         (real training rows in column space, weighted) and per-column LIME stats."""
         background, weights = model.bundle.shap_background()
         return cls(model.card, model.predict_batch, background, weights, model.bundle.lime_stats())
 
-    def _outputs(self, Z: np.ndarray) -> np.ndarray:
+    def _outputs(self, Z: Rows) -> Floats:
         """The model on the explainers' column-space samples; NonFiniteOutput when it overflows on one."""
         X = Z if self._encode is None else self._encode(Z)
         outputs = np.asarray(self._predict_batch(X), dtype=np.float64)
@@ -99,24 +122,25 @@ class Explanations:
             )
         return outputs
 
-    def columns(self, Z: np.ndarray) -> np.ndarray:
+    def columns(self, Z: Rows) -> Floats:
         """The explained outputs (n, columns) of column-space rows as float64: class probabilities, or the value."""
         return self.columns_from_outputs(self._outputs(Z))
 
-    def columns_from_outputs(self, outputs: np.ndarray) -> np.ndarray:
+    def columns_from_outputs(self, outputs: ArrayLike) -> Floats:
         """``columns`` from the model's own outputs (binary: P(classes[1]) -> both classes' probabilities)."""
         out = np.asarray(outputs, dtype=np.float64)
         if self.card.task == "binary":
-            return np.column_stack([1.0 - out[:, 0], out[:, 0]])
+            both: Floats = np.column_stack([1.0 - out[:, 0], out[:, 0]])
+            return both
         return out
 
-    def _positive(self, Z: np.ndarray) -> np.ndarray:
+    def _positive(self, Z: Rows) -> Floats:
         return self._outputs(Z)
 
     def output_names(self) -> list[str]:
         return list(self.card.classes) if self.card.classes else [self.card.target]
 
-    def predicted_column(self, columns: np.ndarray) -> np.ndarray:
+    def predicted_column(self, columns: Floats) -> Indices:
         """The predicted class's column per row, as the predict response labels it (binary: p >= the card's
         decision threshold, 0.5 unless the build set one)."""
         if self.card.task == "binary":
@@ -128,20 +152,21 @@ class Explanations:
     def _targets(self, options: ExplainOptions, predicted: int) -> list[int]:
         if self.card.task == "regression":
             return [0]
+        classes = self.output_names()  # a classifier's: its card's classes
         if options.target_class == ALL_CLASSES:
-            return list(range(len(self.card.classes)))
+            return list(range(len(classes)))
         if options.target_class is not None:
-            return [self.card.classes.index(options.target_class)]
+            return [classes.index(options.target_class)]
         return [int(predicted)]
 
     def explain(
         self,
-        Z: np.ndarray,
-        columns: np.ndarray,
+        Z: Floats,
+        columns: Floats,
         rows: Sequence[int],
         options: ExplainOptions,
         stop: Callable[[], bool] | None = None,
-    ) -> list:
+    ) -> list[dict[str, Any] | None]:
         """One explanation per column-space row of ``Z`` (n, n_columns; for plain numeric columns the model's
         inputs themselves): rows in ``rows`` explained, the others None. ``columns``: the explained outputs
         of every row (``columns_from_outputs`` of the model's outputs), which pick each row's predicted class.
@@ -154,7 +179,7 @@ class Explanations:
             out[i] = self.explain_row(Z[i], self._targets(options, predicted[i]), options)
         return out
 
-    def explain_row(self, x: np.ndarray, targets: list[int], options: ExplainOptions) -> dict[str, Any]:
+    def explain_row(self, x: Floats, targets: list[int], options: ExplainOptions) -> dict[str, Any]:
         """The explanation of one column-space row ``x`` (n_columns,) for output columns ``targets``."""
         shap_result = lime_result = None
         if "shap" in options.explainers:
@@ -249,7 +274,7 @@ class Explanations:
         }
         return fields
 
-    def _shap_for(self, result: ShapResult, t: int, space: str) -> tuple[np.ndarray, float, float]:
+    def _shap_for(self, result: ShapResult, t: int, space: str) -> tuple[Floats, float, float]:
         """(values, base, output) of output column ``t``; binary classes[0] mirrors the explained P(classes[1])."""
         if self.card.task != "binary":
             return result.values[:, t], float(result.base_values[t]), float(result.outputs[t])

@@ -30,11 +30,14 @@ the textbook ``shap.KernelExplainer`` call, and why:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from litelens.explain.arrays import BatchFunction, Floats, Rows
 from litelens.explain.kernel_shap import KernelShap, sum_std_error
 
 PROBABILITY = "probability"
@@ -54,10 +57,8 @@ DEFAULT_TARGET_ERROR = 0.03
 EXACT_BUDGET = 2**13 - 2
 BUDGET_PER_COLUMN = 56
 
-BatchPredict = Callable[[np.ndarray], np.ndarray]
 
-
-def log_odds(p: np.ndarray) -> np.ndarray:
+def log_odds(p: ArrayLike) -> Floats:
     p = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS)
     return np.log(p) - np.log1p(-p)
 
@@ -65,8 +66,8 @@ def log_odds(p: np.ndarray) -> np.ndarray:
 def default_nsamples(n_features: int) -> int:
     """The default budget of distinct coalitions for ``n_features`` columns: every coalition up to 13 columns
     (exact), else ``BUDGET_PER_COLUMN`` per column and at least shap's "auto" (2 F + 2048)."""
-    if n_features < 14 and 2**n_features - 2 <= EXACT_BUDGET:
-        return max(2**n_features - 2, 1)
+    if n_features < 14 and (1 << n_features) - 2 <= EXACT_BUDGET:  # 2^F - 2 coalitions
+        return max((1 << n_features) - 2, 1)
     return max(2 * n_features + 2048, BUDGET_PER_COLUMN * n_features)
 
 
@@ -76,15 +77,15 @@ class ShapResult:
     ``outputs`` and ``relative_error`` (n_outputs,); ``nsamples`` distinct coalitions evaluated; ``exact`` when
     they were every coalition; ``target_error`` the error sampling was asked to stop at."""
 
-    values: np.ndarray
-    base_values: np.ndarray
-    outputs: np.ndarray
+    values: Floats
+    base_values: Floats
+    outputs: Floats
     nsamples: int
-    std_errors: np.ndarray
-    relative_error: np.ndarray
+    std_errors: Floats
+    relative_error: Floats
     exact: bool
     target_error: float | None
-    influence: np.ndarray  # (n_features, n_draws, n_outputs): kernel_shap.KernelShapResult's
+    influence: Floats  # (n_features, n_draws, n_outputs): kernel_shap.KernelShapResult's
 
     def sum_std_error(self, columns: Sequence[int], output: int) -> float:
         """The standard error of the sum of the values of ``columns`` (covariances included) for one output."""
@@ -96,13 +97,13 @@ class ShapMethod:
 
     def __init__(
         self,
-        predict: BatchPredict,
-        background: np.ndarray,
-        weights: np.ndarray,
+        predict: BatchFunction,
+        background: ArrayLike,
+        weights: ArrayLike,
         feature_names: Sequence[str],
         *,
         output_space: str = PROBABILITY,
-        row_dtype: type = np.float64,
+        row_dtype: type[np.floating[Any]] = np.float64,
     ) -> None:
         """``row_dtype``: of the column-space rows ``predict`` gets (float32 when it takes float32 anyway)."""
         if output_space not in OUTPUT_SPACES:
@@ -117,20 +118,20 @@ class ShapMethod:
         f = self._log_odds_output if output_space == LOG_ODDS else self._output
         self._estimator = KernelShap(f, background, weights, dtype=row_dtype)
 
-    def _output(self, X: np.ndarray) -> np.ndarray:
+    def _output(self, X: Rows) -> Floats:
         return np.asarray(self._predict(X), dtype=np.float64)
 
-    def _log_odds_output(self, X: np.ndarray) -> np.ndarray:
+    def _log_odds_output(self, X: Rows) -> Floats:
         return log_odds(self._predict(X))
 
     @property
-    def base_values(self) -> np.ndarray:
+    def base_values(self) -> Floats:
         """E_background[f] (weighted), (n_outputs,)."""
         return self._estimator.base_values
 
     def explain(
         self,
-        x: np.ndarray,
+        x: ArrayLike,
         *,
         nsamples: int | None = None,
         target_error: float | None = DEFAULT_TARGET_ERROR,

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -51,8 +51,8 @@ def _construct_intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.No
         value: Any = loader.construct_scalar(node)
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
+    else:  # the only other kind of node yaml composes
+        value = loader.construct_mapping(cast(yaml.MappingNode, node), deep=True)
     if tag_suffix == "Ref":
         return {"Ref": value}
     if tag_suffix == "Condition":

@@ -198,11 +198,11 @@ def run(args: argparse.Namespace) -> int:
     work.mkdir(parents=True, exist_ok=True)
     out = work / "bundle"
     if args.source == "arrays":
-        code = (
+        child_code = (
             "from litelens.infra.bench.build import _arrays_child; "
             f"_arrays_child({args.rows}, {args.seed}, {str(out)!r}, {args.epochs!r})"
         )
-        command = [sys.executable, "-c", code]
+        command = [sys.executable, "-c", child_code]
     else:
         started = time.perf_counter()
         numbers, codes, y = make_columns(args.rows, args.seed)

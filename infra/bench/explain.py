@@ -199,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
 
     app = load_app(EXPLAIN_APP, {constants.MODEL_URI: str(bundle), constants.LOG_LEVEL: "ERROR"})
     # quiet the per-request log line while timing
-    app.log.info = app.log.metrics = lambda *a, **k: None  # type: ignore[method-assign]
+    app.log.info = app.log.metrics = lambda *a, **k: None
 
     results: dict[str, list[float]] = {}
 
@@ -293,6 +293,7 @@ def run(args: argparse.Namespace) -> int:
     lime_locality = {}
     if args.lime_rows:
         log(f"LIME locality: {args.lime_rows} rows per model, continuous and discretized")
+        assert narrow is not None  # built above
         lime_locality = {
             f"{n} features": lime_figures(b, args.lime_rows) for n, b in ((ACCURACY_FEATURES, narrow), (100, bundle))
         }
@@ -302,6 +303,7 @@ def run(args: argparse.Namespace) -> int:
         log("SHAP accuracy: the 100-feature bundle and a 30-feature model, against a reference")
         accuracy.append(shap_accuracy.accuracy_report(bundle, X_test[: shap_accuracy.ROWS], log))
         rows = X_test[: shap_accuracy.ROWS, :ACCURACY_FEATURES]
+        assert narrow is not None  # built above
         accuracy.append(shap_accuracy.accuracy_report(narrow, rows, log))
 
     # --- report ---

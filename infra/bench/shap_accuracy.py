@@ -45,9 +45,10 @@ def _spearman(values: np.ndarray, reference: np.ndarray) -> float:
     return float(stats.spearmanr(values, reference).statistic)
 
 
-def _measure(explain: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, refs: list[np.ndarray]) -> dict[str, Any]:
+def _measure(explain: Callable[..., np.ndarray], rows: np.ndarray, refs: list[np.ndarray]) -> dict[str, Any]:
     """Error, Spearman, warm p50 seconds and p50 CPU seconds of ``explain(x) -> values (F,)`` over ``rows`` (CPU
-    time: what the call costs on a machine it does not share; wall time on a loaded one is longer)."""
+    time: what the call costs on a machine it does not share; wall time on a loaded one is longer). (``...``: for
+    the lambdas that bind a loop variable as a default, which mypy cannot type against one argument.)"""
     explain(rows[0])  # warm
     times, cpu, errors, rhos = [], [], [], []
     for x, ref in zip(rows, refs, strict=True):

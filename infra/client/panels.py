@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from litelens.infra.client.api import PlotError
 
@@ -108,7 +108,7 @@ def signed(value: float) -> str:
     return ("+" if value > 0 else "") + number(value)
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -128,6 +128,7 @@ def _label(column: str, values: Mapping[str, Any]) -> str:
 
 def _targets(explanation: Mapping[str, Any], class_name: str | None) -> list[tuple[str | None, Mapping[str, Any]]]:
     """(class, fields) of every explained target, in the answer's order; ``class_name`` keeps one."""
+    found: list[tuple[str | None, Mapping[str, Any]]]
     if isinstance(explanation.get("classes"), Mapping):
         found = [(str(k), v) for k, v in explanation["classes"].items() if isinstance(v, Mapping)]
     else:
@@ -270,8 +271,8 @@ def picture(
     values = row_values(instances[index], columns) if instances and index < len(instances) else {}
     panels = []
     for target, fields in _targets(explanations[index], class_name):
-        shap = fields.get("shap") if isinstance(fields.get("shap"), Mapping) else {}
-        lime = fields.get("lime") if isinstance(fields.get("lime"), Mapping) else {}
+        shap = fields["shap"] if isinstance(fields.get("shap"), Mapping) else {}
+        lime = fields["lime"] if isinstance(fields.get("lime"), Mapping) else {}
         drawn = Panel(target, waterfall(shap, values, top_k), lime_bars(lime), quality_lines(fields),
                       _warning_texts(fields.get("warnings")))  # fmt: skip
         panels.append(drawn)

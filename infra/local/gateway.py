@@ -166,12 +166,14 @@ class LocalGateway:
         )
         try:
             result = self.functions[route.function].invoke(event, request_id)
-            status, response_headers, payload = _proxy_response(result)
+            status, response_headers, response_body = _proxy_response(result)
         except FunctionInvokeError as exc:
             # What API Gateway answers when the Lambda integration fails.
             log.error("%s %s -> 502: %s: %s", method, path, exc.error_type, exc)
             return _json_answer(HTTPStatus.BAD_GATEWAY, {"message": "Internal server error"}, function=route.function)
-        return ProxyResponse(status, [*response_headers, ("x-amzn-RequestId", request_id)], payload, route.function)
+        return ProxyResponse(
+            status, [*response_headers, ("x-amzn-RequestId", request_id)], response_body, route.function
+        )
 
     def proxy_event(
         self,

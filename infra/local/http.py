@@ -159,20 +159,25 @@ class FramedRequestHandler(BaseHTTPRequestHandler):
         codings = self.headers.get_all("Transfer-Encoding")
         if codings:
             if ",".join(codings).strip().lower() != "chunked":  # RFC 9112 6.3: 400 unless chunked is last
-                return self._refuse(f"Transfer-Encoding {', '.join(codings)!r} is not supported (only chunked)")
+                self._refuse(f"Transfer-Encoding {', '.join(codings)!r} is not supported (only chunked)")
+                return None
             return self._read_chunked()
         values = {value.strip() for value in self.headers.get_all("Content-Length") or []}
         if len(values) > 1:
-            return self._refuse(f"conflicting Content-Length headers {sorted(values)}")
+            self._refuse(f"conflicting Content-Length headers {sorted(values)}")
+            return None
         raw = values.pop() if values else "0"
         if not _DIGITS.fullmatch(raw):
-            return self._refuse(f"Content-Length {raw!r} is not a byte count")
+            self._refuse(f"Content-Length {raw!r} is not a byte count")
+            return None
         digits = raw.lstrip("0") or "0"
         if len(digits) > _MAX_LENGTH_DIGITS:
-            return self._too_large(None)
+            self._too_large(None)
+            return None
         length = int(digits)
         if length > PAYLOAD_LIMIT_BYTES:
-            return self._too_large(length)
+            self._too_large(length)
+            return None
         return self.rfile.read(length) if length > 0 else b""
 
     def _read_chunked(self) -> bytes | None:
@@ -184,38 +189,41 @@ class FramedRequestHandler(BaseHTTPRequestHandler):
             line = self.rfile.readline(1024)
             size_text = line.split(b";", 1)[0].strip()
             if not line.endswith(b"\n") or not _HEX.fullmatch(size_text):
-                return self._refuse(f"malformed chunk size line {line[:40]!r}")
+                self._refuse(f"malformed chunk size line {line[:40]!r}")
+                return None
             size = int(size_text, 16)
             if size == 0:
                 break
             total += size
             if total > PAYLOAD_LIMIT_BYTES:
-                return self._too_large(total)
+                self._too_large(total)
+                return None
             data = self.rfile.read(size)
             if len(data) != size or self.rfile.readline(3) not in (b"\r\n", b"\n"):
-                return self._refuse("chunk data does not match its size")
+                self._refuse("chunk data does not match its size")
+                return None
             chunks.append(data)
         for _ in range(100):  # trailers (ignored), up to the blank line that ends the message
             line = self.rfile.readline(8192)
             if not line.endswith(b"\n"):  # a cut line would leave its rest on the connection
-                return self._refuse("trailer line too long, or the body ends before its last blank line")
+                self._refuse("trailer line too long, or the body ends before its last blank line")
+                return None
             if line in (b"\r\n", b"\n"):
                 return b"".join(chunks)
-        return self._refuse("too many trailer lines")
+        self._refuse("too many trailer lines")
+        return None
 
     def _refuse(self, message: str) -> None:
         """Answer 400 in the server's own error shape and close the connection."""
         self.close_connection = True
         self._reject_bad_request(message)
         self._linger()
-        return None
 
     def _too_large(self, length: int | None) -> None:
         """Answer 413 (``length`` None: too large to say) and close the connection."""
         self.close_connection = True
         self._reject_too_large(length)
         self._linger()
-        return None
 
     def _linger(self) -> None:
         """Close our side gracefully and read (and drop) what the client is still sending, briefly.
