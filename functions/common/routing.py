@@ -1,12 +1,12 @@
-"""Dispatch: one route table per function, client errors -> 4xx, surprises -> 500, one log line each.
+"""Dispatch: one route table per function, HTTP errors -> their status, surprises -> 500, one log line each.
 
 ``Router(routes, direct_route=..., logger=..., settings=..., client_errors=...).handle(event, context)``
 is everything a ``lambda_handler`` does: decode the event (``events``), call the route, encode the
 answer. ``routes`` maps ``(METHOD, "/path")`` to ``fn(request: events.Request) -> payload`` (a
 JSON-able object answered with 200); a path may hold API Gateway's path parameters (``{name}`` one
 segment, ``{name+}`` the rest: ``route_pattern``), handed to the route as ``request.path_parameters``;
-a route raises ``errors.ClientError`` for a client mistake,
-and ``client_errors`` maps a library's own exception types to ``(status, code)`` (the explain
+a route raises an ``errors.HttpError`` (``ClientError`` for a client mistake, ``ServerError``), and
+``client_errors`` maps a library's own exception types to ``(status, code)`` (the explain
 library's errors know nothing of HTTP). A path starting with one of ``protocol_paths`` answers its
 4xx as the Open Inference Protocol (and KServe V1) say, ``{"error": "message"}``, body decoding's
 included; the log line keeps the code. Unknown path -> 404 ``not_found``; known path, other
@@ -35,6 +35,7 @@ from litelens.functions.common.errors import (
     E_METHOD_NOT_ALLOWED,
     E_NOT_FOUND,
     ClientError,
+    HttpError,
     error_payload,
     protocol_error_payload,
 )
@@ -131,7 +132,7 @@ class Router:
                 return ClientError(status, code, str(exc))
         return None
 
-    def _client_payload(self, exc: ClientError, request: events.Request | None, event: Any) -> dict[str, Any]:
+    def _client_payload(self, exc: HttpError, request: events.Request | None, event: Any) -> dict[str, Any]:
         path = request.path if request is not None else events.event_path(event)
         if self.protocol_paths and path.startswith(self.protocol_paths):
             return protocol_error_payload(exc.message)
@@ -153,7 +154,7 @@ class Router:
             request.context = context
             request_id = request_id or request.request_id
             status, payload = 200, self._match(request)(request)
-        except ClientError as exc:
+        except HttpError as exc:
             status, extra_headers, error_code = exc.status, exc.headers, exc.code
             payload = self._client_payload(exc, request, event)
         except Exception as exc:
