@@ -55,7 +55,6 @@ from litelens.functions.common.errors import (
 )
 from litelens.functions.common.settings import Settings
 
-REQUEST_FIELDS = ("instances", "inputs", "parameters")  # the top-level keys of an explain request
 AUTO = "auto"  # parameters.nsamples: shap's own word for its default (here shap_method.default_nsamples)
 MIN_LIME_NUM_SAMPLES = 100
 MAX_SEED = 2**32 - 1

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from litelens.functions.common.instances import REQUEST_FIELDS
 from litelens.infra.client.api import (
     ApiError,
     LitelensClient,
@@ -31,7 +32,7 @@ EXIT_USAGE = 2
 EXIT_SERVICE = 1
 DEFAULT_URL = "http://127.0.0.1:3000"
 # what the command reads from a request file; explain_if is moved into parameters (explain) or dropped
-KNOWN_REQUEST_KEYS = frozenset({"instances", "inputs", "parameters", "explain_if"})
+KNOWN_REQUEST_KEYS = frozenset({*REQUEST_FIELDS, "explain_if"})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
