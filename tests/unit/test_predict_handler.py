@@ -425,6 +425,17 @@ def test_one_emf_log_line_per_request_with_request_id_rows_latency_cold_start(
     assert all(m["Name"] in first for m in directive["Metrics"])  # EMF: each metric's value is a top-level key
 
 
+def test_an_error_after_the_batch_was_read_still_counts_its_rows(app, load_event, lambda_context, capsys, monkeypatch):
+    # GIVEN a model whose output is not finite: the rows are read, then the request is refused
+    real = app.MODEL.predict_batch
+    monkeypatch.setattr(app.MODEL, "predict_batch", lambda X: np.full_like(real(X), np.nan))
+    capsys.readouterr()
+    app.lambda_handler(load_event("predict_rest_v1", body=json.dumps({"instances": ROWS * 3})), lambda_context)
+    # THEN the log line counts the rows the 400 read, as a 200's does
+    line = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert (line["status"], line["error_code"], line["Rows"]) == (400, "non_finite_output", 6)
+
+
 def test_request_id_falls_back_to_the_events(app, load_event, capsys):
     event = load_event("predict_rest_v1")
     capsys.readouterr()
