@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 
 import numpy as np
@@ -468,8 +467,3 @@ def test_packaged_bundle_is_the_default(binary_bundle, tmp_path, monkeypatch, la
     assert packaged.lambda_handler({"instances": ROWS}, lambda_context)["model"]["version"] == (
         Bundle.load(binary_bundle).card.version
     )
-
-
-def test_base64_helper_round_trip_sanity(load_event):
-    event = load_event("predict_http_v2_base64")
-    assert json.loads(base64.b64decode(event["body"])) == {"instances": ROWS}
