@@ -1,4 +1,5 @@
-"""Fixtures every suite can use: event loading and a fake Lambda context."""
+"""Fixtures every suite can use: event loading, a fake Lambda context, the client's transport faked,
+and trained bundles."""
 
 from __future__ import annotations
 
@@ -38,6 +39,30 @@ def lambda_context() -> LambdaContext:
 @pytest.fixture
 def load_event():
     return _load_event
+
+
+# --- the client's transport, faked (`litelens invoke` without a server) ----------------------------
+
+
+@pytest.fixture
+def fake_send(monkeypatch):
+    """Replace the HTTP transport: record what would be sent, answer from a queue."""
+    from litelens.infra.client import LitelensClient
+
+    sent: list = []
+    answers: list = []
+
+    def send(self, route, request):
+        sent.append((self.url, self.api_key, route, request))
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(LitelensClient, "send", send)
+    monkeypatch.setattr(LitelensClient, "predict", lambda self, instances=None, inputs=None: send(
+        self, "predict", {"instances": instances} if inputs is None else {"inputs": inputs}))  # fmt: skip
+    return sent, answers
 
 
 # --- trained model bundles (built by build/'s pipeline) --------------------------------------------
