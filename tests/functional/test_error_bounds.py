@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from tests.support.predict_app import import_predict_app
+from tests.support.responses import decoded
 
 
 def test_a_1_5_mb_request_of_unknown_keys_gets_a_small_400(binary_bundle, load_event, lambda_context):
@@ -16,7 +17,7 @@ def test_a_1_5_mb_request_of_unknown_keys_gets_a_small_400(binary_bundle, load_e
     response = app.lambda_handler(load_event("predict_rest_v1", body=body), lambda_context)
     # THEN the answer is a 400 of a few kilobytes, far below Lambda's 6 MB response limit
     assert response["statusCode"] == 400 and len(response["body"]) < 10_000
-    assert json.loads(response["body"])["error"]["code"] == "unknown_field"
+    assert decoded(response).body["error"]["code"] == "unknown_field"
     event = load_event("predict_rest_v1")
     event["path"] = "/" + "p" * 100_000
     response = app.lambda_handler(event, lambda_context)

@@ -4,7 +4,6 @@ invoke and the twin's function), a wide model refused at the caps, a small one w
 
 from __future__ import annotations
 
-import json
 import time
 
 import numpy as np
@@ -18,6 +17,7 @@ from litelens.infra.aws.template import FunctionSpec
 from litelens.infra.local.container import LocalFunction
 from tests.support.contexts import Remaining
 from tests.support.predict_app import EXPLAIN_APP, import_function_app
+from tests.support.responses import decoded
 
 
 def rows_of(app, n):
@@ -27,8 +27,7 @@ def rows_of(app, n):
 
 def post(app, context, instances, parameters=None):
     body = {"instances": instances} | ({"parameters": parameters} if parameters else {})
-    response = app.lambda_handler(body, context)
-    return (response["error"]["status"] if "error" in response else 200), response
+    return decoded(app.lambda_handler(body, context))
 
 
 def test_a_deadline_between_rows_answers_the_rows_done(binary_bundle, lambda_context):
@@ -58,7 +57,7 @@ def test_the_twin_gives_the_handler_the_time_its_template_timeout_leaves(binary_
     event = load_event("explain_rest_v1")
     # a 1 s timeout leaves less than the answer's margin: the handler answers before Lambda would kill it
     response = twin(1).invoke(event)
-    assert response["statusCode"] == 503 and json.loads(response["body"])["error"]["explained"] == 0
+    assert response["statusCode"] == 503 and decoded(response).body["error"]["explained"] == 0
     assert twin(29).invoke(event)["statusCode"] == 200
 
 

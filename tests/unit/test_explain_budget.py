@@ -20,6 +20,7 @@ from litelens.functions.explain import budget
 from litelens.functions.explain.budget import Budget, Deadline, Rates, Work, explanation_work, request_work
 from litelens.infra.local.container import InvocationContext
 from tests.support.contexts import Remaining
+from tests.support.responses import decoded
 
 # One second per model row, nothing else: the arithmetic is readable in the tests.
 ROWS_ONLY = Rates(model_row=1.0, multiply_add=0.0, element=0.0, step=0.0)
@@ -162,7 +163,7 @@ def test_the_router_answers_deadline_exceeded_as_503_with_retry_after_and_the_pa
     router = Router({("POST", "/explain"): route}, direct_route=("POST", "/explain"), logger=log, settings=Settings())
     response = router.handle(load_event("explain_rest_v1"), lambda_context)
     assert response["statusCode"] == 503 and response["headers"]["Retry-After"] == str(budget.RETRY_AFTER_SECONDS)
-    body = json.loads(response["body"])
+    body = decoded(response).body
     assert body["error"]["code"] == E_DEADLINE_EXCEEDED and body["error"]["explained"] == 1
     assert body["error"]["requested"] == 3 and body["explanations"] == [{"x": 1}, None, None]
     assert body["predictions"] == [1, 2, 3]
