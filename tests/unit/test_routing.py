@@ -11,6 +11,7 @@ from litelens.functions.common.errors import ClientError
 from litelens.functions.common.observability import JsonLogger
 from litelens.functions.common.routing import XRAY_TRACE_ENV, Answer, Router, counting_rows
 from litelens.functions.common.settings import Settings
+from tests.support.responses import decoded
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def test_a_base_path_mapping_routes_by_the_resource(router_and_log, load_event, 
     response = router.handle(rest_event(load_event, "/credit/predict", "/predict"), lambda_context)
     # THEN the route is found by its resource
     assert response["statusCode"] == 200
-    assert json.loads(response["body"]) == {"path": "/credit/predict", "resource": "/predict"}
+    assert decoded(response).body == {"path": "/credit/predict", "resource": "/predict"}
     # and a path whose resource is no route of the function is still a 404
     missing = router.handle(rest_event(load_event, "/credit/other", "/other"), lambda_context)
     assert missing["statusCode"] == 404
