@@ -18,7 +18,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 python3.11 python3; do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] >= (3, 11)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 
-.PHONY: help venv checkov-venv kserve-venv lint typecheck format test test-fast test-unit test-integration run bench lock clean
+.PHONY: help venv checkov-venv kserve-venv lint typecheck format test test-fast test-unit test-functional test-integration run bench lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -72,14 +72,18 @@ format: venv  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint checkov-venv kserve-venv  ## every test: lint, unit, integration (checkov and the KServe client included)
+# The tiers (tests/README.md): unit trains no model and starts no server, functional trains small bundles
+# and imports the functions' app.py, integration starts servers and external tools.
+test: lint checkov-venv kserve-venv  ## lint, then every tier: unit, functional, integration (checkov and the KServe client included)
 	$(BIN)/python -m pytest tests
 
-test-fast: venv  ## unit tests that train no model (seconds): the edit-test loop
-	$(BIN)/python -m pytest -m "not slow" tests/unit
+test-fast: test-unit  ## the edit-test loop: the unit tier (seconds)
 
-test-unit: venv  ## unit tests only (no servers)
+test-unit: venv  ## the unit tier: no training, no servers (tests/unit)
 	$(BIN)/python -m pytest tests/unit
+
+test-functional: venv  ## the functional tier: trains small bundles, imports the functions' app.py (tests/functional)
+	$(BIN)/python -m pytest tests/functional
 
 test-integration: venv checkov-venv kserve-venv  ## integration tests (moto server, local twin, sam build, checkov, clients)
 	$(BIN)/python -m pytest tests/integration

@@ -1,10 +1,12 @@
-"""Fixtures every suite can use: event loading and a fake Lambda context."""
+"""Fixtures every suite can use: event loading, a fake Lambda context, the client's transport faked,
+and trained bundles."""
 
 from __future__ import annotations
 
 import os
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -40,10 +42,36 @@ def load_event():
     return _load_event
 
 
+# --- the client's transport, faked (`litelens invoke` without a server) ----------------------------
+
+
+@pytest.fixture
+def fake_send(monkeypatch):
+    """Replace the HTTP transport: record what would be sent, answer from a queue."""
+    from litelens.infra.client import LitelensClient
+
+    sent: list = []
+    answers: list = []
+
+    def send(self, route, request):
+        sent.append((self.url, self.api_key, route, request))
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(LitelensClient, "send", send)
+    monkeypatch.setattr(LitelensClient, "predict", lambda self, instances=None, inputs=None: send(
+        self, "predict", {"instances": instances} if inputs is None else {"inputs": inputs}))  # fmt: skip
+    return sent, answers
+
+
 # --- trained model bundles (built by build/'s pipeline) --------------------------------------------
 # Built once per session under tmp_path_factory; TensorFlow is imported only when one is requested.
-# A test that needs one (directly or through another fixture) trains a model: it is marked slow, so
-# `pytest -m "not slow" tests/unit` (make test-fast) runs in seconds.
+# A test that needs one (directly or through another fixture) trains a model: it is marked slow and
+# belongs in tests/functional/ (or tests/integration/ if it also starts a server). tests/unit/ trains
+# nothing, so `make test-fast` (`pytest tests/unit`) runs in seconds: a unit test that asks for one
+# fails, naming where it goes.
 # Schemas: tests/support/bundles.py. Treat them as read-only (copy before tampering).
 
 
@@ -97,10 +125,20 @@ TRAINED_BUNDLES = frozenset(
 )
 
 
+UNIT_TIER = Path(__file__).resolve().parent / "unit"
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if TRAINED_BUNDLES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+def pytest_runtest_setup(item):
+    # runs before the item's fixtures: a misplaced test fails without training anything
+    trained = sorted(TRAINED_BUNDLES & set(getattr(item, "fixturenames", ())))
+    if trained and item.path.resolve().is_relative_to(UNIT_TIER):
+        pytest.fail(f"{item.nodeid} trains a model ({', '.join(trained)}): move it to tests/functional/", pytrace=False)
 
 
 # --- end of trained model bundles -------------------------------------------------------------------

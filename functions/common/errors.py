@@ -1,11 +1,14 @@
-"""Every client mistake the functions answer, in one place: the error type and its stable codes.
+"""Every error the functions answer, in one place: the error types and their stable codes.
 
-``ClientError(status, code, message)`` is raised for a mistake in the request; the router answers it
-as ``{"error": {"code", "message", "status"}}`` with that status (``error_payload``). Codes are the
-``E_*`` constants below: the stable part of every 4xx answer (clients branch on them; messages may
-change). The local twin answers its own gateway errors (unknown route, wrong method) with the same
-codes and envelope. Libraries (``litelens.explain``) raise their own errors; a function maps them
-to a ``ClientError`` when it routes them (``routing.Router(client_errors=...)``).
+``HttpError(status, code, message)`` is the root of every answered error, sent as
+``{"error": {"code", "message", "status"}}`` with that status (``error_payload``); its two branches fix
+the status family: ``ClientError`` (4xx) for a mistake in the request, ``ServerError`` (5xx) for what
+is not the client's (``PartialAnswer``: the function ran short of time and answers what it did).
+Codes are the ``E_*`` constants below: the stable part of every answer (clients branch on them;
+messages may change). The local twin answers its own gateway errors (unknown route, wrong method)
+with the same codes and envelope. Libraries (``litelens.explain``) raise their own errors; a function
+maps them to a ``ClientError`` when it routes them (``routing.Router(client_errors=...)``).
+``json_type``/``short_value`` name and quote a request value in a message.
 """
 
 from __future__ import annotations
@@ -62,11 +65,16 @@ E_DEADLINE_EXCEEDED = "deadline_exceeded"
 MAX_MESSAGE_CHARS = 1000
 
 
-class ClientError(Exception):
-    """A mistake in the request: answered with ``status`` and ``{"error": {"code", "message", "status"}}``.
+class HttpError(Exception):
+    """An answered error: ``status`` and ``{"error": {"code", "message", "status"}}``. Raised as one of
+    its branches, whose ``STATUSES`` bound the status it may carry.
 
     ``details``: more fields of the ``"error"`` object (numbers a client acts on, e.g. how many rows fit);
-    ``headers``: more response headers."""
+    ``headers``: more response headers. ``rows``: how many rows the request had read when this was
+    raised (set by the data plane; the log line's ``Rows``)."""
+
+    STATUSES = range(400, 600)
+    rows: int | None = None
 
     def __init__(
         self,
@@ -76,6 +84,10 @@ class ClientError(Exception):
         headers: Mapping[str, str] | None = None,
         details: Mapping[str, Any] | None = None,
     ) -> None:
+        if status not in self.STATUSES:
+            raise ValueError(
+                f"{type(self).__name__} answers {self.STATUSES.start}-{self.STATUSES.stop - 1}, not {status}"
+            )
         # A message may quote the request (a path, a key); lone surrogates in it could not be encoded.
         message = bounded(message).encode("utf-8", "backslashreplace").decode("utf-8")
         super().__init__(message)
@@ -89,9 +101,21 @@ class ClientError(Exception):
         return error_payload(self.status, self.code, self.message, **self.details)
 
 
-class PartialAnswer(ClientError):
-    """Not a client mistake: the function could do only part of the work (it ran short of time). Answered
-    like a ``ClientError`` (a 5xx status), with ``body``, the part that was done, next to ``"error"``."""
+class ClientError(HttpError):
+    """A mistake in the request: a 4xx."""
+
+    STATUSES = range(400, 500)
+
+
+class ServerError(HttpError):
+    """Not the client's: a 5xx."""
+
+    STATUSES = range(500, 600)
+
+
+class PartialAnswer(ServerError):
+    """The function could do only part of the work (it ran short of time): a 5xx answered with ``body``,
+    the part that was done, next to ``"error"``."""
 
     def __init__(self, status: int, code: str, message: str, *, body: Mapping[str, Any], **kwargs: Any) -> None:
         super().__init__(status, code, message, **kwargs)
@@ -122,12 +146,15 @@ def bad_request(code: str, message: str) -> ClientError:
     return ClientError(400, code, message)
 
 
-def json_type(value: Any) -> str:
-    """A JSON value's kind as a message names it: "null", "a boolean", "a number", "a list", ..."""
+def json_type(value: Any, integers: bool = False) -> str:
+    """A JSON value's kind as a message names it: "null", "a boolean", "a number", "a list", ...;
+    with ``integers``, an integer is "an integer" (where a message asks for one kind of number)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
+    if isinstance(value, int) and integers:
+        return "an integer"
     if isinstance(value, (int, float)):
         return "a number"
     if isinstance(value, str):

@@ -69,7 +69,6 @@ class Request:
     stage: str = ""
     resource: str = ""  # REST API: the route's path template (a base path mapping prefixes the path, not this)
     direct_body: Any = None  # a direct invocation's event, already a JSON value
-    rows: int | None = None  # set by the route, for the request log line
     context: Any = field(default=None, repr=False)  # the invocation's Lambda context (set by the router): time left
     path_parameters: dict[str, str] = field(default_factory=dict)  # the route template's, set by the router
     # Set False by json_object when the body text rules them out (see value_hints)

@@ -11,6 +11,9 @@
     reads ``"parameters"``); a caller that wants strictness calls ``reject_unknown_fields(body,
     allowed)``. Every mistake is a ``ClientError`` naming the instance index, the column and, for a
     value, the kind expected.
+``REQUEST_FIELDS``
+    The top-level keys a litelens request body may hold, predict's and explain's alike (the data
+    plane's check, the client's request files).
 
 Model outputs become answers in ``predictions``.
 """
@@ -46,6 +49,8 @@ from litelens.functions.common.errors import (
     short_value,
 )
 
+# "parameters" is the explain function's, accepted by predict too so one request body works for both routes.
+REQUEST_FIELDS = ("instances", "inputs", "parameters")
 _NUMBER_TYPES = frozenset((int, float))  # exact types: bool is a subclass of int and is rejected
 
 

@@ -1,12 +1,13 @@
-"""Dispatch: one route table per function, client errors -> 4xx, surprises -> 500, one log line each.
+"""Dispatch: one route table per function, HTTP errors -> their status, surprises -> 500, one log line each.
 
 ``Router(routes, direct_route=..., logger=..., settings=..., client_errors=...).handle(event, context)``
 is everything a ``lambda_handler`` does: decode the event (``events``), call the route, encode the
-answer. ``routes`` maps ``(METHOD, "/path")`` to ``fn(request: events.Request) -> payload`` (a
-JSON-able object answered with 200); a path may hold API Gateway's path parameters (``{name}`` one
-segment, ``{name+}`` the rest: ``route_pattern``), handed to the route as ``request.path_parameters``;
-a route raises ``errors.ClientError`` for a client mistake,
-and ``client_errors`` maps a library's own exception types to ``(status, code)`` (the explain
+answer. ``routes`` maps ``(METHOD, "/path")`` to ``fn(request: events.Request) -> payload | Answer``
+(a JSON-able object answered with 200; an ``Answer`` when the route read a batch of rows: the payload
+and its row count); a path may hold API Gateway's path parameters (``{name}`` one segment,
+``{name+}`` the rest: ``route_pattern``), handed to the route as ``request.path_parameters``;
+a route raises an ``errors.HttpError`` (``ClientError`` for a client mistake, ``ServerError``), and
+``client_errors`` maps a library's own exception types to ``(status, code)`` (the explain
 library's errors know nothing of HTTP). A path starting with one of ``protocol_paths`` answers its
 4xx as the Open Inference Protocol (and KServe V1) say, ``{"error": "message"}``, body decoding's
 included; the log line keeps the code. Unknown path -> 404 ``not_found``; known path, other
@@ -15,8 +16,9 @@ method -> 405 ``method_not_allowed`` (with ``Allow``); any other exception -> 50
 answer.
 
 Each invocation writes one JSON line that is also a CloudWatch EMF record: request id, X-Ray trace id, cold start,
-route, status, rows (``request.rows``, set by the route), latency in ms; metrics ``Latency``,
-``Rows``, ``ClientErrors``, ``ServerErrors`` under the ``service`` dimension.
+route, status, rows (the route's ``Answer.rows``; for an error, the rows read before it was raised:
+``counting_rows``), latency in ms; metrics ``Latency``, ``Rows``, ``ClientErrors``, ``ServerErrors``
+under the ``service`` dimension.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ import os
 import re
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
@@ -35,15 +39,27 @@ from litelens.functions.common.errors import (
     E_METHOD_NOT_ALLOWED,
     E_NOT_FOUND,
     ClientError,
+    HttpError,
     error_payload,
     protocol_error_payload,
 )
 from litelens.functions.common.observability import JsonLogger
 from litelens.functions.common.settings import Settings
 
-Route = Callable[[events.Request], Any]
+
+@dataclass(frozen=True)
+class Answer:
+    """What a route that read rows answers: the JSON-able ``payload`` (200) and how many rows it read
+    (the log line's ``Rows``)."""
+
+    payload: Any
+    rows: int | None = None
+
+
+Route = Callable[[events.Request], Any]  # -> a payload, or an Answer
 # The Lambda runtime sets this for every invocation ("Root=1-...;Parent=...;Sampled=1").
 XRAY_TRACE_ENV = "_X_AMZN_TRACE_ID"
+ROWS_READ = "rows"  # the attribute in which an exception raised after a batch was read carries its row count
 
 
 def route_pattern(path: str) -> re.Pattern[str]:
@@ -66,6 +82,17 @@ def _trace_root(header: str) -> str | None:
         if key == "Root" and value:
             return value[:64]
     return None
+
+
+@contextmanager
+def counting_rows(rows: int) -> Iterator[None]:
+    """Whatever is raised inside carries ``rows`` (``HttpError.rows``; any other exception the same
+    attribute): an error answered after a batch was read logs its rows, as a 200 does."""
+    try:
+        yield
+    except Exception as exc:
+        setattr(exc, ROWS_READ, rows)
+        raise
 
 
 class Router:
@@ -131,7 +158,7 @@ class Router:
                 return ClientError(status, code, str(exc))
         return None
 
-    def _client_payload(self, exc: ClientError, request: events.Request | None, event: Any) -> dict[str, Any]:
+    def _client_payload(self, exc: HttpError, request: events.Request | None, event: Any) -> dict[str, Any]:
         path = request.path if request is not None else events.event_path(event)
         if self.protocol_paths and path.startswith(self.protocol_paths):
             return protocol_error_payload(exc.message)
@@ -152,11 +179,15 @@ class Router:
             request = events.decode_event(event, self.direct_route)
             request.context = context
             request_id = request_id or request.request_id
-            status, payload = 200, self._match(request)(request)
-        except ClientError as exc:
-            status, extra_headers, error_code = exc.status, exc.headers, exc.code
+            answer = self._match(request)(request)
+            if not isinstance(answer, Answer):
+                answer = Answer(answer)
+            status, payload, rows = 200, answer.payload, answer.rows
+        except HttpError as exc:
+            status, extra_headers, error_code, rows = exc.status, exc.headers, exc.code, exc.rows
             payload = self._client_payload(exc, request, event)
         except Exception as exc:
+            rows = getattr(exc, ROWS_READ, None)
             mapped = self._library_error(exc)
             if mapped is not None:
                 status, payload, error_code = mapped.status, self._client_payload(mapped, request, event), mapped.code
@@ -176,7 +207,6 @@ class Router:
             self.log.error("unencodable response", request_id=request_id, error=str(exc))
             response = events.encode_response(status, payload, kind, self.headers)
         latency_ms = (time.perf_counter() - start) * 1000
-        rows = request.rows if request is not None else None
         trace = os.environ.get(XRAY_TRACE_ENV, "")  # set by the Lambda runtime for each invocation
         self.log.metrics(
             "request",

@@ -9,9 +9,10 @@ function holds every validator the document is built from).
 At import (cold start): the settings, the model bundle (same loader as predict: ``MODEL_URI``
 folder or s3://bucket/prefix, else ``bundle/`` next to this file), both explainers over its
 TFLite batch predict (no TensorFlow), and the time budget priced on this container
-(``budget.Rates.measure``). Per request: event -> Request -> parameters and batch (the predict
+(``budget.Rates.measure``). Per request, the data plane (``common.dataplane``, its explain side
+``explain_plane``): event -> Request -> the protocol's decoder -> parameters and batch (the predict
 function's parser and errors) -> model -> the estimate checked against the budget -> explanations
-of the selected rows, the invocation's deadline asked between rows -> response.
+of the selected rows, the invocation's deadline asked between rows -> the protocol's response.
 """
 
 from __future__ import annotations
@@ -20,24 +21,18 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from litelens.explain.errors import Stopped
 from litelens.explain.service import Explanations
-from litelens.functions.common import inference_v2, instances, openapi, predictions
+from litelens.functions.common import inference_v2, openapi
+from litelens.functions.common.dataplane import DataPlane
 from litelens.functions.common.events import Request
 from litelens.functions.common.model import load_at_init
 from litelens.functions.common.observability import JsonLogger
-from litelens.functions.common.routing import Router
+from litelens.functions.common.routing import Answer, Router
 from litelens.functions.common.settings import Settings
-from litelens.functions.explain.budget import Budget, Rates, deadline_exceeded, request_work
+from litelens.functions.explain.budget import Budget, Rates
+from litelens.functions.explain.explain_plane import ExplainPlane
 from litelens.functions.explain.openapi_explain import explain_schemas
-from litelens.functions.explain.request import (
-    LIBRARY_ERRORS,
-    REQUEST_FIELDS,
-    Caps,
-    max_rows,
-    parse_parameters,
-    select_rows,
-)
+from litelens.functions.explain.request import LIBRARY_ERRORS, Caps
 
 SETTINGS = Settings.from_env(service="explain")
 log = JsonLogger.from_settings(SETTINGS)
@@ -59,57 +54,23 @@ log.info(
     budget_seconds=BUDGET.seconds or None,
     ns_per_unit=BUDGET.rates.as_log(),
 )
+PLANE = DataPlane(MODEL, SETTINGS)
+EXPLAINER = ExplainPlane(PLANE, EXPLANATIONS, CAPS, BUDGET, len(BACKGROUND))
 
 
-def _explain(request: Request, body: dict) -> dict:
-    params = parse_parameters(body.get("parameters"), MODEL.card, CAPS)
-    batch = instances.parse_instances(body, MODEL.card.columns, max_rows(params, CAPS, SETTINGS.max_instances))
-    request.rows = len(batch)
-    outputs = MODEL.predict_batch(batch.X)
-    predictions.require_finite_outputs(outputs)
-    columns = EXPLANATIONS.columns_from_outputs(outputs)
-    rows = select_rows(params.explain_if, MODEL.card, columns, CAPS)
-    work = request_work(params, MODEL.card, len(BACKGROUND))
-    BUDGET.check(len(rows), work, request.context)
-    deadline = BUDGET.deadline(request.context, work)
-    response = predictions.prediction_response(MODEL.card, outputs, batch.warnings)
-    try:
-        response["explanations"] = EXPLANATIONS.explain(
-            batch.Z, columns, rows, params, stop=deadline.reached if deadline else None
-        )
-    except Stopped as stopped:
-        raise deadline_exceeded(stopped.done, len(rows), response | {"explanations": stopped.explanations}) from None
-    return response
+def explain(request: Request) -> Answer:
+    return EXPLAINER.explain(request, PLANE.decode(request))
 
 
-def explain(request: Request) -> dict:
-    body = request.json_object(SETTINGS.max_body_bytes)
-    instances.reject_unknown_fields(body, REQUEST_FIELDS)
-    return _explain(request, body)
-
-
-def v1_model(request: Request) -> dict:
+def v1_model(request: Request) -> Answer:
     name, verb = inference_v2.v1_verb(request.path_parameters.get("model", ""))
     inference_v2.check_model(MODEL.card, name)
-    body = request.json_object(SETTINGS.max_body_bytes)
-    instances.reject_unknown_fields(body, REQUEST_FIELDS)  # one body for both verbs, as /predict and /explain
-    if verb == "predict":
-        batch = instances.parse_instances(body, MODEL.card.columns, SETTINGS.max_instances, **request.value_hints())
-        request.rows = len(batch)
-        outputs = MODEL.predict_batch(batch.X)
-        predictions.require_finite_outputs(outputs)
-        return predictions.prediction_response(MODEL.card, outputs, batch.warnings)
-    return _explain(request, body)
+    decoded = PLANE.decode(request)  # one body for both verbs, as /predict and /explain
+    return PLANE.predict(request, decoded) if verb == "predict" else EXPLAINER.explain(request, decoded)
 
 
-def v2_explainer_infer(request: Request) -> dict:
-    inference_v2.check_model(MODEL.card, request.path_parameters.get("name"))
-    body = request.json_object(SETTINGS.max_body_bytes)
-    rows, requested = inference_v2.request_body(body, MODEL.card.columns, SETTINGS.max_instances)
-    inference_v2.check_outputs(MODEL.card, requested, explainer=True)
-    answer = _explain(request, {**rows, "parameters": inference_v2.explain_parameters(body)})
-    outputs = inference_v2.output_tensors(MODEL.card, answer["predictions"], requested, answer["explanations"])
-    return inference_v2.infer_response(MODEL.card, outputs, body.get("id"))
+def v2_explainer_infer(request: Request) -> Answer:
+    return EXPLAINER.explain(request, PLANE.decode_v2(request, explainer=True))
 
 
 def openapi_document(request: Request) -> dict:

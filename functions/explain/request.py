@@ -50,11 +50,11 @@ from litelens.functions.common.errors import (
     E_UNKNOWN_PARAMETER,
     ClientError,
     bad_request,
+    json_type,
     short_value,
 )
 from litelens.functions.common.settings import Settings
 
-REQUEST_FIELDS = ("instances", "inputs", "parameters")  # the top-level keys of an explain request
 AUTO = "auto"  # parameters.nsamples: shap's own word for its default (here shap_method.default_nsamples)
 MIN_LIME_NUM_SAMPLES = 100
 MAX_SEED = 2**32 - 1
@@ -108,22 +108,14 @@ class ExplainParameters(ExplainOptions):
     explain_if: ExplainIf | None = None
 
 
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    return {int: "an integer", float: "a number", str: "a string", list: "a list", dict: "an object"}.get(
-        type(value), type(value).__name__
-    )
-
-
 def _integer(params: Mapping[str, Any], key: str, low: int, high: int, cap_env: str | None = None) -> int | None:
     if key not in params:
         return None
     value = params[key]
     if type(value) is not int:
-        raise bad_request(E_INVALID_PARAMETER, f"parameters.{key} must be an integer, got {_type_name(value)}")
+        raise bad_request(
+            E_INVALID_PARAMETER, f"parameters.{key} must be an integer, got {json_type(value, integers=True)}"
+        )
     if value > high and cap_env is not None:
         raise bad_request(
             E_OVER_LIMIT, f"parameters.{key} = {short_value(value)} is over the server's limit of {high} ({cap_env})"
@@ -204,7 +196,9 @@ def parse_parameters(value: Any, card: Any, caps: Caps) -> ExplainParameters:
     if value is None:
         value = {}  # every default, still bounded by the caps below
     if not isinstance(value, dict):
-        raise bad_request(E_INVALID_PARAMETERS, f'"parameters" must be an object, got {_type_name(value)}')
+        raise bad_request(
+            E_INVALID_PARAMETERS, f'"parameters" must be an object, got {json_type(value, integers=True)}'
+        )
     _reject_unknown(value, PARAMETER_KEYS, '"parameters"')
     explainers = value.get("explainers", list(EXPLAINERS))
     if not isinstance(explainers, list) or not explainers or not all(isinstance(e, str) for e in explainers):
@@ -243,7 +237,9 @@ def parse_parameters(value: Any, card: Any, caps: Caps) -> ExplainParameters:
         if card.task == "regression":
             raise bad_request(E_INVALID_PARAMETER, "parameters.class does not apply to a regression model")
         if not isinstance(target_class, str):
-            raise bad_request(E_INVALID_PARAMETER, f"parameters.class must be a string, got {_type_name(target_class)}")
+            raise bad_request(
+                E_INVALID_PARAMETER, f"parameters.class must be a string, got {json_type(target_class, integers=True)}"
+            )
         if target_class != ALL_CLASSES and target_class not in card.classes:
             raise bad_request(
                 E_UNKNOWN_CLASS,

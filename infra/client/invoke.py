@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from litelens.build.command import CommandError, ExitCode
+from litelens.functions.common.instances import REQUEST_FIELDS
 from litelens.infra.client.api import (
     ApiError,
     LitelensClient,
@@ -34,7 +35,7 @@ from litelens.infra.client.rows import InputError, display_rows, read_request
 
 DEFAULT_URL = "http://127.0.0.1:3000"
 # what the command reads from a request file; explain_if is moved into parameters (explain) or dropped
-KNOWN_REQUEST_KEYS = frozenset({"instances", "inputs", "parameters", "explain_if"})
+KNOWN_REQUEST_KEYS = frozenset({*REQUEST_FIELDS, "explain_if"})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from litelens.infra.bench.explain import dockerfile_copies, stage_image
 from litelens.infra.bench.harness import python312
+from tests.support.responses import decoded
 
 FORBIDDEN = ("matplotlib", "skimage", "tensorflow", "keras", "PIL", "imageio", "networkx", "torch")
 
@@ -64,5 +65,5 @@ print(json.dumps({{"response": response, "loaded": loaded, "outside": outside}})
     assert out["loaded"] == [] and out["outside"] == []
     response = out["response"]
     assert response["statusCode"] == 200, response["body"]
-    body = json.loads(response["body"])
+    body = decoded(response).body
     assert len(body["explanations"]) == 2 and {"shap", "lime", "agreement"} <= set(body["explanations"][0])

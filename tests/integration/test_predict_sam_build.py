@@ -15,6 +15,7 @@ import pytest
 
 from litelens.infra.bench.harness import python312
 from tests.support.predict_app import import_predict_app
+from tests.support.responses import decoded
 
 pytestmark = pytest.mark.slow
 
@@ -93,7 +94,7 @@ def test_built_artifact_answers_in_a_clean_python312(artifact, binary_bundle):
     # standard library, and the whole process stayed within the 128 MB function's budget
     response = report["response"]
     assert response["statusCode"] == 200, response
-    predictions = json.loads(response["body"])["predictions"]
+    predictions = decoded(response).body["predictions"]
     expected = import_predict_app(binary_bundle).lambda_handler({"instances": rows}, None)["predictions"]
     assert [p["probability"] for p in predictions] == pytest.approx([p["probability"] for p in expected], abs=1e-6)
     assert [p["label"] for p in predictions] == [p["label"] for p in expected]

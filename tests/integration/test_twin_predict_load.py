@@ -13,6 +13,7 @@ import pytest
 
 from litelens.build.bundle import Bundle
 from tests.support.events import load_event
+from tests.support.responses import decoded
 from tests.support.twin_requests import lambda_client, post, rows, serving
 
 THREADS = 8
@@ -47,7 +48,7 @@ def test_concurrent_load_gives_no_errors_and_the_direct_handlers_predictions(twi
     for instances in requests:
         answer = predict.invoke(load_event("predict_rest_v1", body={"instances": instances}))
         assert answer["statusCode"] == 200
-        expected.append(json.loads(answer["body"])["predictions"])
+        expected.append(decoded(answer).body["predictions"])
     errors: list = []
     got: list = [None] * len(requests)
 

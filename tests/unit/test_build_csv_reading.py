@@ -1,6 +1,6 @@
 """Reading a messy CSV: dialect and encoding sniffing, column kinds, overrides, every problem in one run.
 
-Nothing here trains a model (tests/integration/test_build_messy_csv.py builds one end to end).
+Nothing here trains a model (tests/functional/test_build_messy_csv.py builds one end to end).
 """
 
 from __future__ import annotations

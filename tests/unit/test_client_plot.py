@@ -1,119 +1,30 @@
 """The explanation figure (`--plot`, `plot_explanation`): a SHAP waterfall from the base value to f(x)
-beside LIME's weights, read off the drawn artists. Answers come from the real explain function (today's
-fields) and by hand (the optional fields: rest, standard errors, LIME's rest and local error, warnings).
+beside LIME's weights, read off the drawn artists (tests/support/figures.py). Answers here are made by
+hand (the optional fields: rest, standard errors, LIME's rest and local error, warnings); the real explain
+function's are drawn in tests/functional/test_client_plot.py.
 The layout is checked by measuring the rendered text: every text inside the figure, no two tick labels
 of an axis overlapping, at 80-character column names and 100 columns."""
 
 from __future__ import annotations
 
-import itertools
 import random
 import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgba
 from matplotlib.container import ErrorbarContainer
-from matplotlib.text import Text
 
 from litelens.infra.cli import main as litelens_main
 from litelens.infra.client import LitelensClient, PlotError, plot_explanation
 from litelens.infra.client import plot as plot_module
 from litelens.infra.client.panels import DEFAULT_TOP_K
-from tests.support.bundles import FEATURES
-from tests.support.predict_app import EXPLAIN_APP, import_function_app
+from tests.support.figures import all_text, assert_readable, bars, y_labels
 
-ROWS = [[41, 52000, 0.62, 4], [29, 23000, 0.95, 1]]
 LONG = [f"applicant_{i:03d}_" + "monthly_household_expenditure_on_" * 3 for i in range(100)]  # 100 x ~114 chars
 
 
-# -- reading a figure back --------------------------------------------------------------------------
-
-
-def drawn_texts(figure):
-    """(renderer, every Text artist drawn with some text): ticks out of view, and labels of hidden axes,
-    are skipped, as they are in the file."""
-    renderer = FigureCanvasAgg(figure).get_renderer()
-    seen = {}
-    draw = Text.draw
-
-    def record(self, renderer):
-        if self.get_visible() and self.get_text().strip():
-            seen[id(self)] = self
-        return draw(self, renderer)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Text, "draw", record)
-        figure.draw(renderer)
-    return renderer, list(seen.values())
-
-
-def assert_readable(figure):
-    """Every drawn text inside the figure; within each axis, no two drawn tick labels overlapping."""
-    renderer, drawn = drawn_texts(figure)
-    assert len(drawn) > 10
-    box = figure.bbox
-    for text in drawn:
-        extent = text.get_window_extent(renderer)
-        assert extent.x0 >= box.x0 - 1 and extent.x1 <= box.x1 + 1, f"{text.get_text()!r} leaves the figure sideways"
-        assert extent.y0 >= box.y0 - 1 and extent.y1 <= box.y1 + 1, f"{text.get_text()!r} leaves the figure"
-    ids = {id(t) for t in drawn}
-    for ax in figure.axes:
-        for labels in (ax.get_xticklabels(), ax.get_yticklabels()):
-            shown = [t for t in labels if id(t) in ids]
-            extents = [t.get_window_extent(renderer) for t in shown]
-            for i in range(len(extents)):
-                for j in range(i + 1, len(extents)):
-                    a, b = extents[i], extents[j]
-                    overlap_x = min(a.x1, b.x1) - max(a.x0, b.x0)
-                    overlap_y = min(a.y1, b.y1) - max(a.y0, b.y0)
-                    assert overlap_x <= 0.5 or overlap_y <= 0.5, (shown[i].get_text(), shown[j].get_text())
-
-
-def bars(figure, kind):
-    """{column or 'rest': patch} of the drawn bars of ``kind`` (shap, lime), per panel in drawing order."""
-    panels = []
-    for ax in figure.axes:
-        found = {p.get_gid().split(":", 1)[1]: p for p in ax.patches if (p.get_gid() or "").startswith(kind + ":")}
-        if found:
-            panels.append(found)
-    return panels
-
-
-def y_labels(figure, kind):
-    """The left tick labels of each ``kind`` panel, top to bottom, unwrapped."""
-    out = []
-    for ax in figure.axes:
-        if any((p.get_gid() or "").startswith(kind + ":") for p in ax.patches):
-            ticks = sorted(zip(ax.get_yticks(), ax.get_yticklabels(), strict=True), key=lambda t: -t[0])
-            out.append([label.get_text().replace("\n", "") for _, label in ticks])
-    return out
-
-
-def all_text(figure):
-    return "\n".join(t.get_text() for t in drawn_texts(figure)[1])
-
-
 # -- answers ----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def binary_answer(binary_bundle):
-    """What the real explain function answers for ROWS[0] (every column, today's fields)."""
-    app = import_function_app(EXPLAIN_APP, binary_bundle)
-    response = app.lambda_handler({"instances": ROWS[:1], "parameters": {"seed": 0, "num_samples": 500}}, None)
-    assert "error" not in response, response
-    return response
-
-
-@pytest.fixture(scope="module")
-def multiclass_answer(multiclass_bundle):
-    app = import_function_app(EXPLAIN_APP, multiclass_bundle)
-    request = {"instances": ROWS[:1], "parameters": {"seed": 0, "num_samples": 500, "class": "all"}}
-    response = app.lambda_handler(request, None)
-    assert "error" not in response, response
-    return response
 
 
 def wide_answer(folded: bool, n: int = 100, k: int = 8, seed: int = 0) -> tuple[dict, dict, dict]:
@@ -156,54 +67,6 @@ def wide_answer(folded: bool, n: int = 100, k: int = 8, seed: int = 0) -> tuple[
 
 
 # -- the waterfall ----------------------------------------------------------------------------------
-
-
-def test_waterfall_of_a_real_answer_runs_from_the_base_to_f_of_x(binary_answer):
-    # GIVEN the explain function's answer for one row sent as a list (the columns name its values)
-    figure = plot_explanation(binary_answer, 0, instances=ROWS, columns=FEATURES)
-    shap = binary_answer["explanations"][0]["shap"]
-    (drawn,) = bars(figure, "shap")
-    # THEN one bar per column (4 < the default top-k: nothing folded), ordered by |value|, top down
-    assert set(drawn) == set(FEATURES)
-    labels = y_labels(figure, "shap")[0]
-    order = sorted(FEATURES, key=lambda c: -abs(shap["values"][c]))
-    assert labels == [f"{c} = {ROWS[0][FEATURES.index(c)]}" for c in order]  # the raw value sent
-    # each bar starts where the one below ends: from the base value (bottom) to f(x) (top)
-    chain = [drawn[c] for c in reversed(order)]
-    assert chain[0].get_x() == pytest.approx(shap["base_value"])
-    for below, above in itertools.pairwise(chain):
-        assert above.get_x() == pytest.approx(below.get_x() + below.get_width())
-    end = chain[-1].get_x() + chain[-1].get_width()
-    assert end == pytest.approx(shap["base_value"] + sum(shap["values"].values()))
-    assert end == pytest.approx(shap["output"], abs=1e-4)  # up to the additivity gap
-    for c, patch in drawn.items():  # signed colours
-        expected = plot_module.POSITIVE if shap["values"][c] > 0 else plot_module.NEGATIVE
-        assert patch.get_facecolor() == to_rgba(expected)
-    # the title names the predicted label and its probability
-    prediction = binary_answer["predictions"][0]
-    assert f"predicted {prediction['label']} (p = " in figure.get_suptitle()
-    assert plot_module.number(prediction["probability"]) in figure.get_suptitle()
-    assert f"class {binary_answer['explanations'][0]['class']}" in all_text(figure)
-    # no standard errors in today's answer: no error bars
-    assert not [c for ax in figure.axes for c in ax.containers if isinstance(c, ErrorbarContainer)]
-    assert_readable(figure)
-
-
-def test_lime_panel_has_the_conditions_score_and_local_error(binary_answer):
-    figure = plot_explanation(binary_answer, 0, instances=ROWS, columns=FEATURES)
-    lime = binary_answer["explanations"][0]["lime"]
-    (drawn,) = bars(figure, "lime")
-    assert set(drawn) == {w["feature"] for w in lime["weights"]}
-    labels = y_labels(figure, "lime")[0]
-    by_size = sorted(lime["weights"], key=lambda w: -abs(w["weight"]))
-    assert labels == [w["condition"].replace(" ", "") for w in by_size] or labels == [w["condition"] for w in by_size]
-    for w in lime["weights"]:
-        assert drawn[w["feature"]].get_width() == pytest.approx(w["weight"])
-    text = all_text(figure)
-    local_error = abs(lime["local_prediction"] - lime["model_prediction"])
-    assert f"local error {plot_module.number(local_error)}" in text
-    assert f"R² {plot_module.number(lime['score'])}" in text
-    assert "agreement: top-4 overlap" in text and "additivity gap" in text
 
 
 def test_many_long_columns_fold_past_the_default_top_k_and_stay_readable():
@@ -258,24 +121,6 @@ def test_a_folded_answer_draws_k_bars_the_rest_and_error_bars():
     assert "warning: the SHAP estimate stopped at the budget" in text
     assert "input: " + LONG[3][:40] in text.replace("\n", "")
     assert_readable(figure)
-
-
-def test_multiclass_names_the_class_and_all_gives_one_panel_per_class(multiclass_answer):
-    classes = list(multiclass_answer["explanations"][0]["classes"])
-    assert classes == ["low", "medium", "high"]
-    figure = plot_explanation(multiclass_answer, 0, instances=ROWS, columns=FEATURES)
-    assert len(bars(figure, "shap")) == 3 and len(bars(figure, "lime")) == 3
-    titles = [ax.get_title(loc="left") for ax in figure.axes if ax.get_title(loc="left").startswith("SHAP")]
-    assert [t.split(":")[0] for t in titles] == [f"SHAP, class {c}" for c in classes]
-    for drawn, name in zip(bars(figure, "shap"), classes, strict=True):
-        shap = multiclass_answer["explanations"][0]["classes"][name]["shap"]
-        assert {c: p.get_width() for c, p in drawn.items()} == pytest.approx(shap["values"])
-    assert_readable(figure)
-    # one class of the answer, by name
-    one = plot_explanation(multiclass_answer, 0, class_name="high")
-    assert len(bars(one, "shap")) == 1 and "class high" in all_text(one)
-    with pytest.raises(PlotError, match="class 'nope' was not explained"):
-        plot_explanation(multiclass_answer, 0, class_name="nope")
 
 
 def test_png_and_svg_are_written_and_other_formats_refused(tmp_path):

@@ -137,8 +137,8 @@ def test_connection_errors_are_retried_then_raised_as_transport_errors(fake_urlo
 
 def test_explain_request_is_what_the_server_accepts():
     from litelens.build.bundle.schema import Schema
-    from litelens.functions.common.instances import parse_instances, reject_unknown_fields
-    from litelens.functions.explain.request import REQUEST_FIELDS, Caps, parse_parameters
+    from litelens.functions.common.instances import REQUEST_FIELDS, parse_instances, reject_unknown_fields
+    from litelens.functions.explain.request import Caps, parse_parameters
 
     # GIVEN every option the client offers
     request = build_explain_request(

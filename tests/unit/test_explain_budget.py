@@ -1,11 +1,10 @@
 """The explain function's time budget (functions/explain/budget.py): the work a request asks for, its
-price, the over_budget refusal, and the deadline guard between rows (direct invoke and the twin)."""
+price, the over_budget refusal, and the deadline guard between rows, without a model
+(tests/functional/test_explain_budget.py runs it in the explain function over trained bundles)."""
 
 from __future__ import annotations
 
 import json
-import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -19,26 +18,12 @@ from litelens.functions.common.routing import Router
 from litelens.functions.common.settings import Settings
 from litelens.functions.explain import budget
 from litelens.functions.explain.budget import Budget, Deadline, Rates, Work, explanation_work, request_work
-from litelens.infra.aws.template import FunctionSpec
-from litelens.infra.local.container import InvocationContext, LocalFunction
-from tests.support.predict_app import import_function_app
+from litelens.infra.local.container import InvocationContext
+from tests.support.contexts import Remaining
+from tests.support.responses import decoded
 
-EXPLAIN_APP = Path(__file__).resolve().parents[2] / "functions" / "explain" / "app.py"
 # One second per model row, nothing else: the arithmetic is readable in the tests.
 ROWS_ONLY = Rates(model_row=1.0, multiply_add=0.0, element=0.0, step=0.0)
-
-
-class Remaining:
-    """A Lambda context whose time left is ``plenty_ms`` for the first ``calls`` questions, then ``short_ms``."""
-
-    def __init__(self, calls: int, plenty_ms: int = 60_000, short_ms: int = 200) -> None:
-        self.calls, self.plenty_ms, self.short_ms = calls, plenty_ms, short_ms
-        self.asked = 0
-        self.aws_request_id = "req-deadline"
-
-    def get_remaining_time_in_millis(self) -> int:
-        self.asked += 1
-        return self.plenty_ms if self.asked <= self.calls else self.short_ms
 
 
 # --- the work of one explained row -----------------------------------------------------------------
@@ -178,7 +163,7 @@ def test_the_router_answers_deadline_exceeded_as_503_with_retry_after_and_the_pa
     router = Router({("POST", "/explain"): route}, direct_route=("POST", "/explain"), logger=log, settings=Settings())
     response = router.handle(load_event("explain_rest_v1"), lambda_context)
     assert response["statusCode"] == 503 and response["headers"]["Retry-After"] == str(budget.RETRY_AFTER_SECONDS)
-    body = json.loads(response["body"])
+    body = decoded(response).body
     assert body["error"]["code"] == E_DEADLINE_EXCEEDED and body["error"]["explained"] == 1
     assert body["error"]["requested"] == 3 and body["explanations"] == [{"x": 1}, None, None]
     assert body["predictions"] == [1, 2, 3]
@@ -193,86 +178,3 @@ def test_the_twins_context_counts_down_from_the_functions_timeout():
     assert 400 <= context.get_remaining_time_in_millis() <= 500
     context.started -= 10
     assert context.get_remaining_time_in_millis() == 0
-
-
-# --- the explain function over trained bundles ------------------------------------------------------
-
-
-def rows_of(app, n):
-    background, _ = app.MODEL.bundle.shap_background()
-    return np.resize(background, (n, background.shape[1])).tolist()
-
-
-def post(app, context, instances, parameters=None):
-    body = {"instances": instances} | ({"parameters": parameters} if parameters else {})
-    response = app.lambda_handler(body, context)
-    return (response["error"]["status"] if "error" in response else 200), response
-
-
-def test_a_deadline_between_rows_answers_the_rows_done(binary_bundle, lambda_context):
-    app = import_function_app(EXPLAIN_APP, binary_bundle, **{constants.EXPLAIN_BUDGET_SECONDS: "20"})
-    X = rows_of(app, 3)
-    # GIVEN an invocation whose time runs short after two rows (no sleeping: the context says so)
-    status, body = post(app, Remaining(calls=2), X)
-    assert status == 503 and body["error"]["code"] == E_DEADLINE_EXCEEDED
-    assert body["error"]["explained"] == 2 and body["error"]["requested"] == 3
-    assert body["explanations"][0]["shap"] and body["explanations"][1]["shap"] and body["explanations"][2] is None
-    assert len(body["predictions"]) == 3
-    # the rows done are the rows a full answer gives
-    status, full = post(app, lambda_context, X)
-    assert status == 200 and full["explanations"][:2] == body["explanations"][:2]
-    # short of time from the start: nothing explained
-    status, body = post(app, Remaining(calls=0), X)
-    assert status == 503 and body["error"]["explained"] == 0 and body["explanations"] == [None, None, None]
-
-
-def test_the_twin_gives_the_handler_the_time_its_template_timeout_leaves(binary_bundle, load_event):
-    def twin(timeout):
-        spec = FunctionSpec("ExplainFunction", "Image", EXPLAIN_APP, "lambda_handler", {}, 2048, timeout)
-        function = LocalFunction(spec, {constants.MODEL_URI: str(binary_bundle), constants.EXPLAIN_BUDGET_SECONDS: "5"})
-        function.load()
-        return function
-
-    event = load_event("explain_rest_v1")
-    # a 1 s timeout leaves less than the answer's margin: the handler answers before Lambda would kill it
-    response = twin(1).invoke(event)
-    assert response["statusCode"] == 503 and json.loads(response["body"])["error"]["explained"] == 0
-    assert twin(29).invoke(event)["statusCode"] == 200
-
-
-@pytest.fixture(scope="module")
-def wide_app(wide_bundle):
-    # a 4 s budget keeps the answered request short on a test host
-    return import_function_app(EXPLAIN_APP, wide_bundle, **{constants.EXPLAIN_BUDGET_SECONDS: "4"})
-
-
-def test_a_wide_bundle_at_the_caps_is_refused_saying_how_many_rows_fit(wide_app, lambda_context):
-    caps = {"nsamples": constants.MAX_SHAP_NSAMPLES_DEFAULT, "num_samples": constants.MAX_LIME_NUM_SAMPLES_DEFAULT}
-    # GIVEN 500 columns: every parameter within its cap, 20 rows at the caps
-    status, body = post(wide_app, lambda_context, rows_of(wide_app, 20), caps)
-    assert status == 400 and body["error"]["code"] == E_OVER_BUDGET and body["error"]["rows_that_fit"] < 20
-    # WHEN the defaults ask for less work per row
-    status, body = post(wide_app, lambda_context, rows_of(wide_app, 20))
-    assert status == 400 and body["error"]["code"] == E_OVER_BUDGET
-    fit = body["error"]["rows_that_fit"]
-    assert 1 <= fit < 20 and f"at most {fit} row(s)" in body["error"]["message"]
-    # THEN that many rows are answered, in about the time estimated (a loose sanity check of the
-    # price's form, not a speed target: a busy host may be a few times slower than at init)
-    per_row = body["error"]["estimated_seconds"] / 20
-    start = time.perf_counter()
-    status, answered = post(wide_app, lambda_context, rows_of(wide_app, fit))
-    took = time.perf_counter() - start
-    assert status == 200 and all(e is not None for e in answered["explanations"])
-    assert 0.2 < took / (fit * per_row) < 5
-
-
-def test_a_small_model_at_every_cap_stays_within_the_budget(binary_bundle, lambda_context):
-    # 4 columns: 14 coalitions; 20 rows at the caps are what the caps alone allowed, and still are
-    app = import_function_app(EXPLAIN_APP, binary_bundle)
-    options = ExplainOptions(
-        nsamples=constants.MAX_SHAP_NSAMPLES_DEFAULT, num_samples=constants.MAX_LIME_NUM_SAMPLES_DEFAULT
-    )
-    work = request_work(options, app.MODEL.card, len(app.BACKGROUND))
-    assert app.BUDGET.check(constants.MAX_EXPLAIN_INSTANCES_DEFAULT, work, lambda_context) < app.BUDGET.for_invocation(
-        lambda_context
-    )

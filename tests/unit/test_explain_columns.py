@@ -1,15 +1,14 @@
 """explain/ in the schema's column space: one attribution per original column, missing values and
 unseen levels explained without error.
 
-The fast tests run SHAP and LIME over MIXED_SCHEMA (numeric with missing values, an integer score, a
-categorical with a missing level, a boolean, a date) with a plain numpy model on the encoded inputs;
-the ``mixed_bundle`` tests run the served TFLite model through ``Explanations.from_model``.
+These run SHAP and LIME over MIXED_SCHEMA (numeric with missing values, an integer score, a categorical
+with a missing level, a boolean, a date) with a plain numpy model on the encoded inputs; the served
+TFLite model of the ``mixed_bundle`` runs through ``Explanations.from_model`` in
+tests/functional/test_explain_columns.py.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 import re
 
 import numpy as np
@@ -19,12 +18,21 @@ from litelens.build.bundle.schema import UNKNOWN
 from litelens.build.stats import lime_training_stats
 from litelens.explain import quality
 from litelens.explain.lime_method import CLASSIFICATION, KEEP_SHARE, LimeMethod, LimeSampling
-from litelens.explain.service import ExplainOptions, Explanations
 from litelens.explain.shap_method import OutputSpace, ShapMethod, log_odds
 from tests.support.bundles import MIXED_DAY0, MIXED_SCHEMA, mixed_rows
+from tests.support.mixed_columns import (
+    APPLICANT,
+    EMPLOYED,
+    INCOME,
+    MARRIED,
+    MISSING_TYPE,
+    SCORE,
+    SELF_EMPLOYED,
+    SIGNUP,
+    exact_shapley,
+    messy_row,
+)
 
-INCOME, SCORE, APPLICANT, MARRIED, SIGNUP = range(5)
-SELF_EMPLOYED, EMPLOYED, MISSING_TYPE = 2.0, 0.0, MIXED_SCHEMA.columns[APPLICANT].missing_code
 # weights over MIXED_SCHEMA's 12 inputs (income, income:missing, score, 4 applicant types, 2 married, 3 date parts)
 BETA = np.array([-4e-5, 0.8, -0.4, -0.5, -0.2, 1.2, 0.6, 0.3, -0.3, 0.05, 0.02, 0.1])
 
@@ -43,25 +51,6 @@ def risk(Z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-(X @ BETA + 2.0)))[:, None]
 
 
-def exact_shapley(f, x: np.ndarray, background: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, float]:
-    """Shapley values of f at x over every coalition of columns, "off" columns from each weighted background row."""
-    m = len(x)
-
-    def value(coalition: tuple[int, ...]) -> float:
-        rows = background.copy()
-        rows[:, list(coalition)] = x[list(coalition)]
-        return float(weights @ f(rows)[:, 0])
-
-    phi = np.zeros(m)
-    for j in range(m):
-        others = [k for k in range(m) if k != j]
-        for size in range(m):
-            share = math.factorial(size) * math.factorial(m - size - 1) / math.factorial(m)
-            for coalition in itertools.combinations(others, size):
-                phi[j] += share * (value((*coalition, j)) - value(coalition))
-    return phi, value(())
-
-
 @pytest.fixture(scope="module")
 def training():
     Z, _ = mixed_rows(3000, seed=5)
@@ -78,11 +67,6 @@ def background(training):
     rows[2, APPLICANT] = MISSING_TYPE
     weights = np.array([0.3, 0.1, 0.2, 0.15, 0.05, 0.2])
     return rows, weights
-
-
-def messy_row() -> np.ndarray:
-    """A row with a missing income, an unseen applicant type and a missing date."""
-    return np.array([np.nan, 2.0, UNKNOWN, 1.0, np.nan])
 
 
 # --- SHAP over columns ---------------------------------------------------------------------------
@@ -313,72 +297,3 @@ def test_lime_weight_of_a_categorical_column_follows_the_model(lime, sampling):
     employed = dict(lime.explain(row, [1], num_samples=4000, seed=0, sampling=sampling).results[1].weights)
     # THEN "applicant_type = self-employed" raises P(bad), "applicant_type = employed" lowers it
     assert self_employed[APPLICANT] > 0 > employed[APPLICANT]
-
-
-# --- the served model: Explanations over the mixed bundle ----------------------------------------
-
-
-@pytest.fixture(scope="module")
-def served(mixed_bundle):
-    from litelens.functions.common.model import load_model
-
-    model = load_model(str(mixed_bundle))
-    return model, Explanations.from_model(model)
-
-
-def served_risk(model):
-    return lambda Z: model.predict_batch(MIXED_SCHEMA.encode(Z)).astype(np.float64)
-
-
-def test_served_explanations_name_the_original_columns_and_add_up(served):
-    model, explanations = served
-    Z, _ = mixed_rows(4, seed=11)
-    Z[1] = messy_row()
-    columns = explanations.columns(Z)
-    out = explanations.explain(Z, columns, [0, 1], ExplainOptions(target_class="bad"))
-    assert out[2:] == [None, None]
-    for row, z in zip(out[:2], Z[:2], strict=True):
-        shap, lime = row["shap"], row["lime"]
-        assert list(shap["values"]) == MIXED_SCHEMA.names
-        assert shap["additivity_gap"] <= 1e-9
-        assert shap["output"] == pytest.approx(float(served_risk(model)(z[None])[0, 0]), abs=1e-7)
-        assert sorted(w["feature"] for w in lime["weights"]) == sorted(MIXED_SCHEMA.names)
-        assert set(row["agreement"]["shap_top"]) <= set(MIXED_SCHEMA.names)
-    conditions = {w["feature"]: w["condition"] for w in out[1]["lime"]["weights"]}
-    assert conditions["income"] == "income is missing"
-    assert conditions["applicant_type"] == "applicant_type = (unknown)"
-    assert conditions["married"] == "married = yes"
-    assert conditions["signup"] == "signup is missing"
-
-
-def test_served_shap_is_the_exact_enumeration_over_the_five_columns(served):
-    model, explanations = served
-    background, weights = model.bundle.shap_background()
-    assert np.isnan(background).any() or (background[:, APPLICANT] == MISSING_TYPE).any()
-    for x in (np.array([35_000.0, 2.0, SELF_EMPLOYED, 0.0, MIXED_DAY0 + 30]), messy_row()):
-        result = explanations.shap["probability"].explain(x, seed=0)
-        exact, base = exact_shapley(served_risk(model), x, background, weights)
-        np.testing.assert_allclose(result.values[:, 0], exact, atol=1e-6)
-        assert result.base_values[0] == pytest.approx(base, abs=1e-6)
-
-
-def test_served_categorical_value_follows_the_level(served):
-    # GIVEN one applicant, once self-employed (the data's risk +1.2) and once employed
-    _, explanations = served
-    row = np.array([52_000.0, 3.0, SELF_EMPLOYED, 0.0, MIXED_DAY0 + 700])
-    self_employed = explanations.shap["probability"].explain(row, seed=0).values[APPLICANT, 0]
-    row[APPLICANT] = EMPLOYED
-    employed = explanations.shap["probability"].explain(row, seed=0).values[APPLICANT, 0]
-    # THEN applicant_type pushes P(bad) up for the one and down for the other
-    assert self_employed > 0 > employed
-    assert self_employed - employed > 0.05
-
-
-def test_served_explanations_are_deterministic_by_seed(served):
-    _, explanations = served
-    x = messy_row()
-    options = ExplainOptions(seed=3, nsamples=20)  # fewer than the 30 coalitions: shap samples
-    first, again = explanations.explain_row(x, [1], options), explanations.explain_row(x, [1], options)
-    assert first == again
-    other = explanations.explain_row(x, [1], ExplainOptions(seed=4, nsamples=20))
-    assert other["lime"]["weights"] != first["lime"]["weights"]

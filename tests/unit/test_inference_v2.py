@@ -16,6 +16,7 @@ from litelens.functions.common import inference_v2 as v2
 from litelens.functions.common import instances
 from litelens.functions.common.errors import ClientError
 from tests.support.bundles import MIXED_SCHEMA
+from tests.support.responses import decoded
 
 NUMERIC = Schema.numeric(["age", "income"])
 
@@ -170,8 +171,7 @@ def test_the_router_answers_protocol_paths_in_the_protocols_error_shape(load_eve
     event = load_event("predict_rest_v1")
 
     def answer(path, **changes):
-        response = router.handle({**event, "path": path, "resource": path, **changes}, lambda_context)
-        return response["statusCode"], json.loads(response["body"])
+        return decoded(router.handle({**event, "path": path, "resource": path, **changes}, lambda_context))
 
     # GIVEN a V2 path: the model name is the path parameter, every 4xx is {"error": "..."}
     assert answer("/v2/models/credit/infer") == (413, {"error": "body of 7 MB is over 6 MB"})

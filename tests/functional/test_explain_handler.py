@@ -13,6 +13,7 @@ from litelens.build.bundle.schema import Schema
 from litelens.functions.common import constants
 from litelens.functions.explain.request import parse_parameters
 from tests.support.predict_app import import_function_app
+from tests.support.responses import decoded
 
 EXPLAIN_APP = Path(__file__).resolve().parents[2] / "functions" / "explain" / "app.py"
 FEATURES = ["age", "income", "debt_ratio", "tenure"]
@@ -39,10 +40,7 @@ def regression_app(regression_bundle):
 
 
 def call(app, event, lambda_context):
-    response = app.lambda_handler(event, lambda_context)
-    if "statusCode" in response:
-        return response["statusCode"], json.loads(response["body"])
-    return (response["error"]["status"] if "error" in response else 200), response
+    return decoded(app.lambda_handler(event, lambda_context))
 
 
 def post(app, load_event, lambda_context, body):

@@ -1,5 +1,5 @@
-"""The model runtime under the handlers: predict_batch (chunks, resizes, threads), bundle resolution,
-and bundles that must not be served."""
+"""The model runtime under the handlers over trained bundles: predict_batch (chunks, resizes, threads),
+bundles that must not be served, and the function's output lines."""
 
 from __future__ import annotations
 
@@ -14,12 +14,7 @@ import numpy as np
 import pytest
 
 from litelens.build.bundle import LIME_STATS_KEYS, Bundle, BundleError, write_bundle
-from litelens.functions.common import constants
-from litelens.functions.common.bundle_source import resolve_bundle
 from litelens.functions.common.model import Model, load_model
-from litelens.functions.common.observability import JsonLogger
-from litelens.functions.common.settings import Settings
-from tests.support.structural_bundle import structural_bundle
 
 
 @pytest.fixture(scope="module")
@@ -106,40 +101,11 @@ def test_model_and_card_disagreeing_is_refused(binary_bundle, tmp_path):
         load_model(str(tmp_path / "mismatch"))
 
 
-def test_a_model_file_that_is_not_tflite_is_refused(tmp_path):
-    structural_bundle(tmp_path / "fake")
-    with pytest.raises(BundleError, match="not a loadable TFLite model"):
-        load_model(str(tmp_path / "fake"))
-
-
 def test_missing_file_is_refused(binary_bundle, tmp_path):
     shutil.copytree(binary_bundle, tmp_path / "b")
     (tmp_path / "b" / "lime_stats.json").unlink()
     with pytest.raises(BundleError, match=r"lime_stats\.json is missing"):
         load_model(str(tmp_path / "b"))
-
-
-def test_resolution_order(tmp_path):
-    # GIVEN the settings a function reads from its environment at cold start
-    settings = Settings.from_env({constants.MODEL_URI: "/from/env"})
-    assert resolve_bundle(settings.model_uri, code_root=tmp_path).as_posix() == "/from/env"
-    # THEN an empty MODEL_URI means the bundle packaged next to the code, and there must be one
-    empty = Settings.from_env({constants.MODEL_URI: ""})
-    assert resolve_bundle(empty.model_uri, code_root=tmp_path) == tmp_path / constants.PACKAGED_BUNDLE_DIR
-    with pytest.raises(BundleError, match="MODEL_URI is empty"):
-        resolve_bundle(empty.model_uri)
-    with pytest.raises(BundleError, match="names no bucket"):
-        resolve_bundle("s3:///prefix")
-
-
-def test_logger_level_filters_logs_but_never_metrics(capsys):
-    log = JsonLogger(service="predict", level="WARNING")
-    log.info("hidden")
-    log.warning("shown", rows=3)
-    log.metrics("request", {"Latency": (1.5, "Milliseconds")}, request_id="r")
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2 and '"shown"' in lines[0] and '"rows":3' in lines[0]
-    assert '"Latency":1.5' in lines[1] and '"service":"predict"' in lines[1]
 
 
 def test_the_function_writes_json_lines_only(binary_bundle):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 from litelens.build.bundle import Bundle
 from litelens.functions.common import constants
 from tests.support.predict_app import import_predict_app
+from tests.support.responses import decoded
 
 ROWS = [[41, 52000, 0.31, 6], [29, 23000, 0.95, 1]]
 FEATURES = ["age", "income", "debt_ratio", "tenure"]
@@ -30,12 +30,6 @@ def app(apps):
     return apps["binary"]
 
 
-def answer(response: dict) -> tuple[int, dict]:
-    """(status, body object) of a proxy response."""
-    assert response["headers"]["Content-Type"] == "application/json"
-    return response["statusCode"], json.loads(response["body"])
-
-
 def expected_outputs(app, rows) -> np.ndarray:
     return app.MODEL.predict_batch(np.asarray(rows, dtype=np.float32))
 
@@ -47,7 +41,7 @@ def expected_outputs(app, rows) -> np.ndarray:
     "event_name", ["predict_rest_v1", "predict_rest_v1_base64", "predict_http_v2", "predict_http_v2_base64"]
 )
 def test_every_api_gateway_event_kind_predicts(app, load_event, lambda_context, event_name):
-    status, body = answer(app.lambda_handler(load_event(event_name), lambda_context))
+    status, body = decoded(app.lambda_handler(load_event(event_name), lambda_context))
     assert status == 200, body
     outputs = expected_outputs(app, ROWS)
     assert [p["probability"] for p in body["predictions"]] == pytest.approx(outputs[:, 0].tolist())
@@ -56,7 +50,7 @@ def test_every_api_gateway_event_kind_predicts(app, load_event, lambda_context, 
 
 def test_object_and_columnar_forms_agree_with_lists(app, load_event, lambda_context):
     answers = [
-        answer(app.lambda_handler(load_event(name), lambda_context))
+        decoded(app.lambda_handler(load_event(name), lambda_context))
         for name in ("predict_rest_v1", "predict_objects_rest_v1", "predict_columnar_rest_v1")
     ]
     assert all(status == 200 for status, _ in answers)
@@ -82,7 +76,7 @@ def test_direct_invoke_error_carries_status_inside(app, lambda_context):
 @pytest.mark.parametrize("event_name", ["metadata_rest_v1", "metadata_http_v2", "metadata_direct"])
 def test_metadata_is_the_card(app, load_event, lambda_context, event_name):
     response = app.lambda_handler(load_event(event_name), lambda_context)
-    body = response if event_name.endswith("direct") else answer(response)[1]
+    body = response if event_name.endswith("direct") else decoded(response).body
     card = app.MODEL.card
     assert body["task"] == "binary" and body["features"] == FEATURES and body["classes"] == ["good", "bad"]
     assert body["version"] == card.version and body["metrics"] == card.metrics
@@ -258,7 +252,7 @@ def test_bad_body_gets_4xx_with_code_and_precise_message(
     # GIVEN a REST API event carrying a bad body
     event = load_event("predict_rest_v1", body=text)
     # WHEN the handler answers
-    got_status, body = answer(app.lambda_handler(event, lambda_context))
+    got_status, body = decoded(app.lambda_handler(event, lambda_context))
     # THEN a 4xx with the code, a message naming the place, and nothing internal
     assert (got_status, body["error"]["code"]) == (status, code), body
     for word in words:
@@ -268,19 +262,19 @@ def test_bad_body_gets_4xx_with_code_and_precise_message(
 
 def test_bad_body_in_base64_event_is_rejected_the_same_way(app, load_event, lambda_context):
     event = load_event("predict_http_v2_base64", body='{"instances": [[1, 2, "3", 4]]}', base64_body=True)
-    status, body = answer(app.lambda_handler(event, lambda_context))
+    status, body = decoded(app.lambda_handler(event, lambda_context))
     assert (status, body["error"]["code"]) == (400, "invalid_value")
 
 
 def test_invalid_base64_is_a_client_error(app, load_event, lambda_context):
     event = load_event("predict_rest_v1_base64")
     event["body"] = "***not base64***"
-    status, body = answer(app.lambda_handler(event, lambda_context))
+    status, body = decoded(app.lambda_handler(event, lambda_context))
     assert (status, body["error"]["code"]) == (400, "malformed_body")
 
 
 def test_wrong_content_type_is_415(app, load_event, lambda_context):
-    status, body = answer(app.lambda_handler(load_event("predict_wrong_content_type_rest_v1"), lambda_context))
+    status, body = decoded(app.lambda_handler(load_event("predict_wrong_content_type_rest_v1"), lambda_context))
     assert (status, body["error"]["code"]) == (415, "unsupported_media_type")
     assert "application/json" in body["error"]["message"]
 
@@ -292,7 +286,7 @@ def test_json_content_type_with_charset_is_accepted(app, load_event, lambda_cont
 
 
 def test_malformed_json_fixture_is_400(app, load_event, lambda_context):
-    status, body = answer(app.lambda_handler(load_event("predict_malformed_json_rest_v1"), lambda_context))
+    status, body = decoded(app.lambda_handler(load_event("predict_malformed_json_rest_v1"), lambda_context))
     assert (status, body["error"]["code"]) == (400, "malformed_json")
 
 
@@ -310,7 +304,7 @@ def test_body_size_cap_from_the_environment(binary_bundle, load_event, lambda_co
     small = load_event("predict_rest_v1")
     assert capped.lambda_handler(small, lambda_context)["statusCode"] == 200
     large = load_event("predict_rest_v1", body={"instances": ROWS * 10})
-    status, body = answer(capped.lambda_handler(large, lambda_context))
+    status, body = decoded(capped.lambda_handler(large, lambda_context))
     assert (status, body["error"]["code"]) == (413, "body_too_large")
     # the cap applies to the decoded body of a base64 event too
     large64 = load_event("predict_rest_v1_base64", body={"instances": ROWS * 10}, base64_body=True)
@@ -330,7 +324,7 @@ def test_body_size_cap_from_the_environment(binary_bundle, load_event, lambda_co
 def test_unknown_path_404_known_path_wrong_method_405(app, load_event, lambda_context, method, path, status, code):
     event = load_event("predict_rest_v1")
     event["httpMethod"], event["path"], event["resource"] = method, path, path
-    got, body = answer(app.lambda_handler(event, lambda_context))
+    got, body = decoded(app.lambda_handler(event, lambda_context))
     assert (got, body["error"]["code"]) == (status, code)
     if status == 405:
         assert app.lambda_handler(event, lambda_context)["headers"]["Allow"] in ("GET", "POST")
@@ -377,7 +371,7 @@ def test_rows_the_model_overflows_on_are_refused_by_index(apps, load_event, lamb
     monkeypatch.setattr(app.MODEL, "predict_batch", overflowing)
     body = json.dumps({"instances": ROWS * 2})
     # WHEN those rows are requested
-    status, answer_body = answer(app.lambda_handler(load_event("predict_rest_v1", body=body), lambda_context))
+    status, answer_body = decoded(app.lambda_handler(load_event("predict_rest_v1", body=body), lambda_context))
     # THEN 400 naming them: no null prediction and no argmax-of-NaN label
     assert (status, answer_body["error"]["code"]) == (400, "non_finite_output")
     assert "instance 1, 3 is not finite" in answer_body["error"]["message"]
@@ -392,7 +386,7 @@ def test_unexpected_failure_is_500_with_request_id_and_logged_trace(
 
     monkeypatch.setattr(app.MODEL, "predict_batch", broken)
     # WHEN a valid request arrives
-    status, body = answer(app.lambda_handler(load_event("predict_rest_v1"), lambda_context))
+    status, body = decoded(app.lambda_handler(load_event("predict_rest_v1"), lambda_context))
     # THEN 500 with the request id and no internals; the trace is in the log with the id
     assert status == 500 and body["error"]["code"] == "internal_error"
     assert body["error"]["request_id"] == lambda_context.aws_request_id
@@ -423,6 +417,17 @@ def test_one_emf_log_line_per_request_with_request_id_rows_latency_cold_start(
     assert directive["Namespace"] == "litelens" and directive["Dimensions"] == [["service"]]
     assert {m["Name"] for m in directive["Metrics"]} == {"Latency", "Rows", "ClientErrors", "ServerErrors"}
     assert all(m["Name"] in first for m in directive["Metrics"])  # EMF: each metric's value is a top-level key
+
+
+def test_an_error_after_the_batch_was_read_still_counts_its_rows(app, load_event, lambda_context, capsys, monkeypatch):
+    # GIVEN a model whose output is not finite: the rows are read, then the request is refused
+    real = app.MODEL.predict_batch
+    monkeypatch.setattr(app.MODEL, "predict_batch", lambda X: np.full_like(real(X), np.nan))
+    capsys.readouterr()
+    app.lambda_handler(load_event("predict_rest_v1", body=json.dumps({"instances": ROWS * 3})), lambda_context)
+    # THEN the log line counts the rows the 400 read, as a 200's does
+    line = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert (line["status"], line["error_code"], line["Rows"]) == (400, "non_finite_output", 6)
 
 
 def test_request_id_falls_back_to_the_events(app, load_event, capsys):
@@ -468,8 +473,3 @@ def test_packaged_bundle_is_the_default(binary_bundle, tmp_path, monkeypatch, la
     assert packaged.lambda_handler({"instances": ROWS}, lambda_context)["model"]["version"] == (
         Bundle.load(binary_bundle).card.version
     )
-
-
-def test_base64_helper_round_trip_sanity(load_event):
-    event = load_event("predict_http_v2_base64")
-    assert json.loads(base64.b64decode(event["body"])) == {"instances": ROWS}

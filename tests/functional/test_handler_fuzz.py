@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from litelens.functions.explain.request import PARAMETER_KEYS
 from tests.support.events import load_event
 from tests.support.predict_app import EXPLAIN_APP, PREDICT_APP, import_function_app
+from tests.support.responses import decoded
 
 FEATURES = ["age", "income", "debt_ratio", "tenure"]
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -73,11 +74,7 @@ def apps(binary_bundle):
 
 def check_answer(response):
     """Status < 500 and a body JSON can encode, for a proxy response or a direct payload."""
-    if "statusCode" in response:
-        status, body = response["statusCode"], json.loads(response["body"])
-    else:
-        body = response
-        status = body["error"]["status"] if isinstance(body, dict) and "error" in body else 200
+    status, body = decoded(response)
     json.dumps(body, allow_nan=False, ensure_ascii=False).encode("utf-8")  # strict JSON, valid UTF-8
     assert status < 500, body
     if status >= 400:

@@ -8,40 +8,17 @@ kind is a 400 naming the instance, the column and the kind expected."""
 from __future__ import annotations
 
 import dataclasses
-import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from litelens.build.bundle.schema import UNKNOWN
 from litelens.build.bundle.values import date_days
-from litelens.functions.common import instances
-from litelens.functions.explain.request import Caps, ExplainIf, select_rows
 from tests.support.bundles import MIXED_SCHEMA
 from tests.support.predict_app import import_predict_app
+from tests.support.raw_rows import RAW, Z
 
 NAMES = MIXED_SCHEMA.names  # income, score, applicant_type, married, signup
-# Raw rows a client sends, and the column-space rows they mean (applicant_type: employed 0, retired 1,
-# self-employed 2, missing 3; married: no 0, yes 1; signup: days since 1970-01-01).
-RAW = [
-    [52000, 3, "employed", "yes", "2021-06-01"],
-    [18000.5, 1, "self-employed", False, "2020-01-01T12:00:00"],
-    [None, 6, None, "N", "2023-10-31"],
-    [75000, 2.0, "Retired", 1, "2022-02-28"],
-    [31000, 4, "retired", "true", None],
-    [120000, 5, "self-employed", "no", "2021-12-25"],
-]
-Z = np.array(
-    [
-        [52000, 3, 0, 1, date_days("2021-06-01")],
-        [18000.5, 1, 2, 0, date_days("2020-01-01T12:00:00")],
-        [math.nan, 6, 3, 0, date_days("2023-10-31")],
-        [75000, 2, 1, 1, date_days("2022-02-28")],
-        [31000, 4, 1, 1, math.nan],
-        [120000, 5, 2, 0, date_days("2021-12-25")],
-    ]
-)
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +40,6 @@ def objects(rows):
 
 def columnar(rows):
     return {"inputs": {name: [row[j] for row in rows] for j, name in enumerate(NAMES)}}
-
-
-def test_the_parser_reads_raw_values_into_column_space():
-    batch = instances.parse_instances({"instances": RAW}, MIXED_SCHEMA, 100)
-    np.testing.assert_array_equal(batch.Z, Z)
-    np.testing.assert_array_equal(batch.X, MIXED_SCHEMA.encode(Z))
-    assert batch.X.dtype == np.float32 and len(batch) == len(RAW)
 
 
 @pytest.mark.parametrize("form", ["lists", "objects", "columnar"])
@@ -174,13 +144,6 @@ def test_the_decision_threshold_sets_the_label(app, monkeypatch):
     assert labels == ["bad" if v >= threshold else "good" for v in p]
     assert labels != ["bad" if v >= 0.5 else "good" for v in p]
     assert served(app, {"httpMethod": "GET", "path": "/metadata"})["threshold"] == threshold
-
-
-def test_explain_label_filter_reads_the_label_at_the_threshold():
-    card = SimpleNamespace(task="binary", classes=["good", "bad"], decision_threshold=0.8)
-    columns = np.array([[0.5, 0.5], [0.1, 0.9], [0.3, 0.7]])
-    assert select_rows(ExplainIf(labels=("bad",)), card, columns, Caps()) == [1]
-    assert select_rows(ExplainIf(labels=("good",)), card, columns, Caps()) == [0, 2]
 
 
 def test_the_serve_banner_example_is_a_real_raw_row_the_function_answers(app, mixed_bundle):
