@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from litelens.build.bundle import QUANTIZATIONS, TASKS, BundleCard, BundleError, check_output_dir
+from litelens.build.bundle import BundleCard, BundleError, Quantization, Task, check_output_dir
 from litelens.build.columns import Overrides
 from litelens.build.command import CommandError, ExitCode
 from litelens.build.data import DEMOS, BuildInputError, Dataset, choose_positive, load_demo, read_csv
@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--target", metavar="COLUMN", help="the target column of --data")
     source.add_argument("--demo", metavar="NAME", help=f"a built-in dataset instead of --data: {', '.join(DEMOS)}")
     source.add_argument("--rows", type=int, default=20000, help="rows of --demo synthetic (default 20000)")
-    source.add_argument("--task", help=f"{' | '.join(TASKS)} (default: inferred from the target and printed)")
+    source.add_argument("--task", help=f"{' | '.join(Task)} (default: inferred from the target and printed)")
     add_data_arguments(parser)
     out = parser.add_argument_group("output")
     out.add_argument("--out", required=True, metavar="DIR", help="bundle folder to write (e.g. bundles/NAME)")
@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_classification_arguments(parser)
     export = parser.add_argument_group("export")
-    export.add_argument("--quantize", help=f"{' | '.join(QUANTIZATIONS)} (default none = float32)")
+    export.add_argument("--quantize", help=f"{' | '.join(Quantization)} (default none = float32)")
     export.add_argument(
         "--max-metric-drop", type=float, help="refuse if TFLite's metric is this much below Keras (default 0.01)"
     )
@@ -162,8 +162,8 @@ def config_from_args(args: argparse.Namespace) -> BuildConfig:
 
 
 def load_dataset(args: argparse.Namespace) -> Dataset:
-    if args.task is not None and args.task not in TASKS:
-        raise BuildInputError(f"unknown task {args.task!r} (choose from {', '.join(TASKS)})")
+    if args.task is not None and args.task not in tuple(Task):
+        raise BuildInputError(f"unknown task {args.task!r} (choose from {', '.join(Task)})")
     if args.demo is not None:
         if args.data is not None:
             raise BuildInputError("give either --data or --demo, not both")
@@ -205,7 +205,7 @@ def describe(dataset: Dataset) -> str:
         f"target {dataset.target!r}\n"
         f"task: {dataset.task} ({how}){classes}"
     )
-    if dataset.task == "binary":
+    if dataset.task == Task.BINARY:
         text += "\n" + positive_note(dataset)
     notes = "".join(f"note: {note}\n" for note in dataset.notes)
     table = "\n" + schema_table(dataset.schema, dataset.X) if dataset.schema is not None else ""
@@ -220,7 +220,7 @@ def summary_table(result: BuildResult, config: BuildConfig) -> str:
     """The end-of-build table: rows, epochs, final LR, Keras vs TFLite metrics, the confusion matrix, sizes."""
     card = result.card
     metrics = card.metrics
-    q = config.quantize if config.quantize != "none" else "float32"
+    q = config.quantize if config.quantize != Quantization.NONE else "float32"
     lines = [
         ("rows", f"{result.train_rows} train + {result.validation_rows} validation"),
         ("epochs run", f"{result.epochs_run} of {config.epochs} (best weights: epoch {card.training['best_epoch']})"),

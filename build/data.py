@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from litelens.build.bundle import TASKS
+from litelens.build.bundle import Task
 from litelens.build.bundle.schema import CATEGORICAL, UNKNOWN, Schema
 from litelens.build.columns import Overrides, infer_schema, parse_numbers
 from litelens.build.problems import BuildInputError, Problems
@@ -102,12 +102,12 @@ def infer_task(values: Sequence[str], n_rows: int | None = None) -> str:
     distinct = list(labels)
     numbers = [_parse_float(labels[k]) for k in distinct]
     if len(distinct) <= 2:  # one value is a (degenerate) binary target: encode_target says so
-        return "binary"
+        return Task.BINARY
     if any(n is None for n in numbers):
-        return "multiclass"
+        return Task.MULTICLASS
     if all(n is not None and n.is_integer() for n in numbers) and 3 <= len(distinct) <= MAX_INFERRED_CLASSES:
-        return "multiclass" if len(distinct) * 10 <= n_rows else "regression"
-    return "regression"
+        return Task.MULTICLASS if len(distinct) * 10 <= n_rows else Task.REGRESSION
+    return Task.REGRESSION
 
 
 Lines = Callable[[np.ndarray], list[int]]
@@ -124,11 +124,11 @@ def encode_target(
 
     ``values``: the target's cells, none missing; ``lines``: each value's line in the file, for messages
     (a list, or a function of row indices). Vectorised: Python touches each distinct label, not each row."""
-    if task not in TASKS:
-        raise BuildInputError(f"unknown task {task!r} (choose from {', '.join(TASKS)})")
+    if task not in tuple(Task):
+        raise BuildInputError(f"unknown task {task!r} (choose from {', '.join(Task)})")
     cells = values if isinstance(values, pa.ChunkedArray) else pa.chunked_array([pa.array(list(values), pa.string())])
     where = _lines_function(lines)
-    if task == "regression":
+    if task == Task.REGRESSION:
         y, bad = parse_numbers(cells, decimal)
         bad |= np.isnan(y)
         if bad.any():
@@ -160,12 +160,12 @@ def encode_target(
     order, labels = list(names), list(names.values())
     if len(order) < 2:
         raise BuildInputError(f"target column {target!r} has a single class ({labels[0]!r}): nothing to learn")
-    if task == "binary" and len(order) != 2:
+    if task == Task.BINARY and len(order) != 2:
         raise BuildInputError(
             f"target column {target!r} has {len(order)} classes but --task binary needs exactly 2 "
             f"(use --task multiclass or regression)"
         )
-    if task == "multiclass" and len(order) < 3:
+    if task == Task.MULTICLASS and len(order) < 3:
         raise BuildInputError(
             f"target column {target!r} has {len(order)} classes but --task multiclass needs 3 or more "
             "(use --task binary)"
@@ -181,7 +181,7 @@ def choose_positive(
     """Binary: ``positive`` moves to classes[1] (the class whose probability the model outputs)."""
     if positive is None:
         return y, classes
-    if task != "binary" or not classes:
+    if task != Task.BINARY or not classes:
         raise BuildInputError(f"--positive-class is for a binary target; {target!r} is {task}")
     if positive not in classes:
         raise BuildInputError(
@@ -215,8 +215,8 @@ def read_csv(
 
     ``Dataset.X`` holds the rows in ``Dataset.schema``'s column space. Raises :class:`BuildProblems`
     listing every fatal problem of the file (or :class:`BuildInputError` when it cannot be read)."""
-    if task is not None and task not in TASKS:
-        raise BuildInputError(f"unknown task {task!r} (choose from {', '.join(TASKS)})")
+    if task is not None and task not in tuple(Task):
+        raise BuildInputError(f"unknown task {task!r} (choose from {', '.join(Task)})")
     problems = Problems()
     overrides = overrides or Overrides()
     table = read_table(path, problems, delimiter=delimiter, decimal=decimal, encoding=encoding, keep_text=[target])
@@ -275,13 +275,19 @@ def load_demo(name: str, *, n_rows: int = 20000, seed: int = 0) -> Dataset:
         features = [str(f).replace(" ", "_") for f in data.feature_names]
         classes = [str(c) for c in data.target_names]
         return Dataset(
-            data.data.astype(np.float32), data.target.astype(np.int64), features, "diagnosis", "binary", classes, name
+            data.data.astype(np.float32),
+            data.target.astype(np.int64),
+            features,
+            "diagnosis",
+            Task.BINARY,
+            classes,
+            name,
         )
     if name == "synthetic":
         from litelens.build import synthetic
 
         X, y, features = synthetic.make_synthetic(n_rows=n_rows, seed=seed)
-        return Dataset(X, y, features, synthetic.TARGET, "binary", list(synthetic.CLASSES), name)
+        return Dataset(X, y, features, synthetic.TARGET, Task.BINARY, list(synthetic.CLASSES), name)
     raise BuildInputError(f"unknown demo {name!r} (choose from {', '.join(DEMOS)})")
 
 
@@ -312,8 +318,8 @@ def check_arrays(
     X: np.ndarray, y: np.ndarray, features: Sequence[str], task: str, classes: Sequence[str] | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Validate in-memory training data (the Python API's entry): shapes, finiteness, labels vs task."""
-    if task not in TASKS:
-        raise BuildInputError(f"unknown task {task!r} (choose from {', '.join(TASKS)})")
+    if task not in tuple(Task):
+        raise BuildInputError(f"unknown task {task!r} (choose from {', '.join(Task)})")
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[1] != len(features):
         raise BuildInputError(f"X must have shape (n, {len(features)}), got {X.shape}")
@@ -328,7 +334,7 @@ def check_arrays(
     y = np.asarray(y)
     if y.shape != (len(X),):
         raise BuildInputError(f"y must have shape ({len(X)},), got {y.shape}")
-    if task == "regression":
+    if task == Task.REGRESSION:
         y = y.astype(np.float64)
         if not np.all(np.isfinite(y)):
             raise BuildInputError(f"target row {int(np.argwhere(~np.isfinite(y))[0][0])}: NaN or infinite value")
@@ -341,8 +347,8 @@ def check_arrays(
     present = len(np.unique(y))
     if present < 2:
         raise BuildInputError("the target has a single class: nothing to learn")
-    if task == "binary" and n_classes != 2:
+    if task == Task.BINARY and n_classes != 2:
         raise BuildInputError(f"task binary needs exactly 2 classes, got {n_classes}")
-    if task == "multiclass" and n_classes < 3:
+    if task == Task.MULTICLASS and n_classes < 3:
         raise BuildInputError(f"task multiclass needs 3 or more classes, got {n_classes}")
     return X.astype(np.float32), y.astype(np.int64)

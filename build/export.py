@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from litelens.build.bundle import QUANTIZATIONS
+from litelens.build.bundle import Quantization, Task, predicted_index
 from litelens.build.bundle.errors import LitelensError
 from litelens.build.bundle.tflite import TFLiteRunner, native_output_captured
-from litelens.build.metrics import GATED, best_f1_threshold, confusion, labels_at, task_metrics
+from litelens.build.metrics import GATED, best_f1_threshold, confusion, task_metrics
 from litelens.build.model import import_tensorflow
 
 REPRESENTATIVE_ROWS = 256
@@ -26,15 +26,15 @@ class ExportError(LitelensError, RuntimeError):
 
 def to_tflite(model: Any, quantization: str, representative: np.ndarray | None = None, seed: int = 0) -> bytes:
     """Convert a Keras model; inputs and outputs stay float32 in every mode."""
-    if quantization not in QUANTIZATIONS:
+    if quantization not in tuple(Quantization):
         raise ValueError(f"unknown quantization {quantization!r}")
     tf = import_tensorflow()
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if quantization != "none":
+    if quantization != Quantization.NONE:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if quantization == "float16":
+    if quantization == Quantization.FLOAT16:
         converter.target_spec.supported_types = [tf.float16]
-    elif quantization == "int8":
+    elif quantization == Quantization.INT8:
         if representative is None:
             raise ValueError("int8 quantization needs representative rows")
         rng = np.random.default_rng(seed)
@@ -131,13 +131,13 @@ def evaluate(
     ``threshold`` (binary): a number, ``"auto"`` (the one maximizing the served model's F1 on these
     rows) or None (0.5)."""
     tflite_pred = tflite_predict(model_bytes, X_val)
-    if task == "binary" and threshold == "auto":
+    if task == Task.BINARY and threshold == "auto":
         threshold = best_f1_threshold(y_val, tflite_pred)
-    cut = 0.5 if threshold is None or task != "binary" else float(threshold)
-    n_classes = tflite_pred.shape[1] if task == "multiclass" else 2
+    cut = 0.5 if threshold is None or task != Task.BINARY else float(threshold)
+    n_classes = tflite_pred.shape[1] if task == Task.MULTICLASS else 2
     matrix = np.zeros((0, 0), dtype=np.int64)
-    if task != "regression":
-        matrix = confusion(y_val, labels_at(task, tflite_pred, cut), n_classes)
+    if task != Task.REGRESSION:
+        matrix = confusion(y_val, predicted_index(task, tflite_pred, cut), n_classes)
     return Evaluation(
         keras=task_metrics(task, y_val, keras_pred, classes, cut),
         tflite=task_metrics(task, y_val, tflite_pred, classes, cut),

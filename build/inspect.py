@@ -10,7 +10,7 @@ import json
 import textwrap
 from typing import Any
 
-from litelens.build.bundle import CARD_FILE, Bundle, BundleCard, BundleError
+from litelens.build.bundle import CARD_FILE, Bundle, BundleCard, BundleError, Task
 from litelens.build.command import CommandError, ExitCode
 
 
@@ -31,7 +31,7 @@ def _fmt(value: Any) -> str:
 
 def render_card(card: BundleCard) -> str:
     """The card as aligned sections: identity, schema, metrics (Keras vs TFLite), training, libraries."""
-    output = f" (output = P({card.classes[1]}))" if card.task == "binary" and card.classes else ""
+    output = f" (output = P({card.classes[1]}))" if card.task == Task.BINARY and card.classes else ""
     lines = [
         f"{card.name}  version {card.version}  ({card.format})",
         f"  created          {card.created_at}",

@@ -20,18 +20,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from litelens.build.bundle import Task, predicted_index
+
 # The gated metrics: higher is better for each. ROC AUC and PR AUC compare the rankings (PR AUC
 # is the one a quantized model's error on a rare class shows in), accuracy the labels at the
 # threshold; F1 and per-class recall are left out: on a few dozen positives one flipped row moves
 # them by a percent. Regression gates on R², which has no units.
-GATED = {"binary": ("accuracy", "auc", "pr_auc"), "multiclass": ("accuracy", "auc"), "regression": ("r2",)}
-
-
-def labels_at(task: str, pred: np.ndarray, threshold: float = 0.5) -> np.ndarray:
-    """Class indices of predictions ``pred`` (n, outputs): binary ``P >= threshold``, else the argmax."""
-    if task == "binary":
-        return (pred.reshape(-1) >= threshold).astype(np.int64)
-    return np.argmax(pred, axis=1).astype(np.int64)
+GATED: dict[str, tuple[str, ...]] = {
+    Task.BINARY: ("accuracy", "auc", "pr_auc"),
+    Task.MULTICLASS: ("accuracy", "auc"),
+    Task.REGRESSION: ("r2",),
+}
 
 
 def confusion(y: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
@@ -57,16 +56,16 @@ def task_metrics(
     """The metrics of predictions ``pred`` (n, outputs) against ``y`` (class indices or numbers)."""
     from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, r2_score, roc_auc_score
 
-    if task == "regression":
+    if task == Task.REGRESSION:
         p = pred.reshape(-1)
         return {"rmse": float(np.sqrt(np.mean((p - y) ** 2))), "r2": float(r2_score(y, p))}
-    n_classes = pred.shape[1] if task == "multiclass" else 2
+    n_classes = pred.shape[1] if task == Task.MULTICLASS else 2
     names = list(classes) if classes else [str(c) for c in range(n_classes)]
-    predicted = labels_at(task, pred, threshold)
+    predicted = predicted_index(task, pred, threshold)  # as the functions label a row
     matrix = confusion(y, predicted, n_classes)
     both = len(np.unique(y)) == n_classes
     metrics = {"accuracy": float(np.mean(predicted == y))}
-    if task == "binary":
+    if task == Task.BINARY:
         p = np.clip(pred.reshape(-1), 0.0, 1.0)
         metrics["auc"] = float(roc_auc_score(y, p)) if both else float("nan")
         metrics["pr_auc"] = float(average_precision_score(y, p)) if y.any() else float("nan")

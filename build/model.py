@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from litelens.build.bundle import Task
 from litelens.build.bundle.tflite import native_output_captured
 from litelens.build.stats import input_moments
 
@@ -81,9 +82,9 @@ def build_mlp(
         l1 = l1_first if i == 0 else 0.0
         regularizer = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 > 0 or l2 > 0) else None
         h = keras.layers.Dense(width, activation="relu", kernel_regularizer=regularizer, name=f"dense_{i}")(h)
-    if task == "binary":
+    if task == Task.BINARY:
         outputs = keras.layers.Dense(1, activation="sigmoid", name="probability")(h)
-    elif task == "multiclass":
+    elif task == Task.MULTICLASS:
         outputs = keras.layers.Dense(n_outputs, activation="softmax", name="probabilities")(h)
     else:
         assert y_train is not None
@@ -94,7 +95,8 @@ def build_mlp(
 
 
 def loss_for(task: str) -> str:
-    return {"binary": "binary_crossentropy", "multiclass": "sparse_categorical_crossentropy"}.get(task, "mse")
+    losses: dict[str, str] = {Task.BINARY: "binary_crossentropy", Task.MULTICLASS: "sparse_categorical_crossentropy"}
+    return losses.get(task, "mse")
 
 
 @dataclass
@@ -189,12 +191,12 @@ def train(
     import keras
 
     y_scale = 1.0
-    if task == "regression":
+    if task == Task.REGRESSION:
         # Clip and plateau decisions see the loss in standardized units, whatever the target's scale.
         y_scale = float(np.var(y_train)) or 1.0
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=clipnorm),
-        loss=_scaled_mse(y_scale) if task == "regression" else loss_for(task),
+        loss=_scaled_mse(y_scale) if task == Task.REGRESSION else loss_for(task),
     )
     lr_changes: list[tuple[int, float]] = []
     plateau = Plateau(min_delta, patience, lr_patience, lr_factor, min_lr)

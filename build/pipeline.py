@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from litelens.build import stats
-from litelens.build.bundle import QUANTIZATIONS, BundleCard, check_output_dir, write_bundle
+from litelens.build.bundle import BundleCard, Quantization, Task, check_output_dir, n_outputs, write_bundle
 from litelens.build.bundle.schema import Schema
 from litelens.build.data import MIN_TRAIN_ROWS, MIN_VALIDATION_ROWS, BuildInputError, check_arrays, check_columns
 from litelens.build.metrics import class_shares
@@ -44,7 +44,7 @@ class BuildConfig:
     batch_size: int | None = None  # None: auto_batch_size(training rows); the card records the one used
     hidden: tuple[int, ...] = (128, 64)
     seed: int = 0
-    quantize: str = "none"
+    quantize: str = Quantization.NONE
     validation_split: float = 0.2
     learning_rate: float = 1e-3
     clipnorm: float = 1.0
@@ -61,8 +61,8 @@ class BuildConfig:
     threshold: float | str | None = None  # binary decision threshold: a number in (0, 1), "auto", None = 0.5
 
     def validate(self) -> None:
-        if self.quantize not in QUANTIZATIONS:
-            raise BuildInputError(f"unknown quantization {self.quantize!r} (choose from {', '.join(QUANTIZATIONS)})")
+        if self.quantize not in tuple(Quantization):
+            raise BuildInputError(f"unknown quantization {self.quantize!r} (choose from {', '.join(Quantization)})")
         if not 0 < self.validation_split < 1:
             raise BuildInputError(f"validation split must be between 0 and 1, got {self.validation_split}")
         if self.epochs < 1 or (self.batch_size is not None and self.batch_size < 1):
@@ -171,7 +171,7 @@ def split(
     from sklearn.model_selection import train_test_split
 
     stratify = None
-    if task != "regression":
+    if task != Task.REGRESSION:
         counts = np.bincount(y)
         present = counts[counts > 0]
         if present.min() < 2:
@@ -219,12 +219,12 @@ def build_bundle(
     started = time.perf_counter()
     config = config or BuildConfig()
     config.validate()
-    if config.threshold is not None and task != "binary":
+    if config.threshold is not None and task != Task.BINARY:
         raise BuildInputError(f"a decision threshold is for binary targets; this one is {task}")
-    if config.class_weight is not None and task == "regression":
+    if config.class_weight is not None and task == Task.REGRESSION:
         raise BuildInputError("class weights are for classification targets; this one is regression")
     columns = [str(f) for f in feature_names]
-    if classes is None and task != "regression":
+    if classes is None and task != Task.REGRESSION:
         classes = [str(c) for c in range(int(np.max(y)) + 1)]
     with stage("check", log):
         if schema is None:
@@ -251,7 +251,7 @@ def build_bundle(
     from litelens.build import export
     from litelens.build import model as mlp
 
-    n_outputs = len(classes) if task == "multiclass" and classes else 1
+    width = n_outputs(task, classes)
     batch_size = config.batch_size or auto_batch_size(len(Z_train))
     weights = sample_weights = val_weights = None
     if config.class_weight == "balanced" and classes:
@@ -261,10 +261,10 @@ def build_bundle(
         moments = stats.input_moments(Z_train, schema)
         mlp.seed_everything(config.seed)
         hidden = tuple(int(h) for h in config.hidden)
-        keras_model = mlp.build_mlp(None, task, n_outputs, hidden, y_train, config.l2, config.l1_first, moments=moments)
+        keras_model = mlp.build_mlp(None, task, width, hidden, y_train, config.l2, config.l1_first, moments=moments)
     log(
         f"training {task} MLP {len(features)} inputs ({len(columns)} columns) -> "
-        f"{' -> '.join(map(str, config.hidden))} -> {n_outputs} on "
+        f"{' -> '.join(map(str, config.hidden))} -> {width} on "
         f"{len(Z_train)} rows (validation {len(Z_val)}), batch {batch_size}, up to {config.epochs} epochs"
         + (f", class weights {_weights_text(weights, classes)}" if weights is not None and classes else "")
     )
@@ -320,7 +320,7 @@ def build_bundle(
         **{k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(config).items()},
         "batch_size": batch_size,
         "optimizer": "adam",
-        "loss": mlp.loss_for(task) if task != "regression" else "mse (standardized target)",
+        "loss": mlp.loss_for(task) if task != Task.REGRESSION else "mse (standardized target)",
         "train_rows": n_train,
         "validation_rows": n_val,
         "epochs_run": run.epochs_run,
@@ -346,9 +346,9 @@ def build_bundle(
         },
     }
     threshold = None
-    if task != "regression" and classes:
+    if task != Task.REGRESSION and classes:
         shares = {"train": class_shares(y_train, classes), "validation": class_shares(y_val, classes)}
-        if task == "binary":
+        if task == Task.BINARY:
             metrics["base_rate"] = {split_name: share[classes[1]] for split_name, share in shares.items()}
             metrics["threshold"] = evaluation.threshold
             threshold = evaluation.threshold if config.threshold is not None else None

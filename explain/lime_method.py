@@ -36,6 +36,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -45,26 +46,31 @@ from litelens.build.bundle.schema import CATEGORICAL, DATE, UNKNOWN, Schema
 from litelens.build.bundle.values import days_to_iso
 from litelens.explain.arrays import BatchFunction, Floats
 from litelens.explain.lime_sampling import KEEP_SHARE, BinSampler, ContinuousSampler, Neighbourhood
-from litelens.explain.shap_method import LOG_ODDS, PROBABILITY, log_odds
+from litelens.explain.shap_method import OutputSpace, log_odds
 
-__all__ = ["KEEP_SHARE", "LimeExplanation", "LimeMethod", "LimeResult", "weighted_ridge"]
+__all__ = ["KEEP_SHARE", "LimeExplanation", "LimeMethod", "LimeResult", "LimeSampling", "weighted_ridge"]
 
-CLASSIFICATION = "classification"
+CLASSIFICATION = "classification"  # LimeTabularExplainer's modes
 REGRESSION = "regression"
-CONTINUOUS = "continuous"
-DISCRETIZED = "discretized"
-SAMPLINGS = (CONTINUOUS, DISCRETIZED)
-VALUE = "value"  # output_space of a regression surrogate: the model's value as it is
+
+
+class LimeSampling(StrEnum):
+    """LIME's neighbourhood (``lime_sampling``, module docstring): around the row, or lime's own bins."""
+
+    CONTINUOUS = "continuous"
+    DISCRETIZED = "discretized"
+
+
 RIDGE_ALPHA = 1.0  # lime's Ridge(alpha=1)
 # lime's alpha 1 suits its 0/1 indicators (weighted variance ~0.2); around the row the features' weighted
 # variance is ~0.04 (std units, narrow kernel), where alpha 1 shrinks a linear model's weights by percents and 0.01
 # (lime's own feature-selection ridge) by hundredths of one (README, Benchmarks).
-RIDGE_ALPHAS = {"continuous": 0.01, "discretized": RIDGE_ALPHA}
+RIDGE_ALPHAS = {LimeSampling.CONTINUOUS: 0.01, LimeSampling.DISCRETIZED: RIDGE_ALPHA}
 # The kernel width, times sqrt(number of columns): lime's 0.75 for its discretized samples; 0.2 around the
 # row, where a sample's distance is about its radius x sqrt(F), so the weight is about exp(-12.5 r^2) (effective
 # sample size ~36%): a median local error well below 0.05 log-odds with a third of the samples still effective
 # (wider: less local; narrower: fewer effective samples; how it was chosen: README, Benchmarks).
-KERNEL_WIDTHS = {"continuous": 0.2, "discretized": 0.75}
+KERNEL_WIDTHS = {LimeSampling.CONTINUOUS: 0.2, LimeSampling.DISCRETIZED: 0.75}
 
 
 @dataclass(frozen=True)
@@ -93,8 +99,8 @@ class LimeExplanation:
     results: dict[int, LimeResult]
     conditions: list[str]
     num_samples: int
-    sampling: str = CONTINUOUS
-    output_space: str = PROBABILITY
+    sampling: LimeSampling = LimeSampling.CONTINUOUS
+    output_space: OutputSpace = OutputSpace.PROBABILITY
 
 
 def weighted_ridge(
@@ -158,22 +164,22 @@ class LimeMethod:
         self._continuous = ContinuousSampler(stats, self.schema, self._sampler)
         self._bin_names = _bin_names(self.schema, self._explainer.discretizer)
         root_f = np.sqrt(len(self.feature_names))
-        self._widths: dict[str, float] = {mode: width * root_f for mode, width in KERNEL_WIDTHS.items()}
+        self._widths: dict[str, float] = {sampling: width * root_f for sampling, width in KERNEL_WIDTHS.items()}
 
-    def output_space(self, sampling: str) -> str:
+    def output_space(self, sampling: LimeSampling) -> OutputSpace:
         """What the surrogate explains: a regression model's value; a classifier's log-odds (continuous)
         or probability (discretized, lime's own)."""
         if self.mode == REGRESSION:
-            return VALUE
-        return LOG_ODDS if sampling == CONTINUOUS else PROBABILITY
+            return OutputSpace.VALUE
+        return OutputSpace.LOG_ODDS if sampling == LimeSampling.CONTINUOUS else OutputSpace.PROBABILITY
 
-    def conditions(self, x: ArrayLike, sampling: str = DISCRETIZED) -> list[str]:
+    def conditions(self, x: ArrayLike, sampling: LimeSampling = LimeSampling.DISCRETIZED) -> list[str]:
         """The instance's value of each column as a condition a person reads. Discretized: its bin
         (``income <= 52000.00``, ``2021-03-01 < signup <= 2022-06-30``); continuous: its value
         (``income = 52000``, ``signup = 2021-03-01``). Both: its level (``applicant_type = self-employed``,
         ``applicant_type = (unknown)``), or ``income is missing``."""
         x = np.asarray(x, dtype=np.float64)
-        own = self._sampler.own(x) if sampling == DISCRETIZED else None
+        own = self._sampler.own(x) if sampling == LimeSampling.DISCRETIZED else None
         out = []
         for j, name in enumerate(self.feature_names):
             if self.schema.columns[j].kind != CATEGORICAL:
@@ -188,25 +194,27 @@ class LimeMethod:
             out.append(f"{name} is missing" if text is None else f"{name} = {text}")
         return out
 
-    def neighbourhood(self, x: ArrayLike, num_samples: int, seed: int, sampling: str = CONTINUOUS) -> Neighbourhood:
+    def neighbourhood(
+        self, x: ArrayLike, num_samples: int, seed: int, sampling: LimeSampling = LimeSampling.CONTINUOUS
+    ) -> Neighbourhood:
         """The samples around ``x`` (row 0 is x itself): their interpretable features, their column-space
         values, their distances to x."""
         x = np.asarray(x, dtype=np.float64)
-        if sampling == CONTINUOUS:
+        if sampling == LimeSampling.CONTINUOUS:
             return self._continuous.sample(x, num_samples, np.random.default_rng(seed))
-        if sampling != DISCRETIZED:
-            raise ValueError(f"unknown LIME sampling {sampling!r}; use one of {', '.join(SAMPLINGS)}")
+        if sampling != LimeSampling.DISCRETIZED:
+            raise ValueError(f"unknown LIME sampling {sampling!r}; use one of {', '.join(LimeSampling)}")
         indicators, values = self._sampler.sample(x, num_samples, np.random.RandomState(seed))
         return Neighbourhood(indicators, values, np.sqrt(np.square(indicators - indicators[0]).sum(axis=1)))
 
-    def kernel_weights(self, distances: Floats, sampling: str = CONTINUOUS) -> Floats:
+    def kernel_weights(self, distances: Floats, sampling: LimeSampling = LimeSampling.CONTINUOUS) -> Floats:
         """lime's sample weights: sqrt(exp(-d^2 / width^2)), width = ``KERNEL_WIDTHS[sampling]`` sqrt(F)."""
         return np.sqrt(np.exp(-np.square(distances) / self._widths[sampling] ** 2))
 
-    def targets(self, outputs: ArrayLike, labels: Sequence[int], sampling: str) -> Floats:
+    def targets(self, outputs: ArrayLike, labels: Sequence[int], sampling: LimeSampling) -> Floats:
         """The explained outputs (n, len(labels)) in the surrogate's output space."""
         chosen = np.asarray(outputs, dtype=np.float64)[:, list(labels)]
-        return log_odds(chosen) if self.output_space(sampling) == LOG_ODDS else chosen
+        return log_odds(chosen) if self.output_space(sampling) == OutputSpace.LOG_ODDS else chosen
 
     def explain(
         self,
@@ -216,7 +224,7 @@ class LimeMethod:
         num_samples: int = 5000,
         num_features: int | None = None,
         seed: int = 0,
-        sampling: str = CONTINUOUS,
+        sampling: LimeSampling = LimeSampling.CONTINUOUS,
     ) -> LimeExplanation:
         """Local surrogates of output columns ``outputs`` around row ``x`` (F,); ``num_features``: top-k."""
         labels = list(outputs)

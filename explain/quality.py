@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from litelens.explain.arrays import Floats
-from litelens.explain.shap_method import LOG_ODDS, PROBABILITY
+from litelens.explain.shap_method import OutputSpace
 
 DEFAULT_TOP_K = 5
 MIN_LIME_SCORE = 0.5
@@ -95,7 +95,7 @@ def lime_warnings(score: float, local_error: float, output_space: str, spread: f
             "message": f"LIME's surrogate explains {score:.2f} of the model's variation around the row "
             f"(R^2 below {MIN_LIME_SCORE}): its weights do not describe the model here",
         })  # fmt: skip
-    regression = output_space not in (PROBABILITY, LOG_ODDS)
+    regression = output_space not in (OutputSpace.PROBABILITY, OutputSpace.LOG_ODDS)
     limit = MAX_LIME_LOCAL_ERROR * (spread if regression else 1.0)
     if local_error > limit:
         scale = f"{MAX_LIME_LOCAL_ERROR} x the model's std around the row" if regression else f"{limit} {output_space}"

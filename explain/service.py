@@ -6,7 +6,7 @@ attribution names an original column (``schema.names``): the batch function they
 column-space rows ``Z`` and runs ``predict_batch(schema.encode(Z))`` (an identity schema, plain
 numbers, skips the encoding: ``Z`` is what the model takes).
 
-``Explanations.from_model(model)`` (cold start) reads the card's schema (``card.columns``), the
+``Explanations.from_model(model)`` (cold start) reads the card's schema (``card.schema``), the
 bundle's background of real training rows in column space with their weights, and the per-column
 LIME stats, and wraps ``model.predict_batch`` into one batch function over *output columns*: binary
 ``[P(classes[0]), P(classes[1])]``, multiclass the class probabilities, regression the value. Both
@@ -24,12 +24,12 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from litelens.build.bundle import Bundle, BundleCard
+from litelens.build.bundle import Bundle, BundleCard, Task
 from litelens.explain import quality
-from litelens.explain.arrays import BatchFunction, Floats, Indices, Rows
+from litelens.explain.arrays import BatchFunction, Floats, Rows
 from litelens.explain.errors import NonFiniteOutput, Stopped
-from litelens.explain.lime_method import CLASSIFICATION, CONTINUOUS, REGRESSION, LimeExplanation, LimeMethod
-from litelens.explain.shap_method import DEFAULT_TARGET_ERROR, LOG_ODDS, PROBABILITY, ShapMethod, ShapResult
+from litelens.explain.lime_method import CLASSIFICATION, REGRESSION, LimeExplanation, LimeMethod, LimeSampling
+from litelens.explain.shap_method import DEFAULT_TARGET_ERROR, OutputSpace, ShapMethod, ShapResult
 
 EXPLAINERS = ("shap", "lime")
 ALL_CLASSES = "all"  # ExplainOptions.target_class: explain every class
@@ -47,8 +47,8 @@ class ExplainOptions:
     num_features: int | None = None  # None: every feature
     seed: int = 0
     target_class: str | None = None  # None: the predicted class; ALL_CLASSES: every class
-    output_space: str = PROBABILITY
-    lime_sampling: str = CONTINUOUS  # lime_method.SAMPLINGS
+    output_space: OutputSpace = OutputSpace.PROBABILITY
+    lime_sampling: LimeSampling = LimeSampling.CONTINUOUS
     target_error: float | None = DEFAULT_TARGET_ERROR  # SHAP stops sampling here; None: spend nsamples
 
 
@@ -66,7 +66,7 @@ class LoadedModel(Protocol):
 
 
 class Explanations:
-    """SHAP and LIME over column-space rows of ``card.columns`` for a model's ``predict_batch(X)``."""
+    """SHAP and LIME over column-space rows of ``card.schema`` for a model's ``predict_batch(X)``."""
 
     def __init__(
         self,
@@ -77,7 +77,7 @@ class Explanations:
         lime_stats: Mapping[str, Mapping[int, Any]],
     ) -> None:
         self.card = card
-        self.schema = card.columns
+        self.schema = card.schema
         self.features = self.schema.names  # what every attribution is keyed by: the original columns
         self._encode = None if self.schema.is_identity else self.schema.encode  # plain numbers: Z is X
         self._predict_batch = predict_batch
@@ -85,21 +85,23 @@ class Explanations:
         # attributions are the exact mirror (1 - p, -logit), so shap solves one regression, not two.
         # Plain numeric columns go to the model as they are, as float32: SHAP builds its rows in float32.
         rows = np.float32 if self._encode is None else np.float64
-        if card.task == "binary":
+        if card.task == Task.BINARY:
             self.shap = {
                 space: ShapMethod(
                     self._positive, background, weights, self.features, output_space=space, row_dtype=rows
                 )
-                for space in (PROBABILITY, LOG_ODDS)
+                for space in (OutputSpace.PROBABILITY, OutputSpace.LOG_ODDS)
             }
         else:
-            self.shap = {PROBABILITY: ShapMethod(self.columns, background, weights, self.features, row_dtype=rows)}
+            self.shap = {
+                OutputSpace.PROBABILITY: ShapMethod(self.columns, background, weights, self.features, row_dtype=rows)
+            }
         self.lime = LimeMethod(
             self.columns,
             lime_stats,
             background,
             self.features,
-            mode=REGRESSION if card.task == "regression" else CLASSIFICATION,
+            mode=REGRESSION if card.task == Task.REGRESSION else CLASSIFICATION,
             class_names=card.classes,
             schema=self.schema,
         )
@@ -129,7 +131,7 @@ class Explanations:
     def columns_from_outputs(self, outputs: ArrayLike) -> Floats:
         """``columns`` from the model's own outputs (binary: P(classes[1]) -> both classes' probabilities)."""
         out = np.asarray(outputs, dtype=np.float64)
-        if self.card.task == "binary":
+        if self.card.task == Task.BINARY:
             both: Floats = np.column_stack([1.0 - out[:, 0], out[:, 0]])
             return both
         return out
@@ -140,17 +142,8 @@ class Explanations:
     def output_names(self) -> list[str]:
         return list(self.card.classes) if self.card.classes else [self.card.target]
 
-    def predicted_column(self, columns: Floats) -> Indices:
-        """The predicted class's column per row, as the predict response labels it (binary: p >= the card's
-        decision threshold, 0.5 unless the build set one)."""
-        if self.card.task == "binary":
-            return (columns[:, 1] >= self.card.decision_threshold).astype(int)
-        if self.card.task == "multiclass":
-            return columns.argmax(axis=1)
-        return np.zeros(len(columns), dtype=int)
-
     def _targets(self, options: ExplainOptions, predicted: int) -> list[int]:
-        if self.card.task == "regression":
+        if self.card.task == Task.REGRESSION:
             return [0]
         classes = self.output_names()  # a classifier's: its card's classes
         if options.target_class == ALL_CLASSES:
@@ -171,7 +164,7 @@ class Explanations:
         inputs themselves): rows in ``rows`` explained, the others None. ``columns``: the explained outputs
         of every row (``columns_from_outputs`` of the model's outputs), which pick each row's predicted class.
         ``stop``, asked before each row: when it answers True, ``Stopped`` carries the rows done so far."""
-        predicted = self.predicted_column(columns)
+        predicted = self.card.predicted_index(columns)  # the class the predict response labels each row with
         out: list[dict[str, Any] | None] = [None] * len(Z)
         for done, i in enumerate(rows):
             if stop is not None and stop():
@@ -202,7 +195,7 @@ class Explanations:
         if options.target_class == ALL_CLASSES:
             return {"classes": per_target}
         ((name, fields),) = per_target.items()
-        return ({} if self.card.task == "regression" else {"class": name}) | fields
+        return ({} if self.card.task == Task.REGRESSION else {"class": name}) | fields
 
     def _target_fields(
         self,
@@ -210,7 +203,7 @@ class Explanations:
         shap_result: ShapResult | None,
         lime_result: LimeExplanation | None,
         options: ExplainOptions,
-        space: str,
+        space: OutputSpace,
     ) -> dict[str, Any]:
         fields: dict[str, Any] = {}
         if shap_result is not None:
@@ -242,11 +235,11 @@ class Explanations:
         fields["warnings"] = warnings
         return fields
 
-    def _shap_fields(self, result: ShapResult, t: int, space: str, num_features: int | None) -> dict[str, Any]:
+    def _shap_fields(self, result: ShapResult, t: int, space: OutputSpace, num_features: int | None) -> dict[str, Any]:
         """The ``shap`` block of output column ``t``: the full solution's values; with ``num_features`` = k below
         the number of columns only the k largest |value|, unchanged, and the others summed as ``rest``."""
         values, base, output = self._shap_for(result, t, space)
-        column = 0 if self.card.task == "binary" else t  # the binary classes mirror one explained output
+        column = 0 if self.card.task == Task.BINARY else t  # the binary classes mirror one explained output
         errors = result.std_errors[:, column]
         if num_features is None:
             kept, left_out = np.arange(len(values)), np.arange(0)
@@ -274,13 +267,13 @@ class Explanations:
         }
         return fields
 
-    def _shap_for(self, result: ShapResult, t: int, space: str) -> tuple[Floats, float, float]:
+    def _shap_for(self, result: ShapResult, t: int, space: OutputSpace) -> tuple[Floats, float, float]:
         """(values, base, output) of output column ``t``; binary classes[0] mirrors the explained P(classes[1])."""
-        if self.card.task != "binary":
+        if self.card.task != Task.BINARY:
             return result.values[:, t], float(result.base_values[t]), float(result.outputs[t])
         values, base, output = result.values[:, 0], float(result.base_values[0]), float(result.outputs[0])
         if t == 1:
             return values, base, output
-        if space == LOG_ODDS:  # logit(1 - p) = -logit(p)
+        if space == OutputSpace.LOG_ODDS:  # logit(1 - p) = -logit(p)
             return -values, -base, -output
         return -values, 1.0 - base, 1.0 - output

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -40,9 +41,19 @@ from numpy.typing import ArrayLike
 from litelens.explain.arrays import BatchFunction, Floats, Rows
 from litelens.explain.kernel_shap import KernelShap, sum_std_error
 
-PROBABILITY = "probability"
-LOG_ODDS = "log_odds"
-OUTPUT_SPACES = (PROBABILITY, LOG_ODDS)
+
+class OutputSpace(StrEnum):
+    """What an attribution explains, as every answer names it (``output_space``): ``probability`` the model's
+    output as it is (for SHAP a regression model's value too), ``log_odds`` logit(p) of a binary model's
+    probability, ``value`` LIME's surrogate of a regression model's value (``lime_method``)."""
+
+    PROBABILITY = "probability"
+    LOG_ODDS = "log_odds"
+    VALUE = "value"
+
+
+# The spaces SHAP explains in: what a request's ``output_space`` may name (log_odds: a binary model's).
+SHAP_OUTPUT_SPACES = (OutputSpace.PROBABILITY, OutputSpace.LOG_ODDS)
 # Clip probabilities this far from 0 and 1 before taking log-odds (float32 sigmoids saturate).
 _EPS = 1e-7
 # Stop sampling at this estimated relative error (mean SE / mean |value|; the mean |error| is about 0.8 of it),
@@ -102,11 +113,11 @@ class ShapMethod:
         weights: ArrayLike,
         feature_names: Sequence[str],
         *,
-        output_space: str = PROBABILITY,
+        output_space: OutputSpace = OutputSpace.PROBABILITY,
         row_dtype: type[np.floating[Any]] = np.float64,
     ) -> None:
         """``row_dtype``: of the column-space rows ``predict`` gets (float32 when it takes float32 anyway)."""
-        if output_space not in OUTPUT_SPACES:
+        if output_space not in SHAP_OUTPUT_SPACES:
             raise ValueError(f"unknown output space {output_space!r}")
         background = np.asarray(background, dtype=np.float64)
         weights = np.asarray(weights, dtype=np.float64)
@@ -115,7 +126,7 @@ class ShapMethod:
         self.feature_names = list(feature_names)
         self.output_space = output_space
         self._predict = predict
-        f = self._log_odds_output if output_space == LOG_ODDS else self._output
+        f = self._log_odds_output if output_space == OutputSpace.LOG_ODDS else self._output
         self._estimator = KernelShap(f, background, weights, dtype=row_dtype)
 
     def _output(self, X: Rows) -> Floats:

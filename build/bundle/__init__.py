@@ -10,12 +10,9 @@ A bundle is a folder::
     lime_stats.json              LimeTabularExplainer's ``training_data_stats`` per column
     bundle.sig.json              optional: the card's signature (``signing``; ``litelens publish --sign-key``)
 
-The card's ``version`` is a hash of the card itself (``versioning``: every field in a
-``litelens.bundle/2`` card; a ``litelens.bundle/1`` card, written before, by its older rule).
-
-The card's ``schema`` (``schema.Schema``) lists the raw columns a request sends and how each is
-encoded into the model's inputs (``features``, in order); a card without one (written before
-schemas) serves plain numeric columns named by ``features``.
+The card is ``card.BundleCard`` (its ``Task``, its ``schema``, the one predicted-class rule); its
+``version`` is a hash of the card itself (``versioning``: every field in a ``litelens.bundle/2`` card; a
+``litelens.bundle/1`` card, written before, by its older rule).
 
 Every array is a plain ``.npy`` (read with ``allow_pickle=False``); nothing is pickled. This module
 needs only the standard library and numpy: both functions import it at cold start.
@@ -30,22 +27,59 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from functools import cached_property
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from litelens.build.bundle.errors import LitelensError
-from litelens.build.bundle.schema import Schema, SchemaError
-from litelens.build.bundle.versioning import FORMAT, FORMATS, VERSION_ID, version_of
+from litelens.build.bundle.card import (
+    BUNDLE_FILES,
+    CARD_FILE,
+    LIME_STATS_FILE,
+    MODEL_FILE,
+    SHAP_BACKGROUND_FILE,
+    SHAP_WEIGHTS_FILE,
+    BundleCard,
+    BundleError,
+    Quantization,
+    Task,
+    card_quantization,
+    card_task,
+    n_outputs,
+    predicted_index,
+)
+from litelens.build.bundle.schema import Schema
+from litelens.build.bundle.versioning import FORMAT
 
-CARD_FILE = "bundle.json"
-MODEL_FILE = "model.tflite"
-SHAP_BACKGROUND_FILE = "shap_background.npy"
-SHAP_WEIGHTS_FILE = "shap_background_weights.npy"
-LIME_STATS_FILE = "lime_stats.json"
+__all__ = [
+    "BUNDLE_FILES",
+    "CARD_FILE",
+    "FORMAT",
+    "LIME_STATS_FILE",
+    "LIME_STATS_KEYS",
+    "MAX_BUNDLE_BYTES",
+    "MAX_CARD_BYTES",
+    "MAX_FILE_BYTES",
+    "MAX_POINTER_BYTES",
+    "MODEL_FILE",
+    "S3_LATEST_POINTER",
+    "S3_VERSIONS_DIR",
+    "SHAP_BACKGROUND_FILE",
+    "SHAP_WEIGHTS_FILE",
+    "SIGNATURE_FILE",
+    "Bundle",
+    "BundleCard",
+    "BundleError",
+    "Quantization",
+    "Task",
+    "check_output_dir",
+    "n_outputs",
+    "predicted_index",
+    "sha256_file",
+    "write_bundle",
+]
+
 SIGNATURE_FILE = "bundle.sig.json"  # beside the card; not listed in it (it signs the card)
 
 # Published bundles on S3 (written by `litelens publish`, read by the functions' loader):
@@ -62,156 +96,8 @@ MAX_CARD_BYTES = 8 * 1024 * 1024
 MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_BUNDLE_BYTES = 400 * 1024 * 1024
 
-TASKS = ("binary", "multiclass", "regression")
-QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 # The keys LimeTabularExplainer's training_data_stats requires, each a {feature index: value} map.
 LIME_STATS_KEYS = ("means", "mins", "maxs", "stds", "feature_values", "feature_frequencies", "bins")
-
-
-class BundleError(LitelensError, ValueError):
-    """A bundle that is missing, malformed, or does not match its own card."""
-
-
-@dataclass(frozen=True)
-class BundleCard:
-    """What ``bundle.json`` says about a bundle. ``files`` maps file name -> sha256."""
-
-    name: str
-    version: str
-    created_at: str
-    task: str
-    features: list[str]
-    classes: list[str] | None
-    target: str
-    input_dtype: str
-    input_shape: list[int | None]
-    metrics: dict[str, Any]
-    quantization: str
-    training: dict[str, Any]
-    libraries: dict[str, str]
-    files: dict[str, str]
-    format: str = FORMAT
-    extra: dict[str, Any] = field(default_factory=dict)
-    schema: dict[str, Any] | None = None  # schema.Schema.to_json(); None: numeric columns named by features
-    # binary: the served label is classes[1] when P(classes[1]) >= threshold (None: 0.5)
-    threshold: float | None = None
-
-    @cached_property
-    def columns(self) -> Schema:
-        """The raw columns a request sends and their encoding into ``features`` (the model's inputs)."""
-        return Schema.from_json(self.schema) if self.schema is not None else Schema.numeric(self.features)
-
-    @property
-    def decision_threshold(self) -> float:
-        """Binary: the served label is classes[1] when P(classes[1]) is at least this."""
-        return 0.5 if self.threshold is None else float(self.threshold)
-
-    @property
-    def n_features(self) -> int:
-        return len(self.features)
-
-    @property
-    def n_outputs(self) -> int:
-        """Width of the model's output: 1 for binary and regression, the class count otherwise."""
-        return len(self.classes) if self.task == "multiclass" and self.classes else 1
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> BundleCard:
-        if not isinstance(data, Mapping):
-            raise BundleError(f"{CARD_FILE} must hold a JSON object")
-        if data.get("format") not in FORMATS:
-            expected = " or ".join(repr(f) for f in FORMATS)
-            raise BundleError(f"{CARD_FILE}: unsupported format {str(data.get('format'))[:40]!r} (expected {expected})")
-        known = {f for f in cls.__dataclass_fields__}
-        missing = sorted(k for k in known - {"format", "extra", "schema", "threshold"} if k not in data)
-        if missing:
-            raise BundleError(f"{CARD_FILE}: missing field(s) {', '.join(missing)}")
-        card = cls(**{k: v for k, v in data.items() if k in known})
-        card.validate()
-        return card
-
-    def validate(self) -> None:
-        self._check_types()
-        if not VERSION_ID.fullmatch(self.version):
-            raise BundleError(f"{CARD_FILE}: version {self.version[:40]!r} is not a version id (letters, digits, -, _)")
-        if self.task not in TASKS:
-            raise BundleError(f"{CARD_FILE}: unknown task {self.task!r} (expected one of {', '.join(TASKS)})")
-        if self.quantization not in QUANTIZATIONS:
-            raise BundleError(f"{CARD_FILE}: unknown quantization {self.quantization!r}")
-        if not self.features or len(set(self.features)) != len(self.features):
-            raise BundleError(f"{CARD_FILE}: features must be a non-empty list of unique names")
-        if self.task == "regression" and self.classes:
-            raise BundleError(f"{CARD_FILE}: a regression bundle has no classes")
-        if self.task == "binary" and (not self.classes or len(self.classes) != 2):
-            raise BundleError(f"{CARD_FILE}: a binary bundle needs exactly 2 classes")
-        if self.task == "multiclass" and (not self.classes or len(self.classes) < 3):
-            raise BundleError(f"{CARD_FILE}: a multiclass bundle needs 3 or more classes")
-        if set(self.files) != set(BUNDLE_FILES):
-            listed, wanted = sorted(self.files), sorted(BUNDLE_FILES)
-            raise BundleError(f"{CARD_FILE}: files must list exactly {', '.join(wanted)}, not {', '.join(listed)}")
-        bad = [name for name, digest in self.files.items() if not _is_sha256(digest)]
-        if bad:
-            raise BundleError(f"{CARD_FILE}: files[{bad[0]!r}] is not a sha256 hex digest")
-        if self.threshold is not None and (self.task != "binary" or not 0.0 < self.threshold < 1.0):
-            raise BundleError(f"{CARD_FILE}: threshold must be a number in (0, 1), and only a binary bundle has one")
-        try:
-            inputs = self.columns.input_names()
-        except SchemaError as exc:
-            raise BundleError(f"{CARD_FILE}: schema: {exc}") from None
-        if inputs != list(self.features):
-            raise BundleError(
-                f"{CARD_FILE}: features are not the inputs the schema encodes ({', '.join(inputs[:5])}...)"
-            )
-
-    def _check_types(self) -> None:
-        """Every field of the type the functions and ``inspect`` read it as (a hand-edited card may not be)."""
-        expected: dict[str, tuple[type, ...]] = {
-            "name": (str,),
-            "version": (str,),
-            "created_at": (str,),
-            "task": (str,),
-            "features": (list,),
-            "classes": (list, type(None)),
-            "target": (str,),
-            "input_dtype": (str,),
-            "input_shape": (list,),
-            "metrics": (dict,),
-            "quantization": (str,),
-            "training": (dict,),
-            "libraries": (dict,),
-            "files": (dict,),
-            "format": (str,),
-            "extra": (dict,),
-            "schema": (dict, type(None)),
-            "threshold": (int, float, type(None)),
-        }
-        for name, types in expected.items():
-            if not isinstance(getattr(self, name), types):
-                kinds = " or ".join("null" if t is type(None) else t.__name__ for t in types)
-                raise BundleError(f"{CARD_FILE}: {name} must be {kinds}, got {type(getattr(self, name)).__name__}")
-        for name in ("features", "classes"):
-            values = getattr(self, name) or []
-            if not all(isinstance(v, str) for v in values):
-                raise BundleError(f"{CARD_FILE}: {name} must be a list of strings")
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.libraries.items()):
-            raise BundleError(f"{CARD_FILE}: libraries must map names to version strings")
-
-    def content_version(self) -> str:
-        """The version the card hashes to by its format's rule (what ``version`` says when intact)."""
-        try:
-            return version_of(self.to_json())
-        except RecursionError:
-            raise BundleError(f"{CARD_FILE}: a field is nested too deeply to hash") from None
-
-
-BUNDLE_FILES = (MODEL_FILE, SHAP_BACKGROUND_FILE, SHAP_WEIGHTS_FILE, LIME_STATS_FILE)
-
-
-def _is_sha256(value: Any) -> bool:
-    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
 def check_output_dir(out_dir: str | os.PathLike[str], force: bool = False) -> Path:
@@ -341,19 +227,19 @@ def write_bundle(
             name=name,
             version="",  # the hash of every other field, set below
             created_at=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            task=task,
+            task=card_task(task),
             features=list(features),
             classes=class_names,
             target=target,
             input_dtype="float32",
             input_shape=[None, len(features)],
             metrics=dict(metrics),
-            quantization=quantization,
+            quantization=card_quantization(quantization),
             training=dict(training),
             libraries=dict(libraries),
             files=files,
             extra=dict(extra or {}),
-            schema=schema_json,
+            _schema=schema_json,
             threshold=threshold,
         )
         card = replace(card, version=card.content_version())

@@ -78,7 +78,7 @@ class DataPlane:
         body = request.json_object(self.settings.max_body_bytes)
         if not explainer:
             inference_v2.refuse_explain(body)
-        rows, requested = inference_v2.request_body(body, card.columns, self.settings.max_instances)
+        rows, requested = inference_v2.request_body(body, card.schema, self.settings.max_instances)
         inference_v2.check_outputs(card, requested, explainer=explainer)
         if explainer:
             rows["parameters"] = inference_v2.explain_parameters(body)
@@ -93,7 +93,7 @@ class DataPlane:
     def batch(self, body: Mapping[str, Any], max_rows: int, hints: Mapping[str, bool] | None = None) -> Batch:
         """The body's rows over the card's schema (``instances.parse_instances``; ``hints``: the request's
         ``value_hints()``)."""
-        return instances.parse_instances(body, self.model.card.columns, max_rows, **(hints or {}))
+        return instances.parse_instances(body, self.model.card.schema, max_rows, **(hints or {}))
 
     def outputs(self, batch: Batch) -> np.ndarray:
         """The model's outputs for ``batch``; 400 ``non_finite_output`` naming a row whose output is not finite."""

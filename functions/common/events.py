@@ -1,7 +1,7 @@
 """Lambda events in, proxy responses out: the only module that knows API Gateway and direct-invoke shapes.
 
 ``decode_event(event, direct_route) -> Request``
-    API Gateway REST API proxy events (payload 1.0, ``kind == REST_V1``), HTTP API events (payload
+    API Gateway REST API proxy events (payload 1.0, ``kind == EventKind.REST_V1``), HTTP API events (payload
     2.0, ``HTTP_V2``; a named stage's prefix is taken off ``rawPath``, as API Gateway routes it;
     a REST event keeps its ``resource``, which a custom domain's base path mapping leaves unprefixed),
     base64 bodies (``isBase64Encoded``) and direct invocations (``DIRECT``: boto3 ``lambda.invoke``
@@ -28,6 +28,7 @@ import binascii
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from litelens.functions.common.errors import (
@@ -46,9 +47,14 @@ try:  # 5-10x faster JSON both ways (a project dependency); the stdlib is the fa
 except ImportError:  # pragma: no cover - exercised where orjson is absent
     _orjson = None
 
-REST_V1 = "rest_v1"
-HTTP_V2 = "http_v2"
-DIRECT = "direct"
+
+class EventKind(StrEnum):
+    """The shape of an invocation (``event_kind``), as the request log's ``event`` field names it."""
+
+    REST_V1 = "rest_v1"  # API Gateway REST API proxy event, payload 1.0
+    HTTP_V2 = "http_v2"  # HTTP API event, payload 2.0
+    DIRECT = "direct"  # lambda.invoke with the request JSON (or a {method, path, body}) as the event
+
 
 JSON_CONTENT_TYPE = "application/json"
 CORS_ALLOW_HEADERS = "Content-Type,X-Api-Key,Authorization,X-Amz-Date,X-Amz-Security-Token"
@@ -64,7 +70,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: str | None
-    kind: str
+    kind: EventKind
     request_id: str = ""
     stage: str = ""
     resource: str = ""  # REST API: the route's path template (a base path mapping prefixes the path, not this)
@@ -80,7 +86,7 @@ class Request:
         """The body as a JSON object: 415 wrong content type, 413 too large, 400 not JSON/not an object."""
         if self._parsed is not None:
             return self._parsed
-        if self.kind == DIRECT and self.direct_body is not None:
+        if self.kind == EventKind.DIRECT and self.direct_body is not None:
             value = self.direct_body
         else:
             value = self._parse_body(max_body_bytes)
@@ -193,16 +199,16 @@ def _decode_body(event: Mapping[str, Any]) -> str | None:
     return body
 
 
-def event_kind(event: Any) -> str:
+def event_kind(event: Any) -> EventKind:
     """``REST_V1``, ``HTTP_V2`` or ``DIRECT``, from the event's shape."""
     if isinstance(event, Mapping):
         context = event.get("requestContext")
         if isinstance(context, Mapping):
             if event.get("version") == "2.0" and isinstance(context.get("http"), Mapping):
-                return HTTP_V2
+                return EventKind.HTTP_V2
             if "httpMethod" in event:
-                return REST_V1
-    return DIRECT
+                return EventKind.REST_V1
+    return EventKind.DIRECT
 
 
 def event_path(event: Any) -> str:
@@ -210,10 +216,10 @@ def event_path(event: Any) -> str:
     if not isinstance(event, Mapping):
         return ""
     kind = event_kind(event)
-    path = event.get("rawPath") if kind == HTTP_V2 else event.get("path")
+    path = event.get("rawPath") if kind == EventKind.HTTP_V2 else event.get("path")
     if not isinstance(path, str):
         return ""
-    if kind == HTTP_V2 and isinstance(event["requestContext"].get("stage"), str):
+    if kind == EventKind.HTTP_V2 and isinstance(event["requestContext"].get("stage"), str):
         return _without_stage(path, event["requestContext"]["stage"])
     return path
 
@@ -228,10 +234,10 @@ def _without_stage(path: str, stage: str) -> str:
 def decode_event(event: Any, direct_route: tuple[str, str]) -> Request:
     """The invocation as a Request; raises ClientError for an undecodable body."""
     kind = event_kind(event)
-    if kind in (REST_V1, HTTP_V2):
+    if kind in (EventKind.REST_V1, EventKind.HTTP_V2):
         context = event["requestContext"]
         stage = _text(context.get("stage"))
-        if kind == REST_V1:
+        if kind == EventKind.REST_V1:
             method, path = event.get("httpMethod"), _text(event.get("path"), event.get("resource"), default="/")
         else:
             http = context["http"]
@@ -245,7 +251,7 @@ def decode_event(event: Any, direct_route: tuple[str, str]) -> Request:
             kind=kind,
             request_id=_text(context.get("requestId")),
             stage=stage,
-            resource=_text(event.get("resource")) if kind == REST_V1 else "",
+            resource=_text(event.get("resource")) if kind == EventKind.REST_V1 else "",
         )
     if (
         isinstance(event, Mapping)
@@ -276,8 +282,8 @@ def response_headers(cors_origin: str) -> dict[str, str]:
     return headers
 
 
-def encode_response(status: int, payload: Any, kind: str, headers: Mapping[str, str]) -> Any:
+def encode_response(status: int, payload: Any, kind: EventKind, headers: Mapping[str, str]) -> Any:
     """The handler's return value: a proxy response for API Gateway, the payload for a direct invoke."""
-    if kind == DIRECT:
+    if kind == EventKind.DIRECT:
         return payload
     return {"statusCode": status, "headers": dict(headers), "body": dumps(payload), "isBase64Encoded": False}

@@ -30,6 +30,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from litelens.build.bundle import BundleCard, Task
 from litelens.build.bundle.schema import NUMERIC, Schema
 from litelens.functions.common.errors import (
     E_INVALID_INSTANCES,
@@ -50,9 +51,9 @@ INT_TYPES = ("INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UI
 NUMBER_TYPES = FLOAT_TYPES + INT_TYPES
 DATATYPES = ("BOOL", *NUMBER_TYPES, "BYTES")
 OUTPUTS_BY_TASK = {
-    "binary": ("probability", "label", "warnings"),
-    "multiclass": ("probabilities", "label", "warnings"),
-    "regression": ("value", "warnings"),
+    Task.BINARY: ("probability", "label", "warnings"),
+    Task.MULTICLASS: ("probabilities", "label", "warnings"),
+    Task.REGRESSION: ("value", "warnings"),
 }
 MAX_SHAPE_RANK = 2
 EXPLAINER_PREFIX = "/explainer"  # the explain function's V2 server: the same infer route below this prefix
@@ -67,7 +68,7 @@ def _bad(message: str) -> ClientError:
     return protocol_error(400, E_INVALID_INSTANCES, message)
 
 
-def check_model(card: Any, name: str | None) -> None:
+def check_model(card: BundleCard, name: str | None) -> None:
     """404 unless ``name`` is the served bundle's name."""
     if name != card.name:
         raise protocol_error(404, E_NOT_FOUND, f"model {short_value(name)} not found; this server has {card.name!r}")
@@ -248,7 +249,7 @@ def explain_parameters(body: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in parameters.items() if k not in PROTOCOL_PARAMETERS}
 
 
-def check_outputs(card: Any, requested: Sequence[str] | None, explainer: bool = False) -> None:
+def check_outputs(card: BundleCard, requested: Sequence[str] | None, explainer: bool = False) -> None:
     """400 naming an output the model does not have."""
     available = OUTPUTS_BY_TASK[card.task] + ((EXPLANATIONS,) if explainer else ())
     unknown = [name for name in requested or () if name not in available]
@@ -263,7 +264,7 @@ def _tensor_out(name: str, datatype: str, shape: list[int], data: list[Any]) -> 
 
 
 def output_tensors(
-    card: Any,
+    card: BundleCard,
     predictions: Sequence[Mapping[str, Any]],
     requested: Sequence[str] | None,
     explanations: Sequence[Any] | None = None,
@@ -273,14 +274,15 @@ def output_tensors(
     their order."""
     n = len(predictions)
     tensors: dict[str, dict[str, Any]] = {}
-    if card.task == "binary":
+    if card.task == Task.BINARY:
         tensors["probability"] = _tensor_out("probability", "FP64", [n], [p["probability"] for p in predictions])
-    elif card.task == "multiclass":
-        data = [p["probabilities"][c] for p in predictions for c in card.classes]
-        tensors["probabilities"] = _tensor_out("probabilities", "FP64", [n, len(card.classes)], data)
+    elif card.task == Task.MULTICLASS:
+        classes = card.classes or []
+        data = [p["probabilities"][c] for p in predictions for c in classes]
+        tensors["probabilities"] = _tensor_out("probabilities", "FP64", [n, len(classes)], data)
     else:
         tensors["value"] = _tensor_out("value", "FP64", [n], [p["value"] for p in predictions])
-    if card.task != "regression":
+    if card.task != Task.REGRESSION:
         tensors["label"] = _tensor_out("label", "BYTES", [n], [p["label"] for p in predictions])
     if requested is not None or any("warnings" in p for p in predictions):
         rows = [json.dumps(p.get("warnings", [])) for p in predictions]
@@ -292,7 +294,7 @@ def output_tensors(
     return [tensors[name] for name in names]
 
 
-def infer_response(card: Any, outputs: list[dict], request_id: Any = None) -> dict[str, Any]:
+def infer_response(card: BundleCard, outputs: list[dict], request_id: Any = None) -> dict[str, Any]:
     answer: dict[str, Any] = {"model_name": card.name, "model_version": card.version, "outputs": outputs}
     if isinstance(request_id, str):
         answer["id"] = request_id
@@ -303,13 +305,13 @@ def _input_datatype(schema: Schema, j: int) -> str:
     return "FP64" if schema.columns[j].kind == NUMERIC else "BYTES"
 
 
-def model_metadata(card: Any) -> dict[str, Any]:
+def model_metadata(card: BundleCard) -> dict[str, Any]:
     """``GET /v2/models/{name}``: the per-column inputs and the outputs of the model."""
-    schema = card.columns
+    schema = card.schema
     outputs = []
     for name in OUTPUTS_BY_TASK[card.task]:
         if name == "probabilities":
-            outputs.append({"name": name, "datatype": "FP64", "shape": [-1, len(card.classes)]})
+            outputs.append({"name": name, "datatype": "FP64", "shape": [-1, len(card.classes or ())]})
         else:
             outputs.append(
                 {"name": name, "datatype": "BYTES" if name in ("label", "warnings") else "FP64", "shape": [-1]}

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from litelens.build.bundle import BundleCard
 from litelens.functions.common import inference_v2
 from litelens.functions.common import openapi_schemas as schemas
 from litelens.functions.common.settings import Settings
@@ -85,9 +86,9 @@ def _model_parameter(name: str, values: list[str], description: str) -> dict[str
     }
 
 
-def _operations(card: Any, settings: Settings, explain: ExplainSchemas) -> dict[tuple[str, str], dict[str, Any]]:
+def _operations(card: BundleCard, settings: Settings, explain: ExplainSchemas) -> dict[tuple[str, str], dict[str, Any]]:
     """(method, path) -> (request body schema or None, 200 answer schema, path parameters)."""
-    schema, rows = card.columns, settings.max_instances
+    schema, rows = card.schema, settings.max_instances
     explain_answer = schemas.predict_answer(
         card, {"explanations": {"type": "array", "items": {"anyOf": [{"type": "null"}, explain.explanation]}}}
     )
@@ -142,7 +143,7 @@ def _operation_id(method: str, path: str) -> str:
     return method.lower() + "".join(word.title() for word in words)
 
 
-def document(card: Any, settings: Settings, *, explain: ExplainSchemas) -> dict[str, Any]:
+def document(card: BundleCard, settings: Settings, *, explain: ExplainSchemas) -> dict[str, Any]:
     """The OpenAPI 3.1 document of every route, for the model ``card`` under ``settings``' limits."""
     operations = _operations(card, settings, explain)
     paths: dict[str, dict[str, Any]] = {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from litelens.build.bundle import BundleCard, Task
 from litelens.build.bundle.schema import (
     CATEGORICAL,
     DATE,
@@ -130,14 +131,15 @@ def warnings_list() -> dict[str, Any]:
     }
 
 
-def prediction(card: Any) -> dict[str, Any]:
+def prediction(card: BundleCard) -> dict[str, Any]:
     """One row's prediction, as ``predictions.format_predictions`` writes it for the card's task."""
     label = {"type": ["string", "null"], "enum": [*card.classes, None]} if card.classes else None
-    if card.task == "binary":
+    if card.task == Task.BINARY:
         properties = {"probability": {"type": ["number", "null"], "minimum": 0, "maximum": 1}, "label": label}
-    elif card.task == "multiclass":
-        probabilities = {"type": "object", "required": list(card.classes)}
-        probabilities["properties"] = {c: {"type": ["number", "null"]} for c in card.classes}
+    elif card.task == Task.MULTICLASS:
+        classes = card.classes or []
+        probabilities = {"type": "object", "required": list(classes)}
+        probabilities["properties"] = {c: {"type": ["number", "null"]} for c in classes}
         properties = {"probabilities": probabilities, "label": label}
     else:
         properties = {"value": NULLABLE_NUMBER}
@@ -149,7 +151,7 @@ def prediction(card: Any) -> dict[str, Any]:
     }
 
 
-def predict_answer(card: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def predict_answer(card: BundleCard, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     properties = {
         "predictions": {"type": "array", "items": prediction(card)},
         "model": {

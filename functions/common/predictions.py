@@ -3,7 +3,8 @@
 ``require_finite_outputs(outputs)``, ``format_predictions(card, outputs, warnings)``,
 ``prediction_response(card, outputs, warnings)``, ``model_info(card)``, ``card_metadata(card)``
     Binary: ``{"probability": P(classes[1]), "label"}`` (label ``classes[1]`` when P >= the card's
-    decision threshold); multiclass: ``{"probabilities": {class: p}, "label"}``; regression:
+    decision threshold); multiclass: ``{"probabilities": {class: p}, "label"}`` (the label of either by
+    ``card.predicted_index``, the rule explain selects and explains by); regression:
     ``{"value"}``; each with ``"warnings"`` (from ``instances.Batch``) when its row has any.
     ``card_metadata`` is the card without file hashes, its schema and threshold included.
 """
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from litelens.build.bundle import BundleCard, Task
 from litelens.functions.common.errors import E_NON_FINITE_OUTPUT, bad_request
 
 
@@ -42,21 +44,20 @@ def _finite_or_none(values: list[float]) -> list[float | None]:
 
 
 def format_predictions(
-    card: Any, outputs: np.ndarray, warnings: Sequence[Sequence[Mapping[str, str]]] | None = None
+    card: BundleCard, outputs: np.ndarray, warnings: Sequence[Sequence[Mapping[str, str]]] | None = None
 ) -> list[dict[str, Any]]:
     """One prediction object per row of the model's ``outputs`` (n, n_outputs), by the card's task;
     ``warnings`` (one list per row, ``Batch.warnings``) go into the rows that have any."""
-    if card.task == "binary":
-        negative, positive = card.classes
-        threshold = card.decision_threshold
+    classes = card.classes or []
+    if card.task == Task.BINARY:
+        labels = card.predicted_index(outputs).tolist()
         probabilities = _finite_or_none(outputs[:, 0].astype(np.float64).tolist())
         predictions = [
-            {"probability": p, "label": None if p is None else (positive if p >= threshold else negative)}
-            for p in probabilities
+            {"probability": p, "label": None if p is None else classes[k]}
+            for p, k in zip(probabilities, labels, strict=True)
         ]
-    elif card.task == "multiclass":
-        classes = card.classes
-        labels = np.argmax(outputs, axis=1).tolist()
+    elif card.task == Task.MULTICLASS:
+        labels = card.predicted_index(outputs).tolist()
         predictions = [
             {"probabilities": dict(zip(classes, _finite_or_none(row), strict=True)), "label": classes[k]}
             for row, k in zip(outputs.astype(np.float64).tolist(), labels, strict=True)
@@ -69,18 +70,18 @@ def format_predictions(
     return predictions
 
 
-def model_info(card: Any) -> dict[str, str]:
+def model_info(card: BundleCard) -> dict[str, str]:
     return {"name": card.name, "version": card.version}
 
 
 def prediction_response(
-    card: Any, outputs: np.ndarray, warnings: Sequence[Sequence[Mapping[str, str]]] | None = None
+    card: BundleCard, outputs: np.ndarray, warnings: Sequence[Sequence[Mapping[str, str]]] | None = None
 ) -> dict[str, Any]:
     """``{"predictions": [...], "model": {"name", "version"}}``."""
     return {"predictions": format_predictions(card, outputs, warnings), "model": model_info(card)}
 
 
-def card_metadata(card: Any) -> dict[str, Any]:
+def card_metadata(card: BundleCard) -> dict[str, Any]:
     """What ``GET /metadata`` answers: the card without file hashes and build internals. ``schema``:
     the raw columns a request sends (kind, levels or range, missing) and the excluded ones with their
     reasons; ``threshold``: a binary model's decision threshold (None otherwise)."""
@@ -90,9 +91,9 @@ def card_metadata(card: Any) -> dict[str, Any]:
         "created_at": card.created_at,
         "task": card.task,
         "features": list(card.features),
-        "schema": card.columns.to_json(),
+        "schema": card.schema.to_json(),
         "classes": list(card.classes) if card.classes else None,
-        "threshold": card.decision_threshold if card.task == "binary" else None,
+        "threshold": card.decision_threshold if card.task == Task.BINARY else None,
         "target": card.target,
         "input": {"dtype": card.input_dtype, "shape": list(card.input_shape)},
         "metrics": card.metrics,

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from litelens.build.bundle import BundleCard
 from litelens.explain.service import ALL_CLASSES, ExplainOptions
 from litelens.explain.shap_method import default_nsamples
 from litelens.functions.common import constants
@@ -154,10 +155,9 @@ def shap_sample_cap(options: ExplainOptions, n_columns: int) -> int:
     return default_nsamples(n_columns) if options.nsamples is None else int(options.nsamples)
 
 
-def request_work(options: ExplainOptions, card: Any, background_rows: int) -> Work:
+def request_work(options: ExplainOptions, card: BundleCard, background_rows: int) -> Work:
     """The work of one explained row of a request with ``options`` on the model of ``card``."""
-    n_columns = len(card.columns.names)
-    n_outputs = len(card.classes) if card.task == "multiclass" else 1  # binary: SHAP explains P(classes[1])
+    n_columns = len(card.schema.names)
     targets = len(card.classes) if card.classes and options.target_class == ALL_CLASSES else 1
     return explanation_work(
         n_columns,
@@ -165,7 +165,7 @@ def request_work(options: ExplainOptions, card: Any, background_rows: int) -> Wo
         background_rows,
         options.num_samples if "lime" in options.explainers else 0,
         targets,
-        shap_outputs=n_outputs,
+        shap_outputs=card.n_outputs,  # the model's outputs (binary: SHAP explains P(classes[1]))
     )
 
 

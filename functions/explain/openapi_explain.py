@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from litelens.explain.lime_method import SAMPLINGS
-from litelens.explain.lime_method import VALUE as LIME_VALUE
+from litelens.build.bundle import BundleCard, Task
+from litelens.explain.lime_method import LimeSampling
 from litelens.explain.service import ALL_CLASSES, EXPLAINERS
-from litelens.explain.shap_method import LOG_ODDS, OUTPUT_SPACES
+from litelens.explain.shap_method import SHAP_OUTPUT_SPACES, OutputSpace
 from litelens.functions.common.openapi import ExplainSchemas
 from litelens.functions.explain.request import (
     AUTO,
@@ -31,29 +31,30 @@ NULLABLE_NUMBER = {"type": ["number", "null"]}
 PROBABILITY = {"type": "number", "minimum": 0, "maximum": 1}
 
 
-def _explain_if(card: Any) -> dict[str, Any]:
-    if card.task == "regression":
+def _explain_if(card: BundleCard) -> dict[str, Any]:
+    if card.task == Task.REGRESSION:
         properties = {key: NUMBER for key in REGRESSION_FILTERS}
     else:
-        labels = {"type": "array", "items": {"enum": list(card.classes)}, "minItems": 1}
+        labels = {"type": "array", "items": {"enum": list(card.classes or ())}, "minItems": 1}
         properties = {"min_probability": PROBABILITY, "max_probability": PROBABILITY, "labels": labels}
         assert set(properties) == set(CLASSIFICATION_FILTERS)
     return {"type": "object", "properties": properties, "additionalProperties": False, "minProperties": 1}
 
 
-def _class(card: Any) -> dict[str, Any]:
-    if card.task == "regression":
+def _class(card: BundleCard) -> dict[str, Any]:
+    if card.task == Task.REGRESSION:
         return {"not": {}, "description": "not for a regression model"}
-    return {"enum": [*card.classes, ALL_CLASSES]}
+    return {"enum": [*(card.classes or ()), ALL_CLASSES]}
 
 
-def _output_space(card: Any) -> dict[str, Any]:
-    spaces = list(OUTPUT_SPACES) if card.task == "binary" else [s for s in OUTPUT_SPACES if s != LOG_ODDS]
-    return {"enum": spaces, "description": f"{LOG_ODDS}: a binary model's SHAP only"}
+def _output_space(card: BundleCard) -> dict[str, Any]:
+    log_odds = OutputSpace.LOG_ODDS
+    spaces = list(SHAP_OUTPUT_SPACES) if card.task == Task.BINARY else [s for s in SHAP_OUTPUT_SPACES if s != log_odds]
+    return {"enum": spaces, "description": f"{log_odds}: a binary model's SHAP only"}
 
 
 # parameter key -> its schema for a card and the caps: the bounds parse_parameters checks.
-PARAMETER_SCHEMAS: dict[str, Callable[[Any, Caps], dict[str, Any]]] = {
+PARAMETER_SCHEMAS: dict[str, Callable[[BundleCard, Caps], dict[str, Any]]] = {
     "explainers": lambda card, caps: {
         "type": "array",
         "items": {"enum": list(EXPLAINERS)},
@@ -65,7 +66,7 @@ PARAMETER_SCHEMAS: dict[str, Callable[[Any, Caps], dict[str, Any]]] = {
         "anyOf": [
             {
                 "type": "integer",
-                "minimum": min(2 * len(card.columns.names) + 2, caps.nsamples),
+                "minimum": min(2 * len(card.schema.names) + 2, caps.nsamples),
                 "maximum": caps.nsamples,
             },
             {"const": AUTO},
@@ -77,16 +78,16 @@ PARAMETER_SCHEMAS: dict[str, Callable[[Any, Caps], dict[str, Any]]] = {
         "minimum": min(MIN_LIME_NUM_SAMPLES, caps.num_samples),
         "maximum": caps.num_samples,
     },
-    "num_features": lambda card, caps: {"type": "integer", "minimum": 1, "maximum": len(card.columns.names)},
+    "num_features": lambda card, caps: {"type": "integer", "minimum": 1, "maximum": len(card.schema.names)},
     "seed": lambda card, caps: {"type": "integer", "minimum": 0, "maximum": MAX_SEED},
     "class": lambda card, caps: _class(card),
     "output_space": lambda card, caps: _output_space(card),
-    "lime_sampling": lambda card, caps: {"enum": list(SAMPLINGS)},
+    "lime_sampling": lambda card, caps: {"enum": list(LimeSampling)},
     "explain_if": lambda card, caps: _explain_if(card),
 }
 
 
-def parameters_schema(card: Any, caps: Caps) -> dict[str, Any]:
+def parameters_schema(card: BundleCard, caps: Caps) -> dict[str, Any]:
     """The explain request's ``parameters`` object for ``card`` under ``caps``."""
     properties = {key: PARAMETER_SCHEMAS[key](card, caps) for key in PARAMETER_KEYS if key in PARAMETER_SCHEMAS}
     return {"type": "object", "properties": properties, "additionalProperties": False}
@@ -111,7 +112,7 @@ def _shap() -> dict[str, Any]:
         "properties": {
             "base_value": NUMBER,
             "values": by_column,
-            "output_space": {"enum": list(OUTPUT_SPACES)},
+            "output_space": {"enum": list(SHAP_OUTPUT_SPACES)},
             "output": NUMBER,
             "additivity_gap": NUMBER,
             "nsamples": {"type": "integer"},
@@ -154,8 +155,8 @@ def _lime() -> dict[str, Any]:
             "num_samples": {"type": "integer"},
             "rest": NUMBER,
             "local_error": NUMBER,
-            "sampling": {"enum": list(SAMPLINGS)},
-            "output_space": {"enum": [*OUTPUT_SPACES, LIME_VALUE]},
+            "sampling": {"enum": list(LimeSampling)},
+            "output_space": {"enum": list(OutputSpace)},
         },
     }
 
@@ -196,14 +197,14 @@ def target_fields() -> dict[str, Any]:
     }
 
 
-def explanation_schema(card: Any) -> dict[str, Any]:
+def explanation_schema(card: BundleCard) -> dict[str, Any]:
     """One explained row: the fields of its class (``class`` names it), or of every class (``classes``)."""
     fields = target_fields()
-    if card.task == "regression":
+    if card.task == Task.REGRESSION:
         return fields
     one = {
         **fields,
-        "properties": {"class": {"enum": list(card.classes)}, **fields["properties"]},
+        "properties": {"class": {"enum": list(card.classes or ())}, **fields["properties"]},
         "required": ["class"],
     }
     every = {
@@ -214,5 +215,5 @@ def explanation_schema(card: Any) -> dict[str, Any]:
     return {"anyOf": [one, every]}
 
 
-def explain_schemas(card: Any, caps: Caps) -> ExplainSchemas:
+def explain_schemas(card: BundleCard, caps: Caps) -> ExplainSchemas:
     return ExplainSchemas(parameters_schema(card, caps), explanation_schema(card), caps.instances)

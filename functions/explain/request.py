@@ -16,7 +16,7 @@ the work of one request so it finishes inside the function's timeout, defaults i
 above a cap is lowered to it); a value over a cap is a 400 naming the cap and its environment
 variable. ``max_rows(params, caps, max_instances)`` is how many rows a request may send and
 ``select_rows(...)`` which of them are explained (at most ``caps.instances``; a label filter reads the
-label as the predict response gives it, ``predicted_column``: the card's decision threshold).
+label as the predict response gives it, ``card.predicted_index``: the card's decision threshold).
 """
 
 from __future__ import annotations
@@ -28,16 +28,11 @@ from typing import Any
 
 import numpy as np
 
+from litelens.build.bundle import BundleCard, Task
 from litelens.explain.errors import NonFiniteOutput
-from litelens.explain.lime_method import CONTINUOUS, SAMPLINGS
+from litelens.explain.lime_method import LimeSampling
 from litelens.explain.service import ALL_CLASSES, DEFAULT_LIME_NUM_SAMPLES, EXPLAINERS, ExplainOptions
-from litelens.explain.shap_method import (
-    DEFAULT_TARGET_ERROR,
-    LOG_ODDS,
-    OUTPUT_SPACES,
-    PROBABILITY,
-    default_nsamples,
-)
+from litelens.explain.shap_method import DEFAULT_TARGET_ERROR, SHAP_OUTPUT_SPACES, OutputSpace, default_nsamples
 from litelens.functions.common import constants
 from litelens.functions.common.errors import (
     E_INVALID_PARAMETER,
@@ -167,7 +162,7 @@ def _explain_if(value: Any, task: str, classes: Sequence[str] | None) -> Explain
         return None
     if not isinstance(value, dict) or not value:
         raise bad_request(E_INVALID_PARAMETER, "parameters.explain_if must be a non-empty object")
-    allowed = REGRESSION_FILTERS if task == "regression" else CLASSIFICATION_FILTERS
+    allowed = REGRESSION_FILTERS if task == Task.REGRESSION else CLASSIFICATION_FILTERS
     _reject_unknown(value, allowed, f"parameters.explain_if (a {task} model)")
     labels = value.get("labels")
     if labels is not None:
@@ -191,7 +186,7 @@ def _explain_if(value: Any, task: str, classes: Sequence[str] | None) -> Explain
     )
 
 
-def parse_parameters(value: Any, card: Any, caps: Caps) -> ExplainParameters:
+def parse_parameters(value: Any, card: BundleCard, caps: Caps) -> ExplainParameters:
     """The request's ``"parameters"`` (may be absent: None) for the model ``card``, or a 400 naming the mistake."""
     if value is None:
         value = {}  # every default, still bounded by the caps below
@@ -210,7 +205,7 @@ def parse_parameters(value: Any, card: Any, caps: Caps) -> ExplainParameters:
             raise bad_request(E_UNKNOWN_EXPLAINER, f"unknown explainer {name!r}; available: {', '.join(EXPLAINERS)}")
     if len(set(explainers)) != len(explainers):
         raise bad_request(E_INVALID_PARAMETER, "parameters.explainers lists an explainer twice")
-    n_features = len(card.columns.names)  # the explainers attribute original columns, not model inputs
+    n_features = len(card.schema.names)  # the explainers attribute original columns, not model inputs
     min_nsamples = min(2 * n_features + 2, caps.nsamples)
     if value.get("nsamples") == AUTO:
         value = {k: v for k, v in value.items() if k != "nsamples"}  # shap's "auto" is our default
@@ -234,35 +229,36 @@ def parse_parameters(value: Any, card: Any, caps: Caps) -> ExplainParameters:
     seed = _integer(value, "seed", 0, MAX_SEED)
     target_class = value.get("class")
     if target_class is not None:
-        if card.task == "regression":
+        if card.task == Task.REGRESSION:
             raise bad_request(E_INVALID_PARAMETER, "parameters.class does not apply to a regression model")
         if not isinstance(target_class, str):
             raise bad_request(
                 E_INVALID_PARAMETER, f"parameters.class must be a string, got {json_type(target_class, integers=True)}"
             )
-        if target_class != ALL_CLASSES and target_class not in card.classes:
+        if target_class != ALL_CLASSES and target_class not in (card.classes or ()):
             raise bad_request(
                 E_UNKNOWN_CLASS,
                 f"parameters.class {target_class!r} is not a class of the model; use one of "
-                f'{", ".join(card.classes)} or "{ALL_CLASSES}"',
+                f'{", ".join(card.classes or ())} or "{ALL_CLASSES}"',
             )
-    output_space = value.get("output_space", PROBABILITY)
-    if output_space not in OUTPUT_SPACES:
+    output_space = value.get("output_space", OutputSpace.PROBABILITY)
+    if output_space not in SHAP_OUTPUT_SPACES:
         raise bad_request(
             E_INVALID_PARAMETER,
-            f"parameters.output_space must be one of {', '.join(OUTPUT_SPACES)}, got {output_space!r}",
+            f"parameters.output_space must be one of {', '.join(SHAP_OUTPUT_SPACES)}, got {output_space!r}",
         )
-    if output_space == LOG_ODDS and card.task != "binary":
+    log_odds = OutputSpace.LOG_ODDS
+    if output_space == log_odds and card.task != Task.BINARY:
         raise bad_request(
-            E_INVALID_PARAMETER, f'parameters.output_space "{LOG_ODDS}" needs a binary model, not {card.task}'
+            E_INVALID_PARAMETER, f'parameters.output_space "{log_odds}" needs a binary model, not {card.task}'
         )
-    if output_space == LOG_ODDS and "shap" not in explainers:
-        raise bad_request(E_INVALID_PARAMETER, f'parameters.output_space "{LOG_ODDS}" applies to SHAP; add "shap"')
-    lime_sampling = value.get("lime_sampling", CONTINUOUS)
-    if lime_sampling not in SAMPLINGS:
+    if output_space == log_odds and "shap" not in explainers:
+        raise bad_request(E_INVALID_PARAMETER, f'parameters.output_space "{log_odds}" applies to SHAP; add "shap"')
+    lime_sampling = value.get("lime_sampling", LimeSampling.CONTINUOUS)
+    if lime_sampling not in tuple(LimeSampling):
         raise bad_request(
             E_INVALID_PARAMETER,
-            f"parameters.lime_sampling must be one of {', '.join(SAMPLINGS)}, got {short_value(lime_sampling)}",
+            f"parameters.lime_sampling must be one of {', '.join(LimeSampling)}, got {short_value(lime_sampling)}",
         )
     return ExplainParameters(
         explainers=tuple(explainers),
@@ -272,25 +268,15 @@ def parse_parameters(value: Any, card: Any, caps: Caps) -> ExplainParameters:
         num_features=num_features,
         seed=0 if seed is None else seed,
         target_class=target_class,
-        output_space=output_space,
-        lime_sampling=lime_sampling,
+        output_space=OutputSpace(output_space),
+        lime_sampling=LimeSampling(lime_sampling),
         explain_if=_explain_if(value.get("explain_if"), card.task, card.classes),
     )
 
 
-def predicted_column(card: Any, outputs: np.ndarray) -> np.ndarray:
-    """The predicted class's column of the explained ``outputs`` (n, columns) per row, as the predict
-    response labels it (binary: classes[1] when P(classes[1]) >= the card's decision threshold)."""
-    if card.task == "binary":
-        return (outputs[:, 1] >= card.decision_threshold).astype(int)
-    if card.task == "multiclass":
-        return outputs.argmax(axis=1)
-    return np.zeros(len(outputs), dtype=int)
-
-
-def select_rows(explain_if: ExplainIf | None, card: Any, outputs: np.ndarray, caps: Caps) -> list[int]:
+def select_rows(explain_if: ExplainIf | None, card: BundleCard, outputs: np.ndarray, caps: Caps) -> list[int]:
     """Rows to explain, given the explained ``outputs`` (n, columns): the predicted label of a row is
-    ``predicted_column``'s.
+    ``card.predicted_index``'s, the predict response's.
 
     400 when more than ``caps.instances`` rows would be explained.
     """
@@ -299,7 +285,7 @@ def select_rows(explain_if: ExplainIf | None, card: Any, outputs: np.ndarray, ca
         selected = list(range(n))
     else:
         keep = np.ones(n, dtype=bool)
-        if card.task == "regression":
+        if card.task == Task.REGRESSION:
             value = outputs[:, 0]
             if explain_if.min_value is not None:
                 keep &= value >= explain_if.min_value
@@ -307,13 +293,13 @@ def select_rows(explain_if: ExplainIf | None, card: Any, outputs: np.ndarray, ca
                 keep &= value <= explain_if.max_value
         else:
             # binary: the score the prediction shows, P(classes[1]); multiclass: the top probability
-            score = outputs[:, 1] if card.task == "binary" else outputs.max(axis=1)
+            score = outputs[:, 1] if card.task == Task.BINARY else outputs.max(axis=1)
             if explain_if.min_probability is not None:
                 keep &= score >= explain_if.min_probability
             if explain_if.max_probability is not None:
                 keep &= score <= explain_if.max_probability
             if explain_if.labels is not None:
-                labels = np.asarray(card.classes)[predicted_column(card, outputs)]
+                labels = np.asarray(card.classes)[card.predicted_index(outputs)]
                 keep &= np.isin(labels, explain_if.labels)
         selected = np.flatnonzero(keep).tolist()
     if len(selected) > caps.instances:

@@ -133,6 +133,7 @@ def write_csv(path: Path, numbers: np.ndarray, codes: np.ndarray, y: np.ndarray,
 
 def _arrays_child(rows: int, seed: int, out: str, epochs: int | None) -> None:
     """The child of ``--source arrays``: build from column-space rows, stage lines on stdout."""
+    from litelens.build.bundle import Task
     from litelens.build.pipeline import BuildConfig, build_bundle
 
     started = time.perf_counter()
@@ -142,7 +143,7 @@ def _arrays_child(rows: int, seed: int, out: str, epochs: int | None) -> None:
     print(f"stage generate {time.perf_counter() - started:.1f} s", flush=True)
     config = BuildConfig(seed=seed) if epochs is None else BuildConfig(seed=seed, epochs=epochs)
     build_bundle(
-        Z, y, schema.names, TARGET, "binary", out, config, classes=CLASSES, force=True,
+        Z, y, schema.names, TARGET, Task.BINARY, out, config, classes=CLASSES, force=True,
         source=f"bench build (arrays, {rows} rows)", log=lambda line: print(line, flush=True), schema=schema,
     )  # fmt: skip
 

@@ -23,13 +23,13 @@ import numpy as np
 from litelens.infra.bench.harness import verdict
 
 TARGETS = {"score": 0.7, "local_error": 0.05}
-SAMPLINGS = ("continuous", "discretized")
 
 
 def lime_figures(bundle: Path, rows: int = 20, seed: int = 99) -> dict[str, dict[str, float]]:
     """Per sampling mode, the figures above for the bundle at ``bundle`` (a synthetic model)."""
     from litelens.build import synthetic
     from litelens.explain import quality
+    from litelens.explain.lime_method import LimeSampling
     from litelens.explain.service import ExplainOptions, Explanations
     from litelens.functions.common.model import load_model
 
@@ -37,8 +37,8 @@ def lime_figures(bundle: Path, rows: int = 20, seed: int = 99) -> dict[str, dict
     n_features = len(explanations.features)
     X, _, _ = synthetic.make_synthetic(n_rows=rows, seed=seed)
     X = X[:, :n_features].astype(np.float64)
-    out = {}
-    for sampling in SAMPLINGS:
+    out: dict[str, dict[str, float]] = {}
+    for sampling in LimeSampling:
         fits, spearman, ess, ratio, seconds = [], [], [], [], []
         options = ExplainOptions(target_class="positive", lime_sampling=sampling)
         for i, x in enumerate(X):
@@ -71,6 +71,8 @@ def lime_figures(bundle: Path, rows: int = 20, seed: int = 99) -> dict[str, dict
 
 def print_lime_figures(figures: Mapping[str, Mapping[str, Mapping[str, Any]]], rows: int) -> None:
     """The table, one line per (model, sampling mode), and the targets' verdicts at the defaults."""
+    from litelens.explain.lime_method import LimeSampling
+
     print(f"\nLIME locality, {rows} unseen rows per model (medians; local error in the surrogate's output space)")
     head = ("score", "p10", "<0.5", "local err", "p90", "ESS", "w95/w5", "rho SHAP", "ms/row")
     print(f"{'':36s}" + "".join(f"{h:>10s}" for h in head))
@@ -83,6 +85,6 @@ def print_lime_figures(figures: Mapping[str, Mapping[str, Mapping[str, Any]]], r
     print(f"targets at the defaults (continuous): median score >= {TARGETS['score']}, median local error <= "
           f"{TARGETS['local_error']}")  # fmt: skip
     for model, modes in figures.items():
-        f = modes["continuous"]
+        f = modes[LimeSampling.CONTINUOUS]
         ok = f["score"] >= TARGETS["score"] and f["local_error"] <= TARGETS["local_error"]
         print(f"  {model}: score {f['score']:.3f}, local error {f['local_error']:.4f}  {verdict(ok)}")

@@ -58,14 +58,14 @@ def build_models(
     ``n_features`` of the 100 synthetic features (all of them by default; fewer keep the signal of x000..x019)."""
     from litelens.build import export, stats, synthetic
     from litelens.build import model as mlp
-    from litelens.build.bundle import write_bundle
+    from litelens.build.bundle import Quantization, Task, write_bundle
     from litelens.build.bundle.tflite import native_output_captured
     from litelens.build.pipeline import library_versions
 
     X, y, features = synthetic.make_synthetic(n_rows=train_rows, seed=0)
     X, features = np.ascontiguousarray(X[:, :n_features]), features[:n_features]
     mlp.seed_everything(0)
-    keras_model = mlp.build_mlp(X, "binary", 1, (128, 64))
+    keras_model = mlp.build_mlp(X, Task.BINARY, 1, (128, 64))
     keras_model.compile(optimizer="adam", loss="binary_crossentropy")
     with native_output_captured():
         keras_model.fit(X, y, epochs=epochs, batch_size=256, verbose=0)
@@ -73,13 +73,13 @@ def build_models(
     keras_path = work / f"keras{suffix}" / "model.keras"
     keras_path.parent.mkdir(parents=True, exist_ok=True)
     keras_model.save(keras_path)
-    model_bytes = export.to_tflite(keras_model, "none")
+    model_bytes = export.to_tflite(keras_model, Quantization.NONE)
     background, weights = stats.kmeans_background(X, 10, 0)
     bundle = work / f"bundle{suffix}"
     write_bundle(
         bundle,
         name="synthetic-bench",
-        task="binary",
+        task=Task.BINARY,
         features=features,
         classes=synthetic.CLASSES,
         target=synthetic.TARGET,
@@ -88,7 +88,7 @@ def build_models(
         shap_weights=weights,
         lime_stats=stats.lime_training_stats(X),
         metrics={},
-        quantization="none",
+        quantization=Quantization.NONE,
         training={"epochs": epochs, "rows": train_rows, "purpose": "benchmark"},
         libraries=library_versions(),
         force=True,

@@ -73,12 +73,12 @@ def accuracy_report(bundle: Path, rows: np.ndarray, log: Callable[[str], None]) 
     from shap.utils._legacy import DenseData
 
     from litelens.explain.service import Explanations
-    from litelens.explain.shap_method import DEFAULT_TARGET_ERROR, default_nsamples
+    from litelens.explain.shap_method import DEFAULT_TARGET_ERROR, OutputSpace, default_nsamples
     from litelens.functions.common.model import load_model
 
     model = load_model(str(bundle), str(bundle.parent), None)
     explanations = Explanations.from_model(model)
-    method = explanations.shap["probability"]
+    method = explanations.shap[OutputSpace.PROBABILITY]
     n_features = rows.shape[1]
     log(f"  {n_features} features: reference, {REFERENCE_RUNS} x {REFERENCE_NSAMPLES} coalitions for {len(rows)} rows")
     reference = [

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from litelens.build.command import CommandError, ExitCode
+from litelens.explain.shap_method import SHAP_OUTPUT_SPACES
 from litelens.functions.common.instances import REQUEST_FIELDS
 from litelens.infra.client.api import (
     ApiError,
@@ -58,7 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     explain.add_argument("--seed", type=int, help="seed for reproducible attributions")
     explain.add_argument("--class", dest="class_name", help="class to explain (multiclass), or 'all'")
     explain.add_argument(
-        "--output-space", choices=["probability", "log_odds"], help="SHAP's output space (log_odds: binary models)"
+        "--output-space",
+        choices=[space.value for space in SHAP_OUTPUT_SPACES],
+        help="SHAP's output space (log_odds: binary models)",
     )
     explain.add_argument(
         "--explain-if", metavar="JSON", help="explain only matching rows, e.g. '{\"min_probability\": 0.8}'"

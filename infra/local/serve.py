@@ -202,7 +202,7 @@ def _example_instance(model_uri: str) -> tuple[list[str], Any] | None:
     try:
         bundle = Bundle.load(model_uri, verify=False)
         background, weights = bundle.shap_background()
-        schema = bundle.card.columns
+        schema = bundle.card.schema
         row = background[int(weights.argmax())]
         values = [_raw_value(schema.display(j, float(z))) for j, z in enumerate(row)]
     except Exception:  # only a hint in the banner: never a reason not to serve

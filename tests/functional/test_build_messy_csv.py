@@ -26,6 +26,6 @@ def test_build_from_a_messy_semicolon_csv(tmp_path, capsys):
     assert stdout.index("schema: 9 columns") < stdout.index("training binary MLP")
     assert "note: decimal comma detected" in stdout and "positive class: 'yes'" in stdout
     card = Bundle.load(out).card
-    assert {c.name: c.kind for c in card.columns.columns} == EXPECTED_KINDS
+    assert {c.name: c.kind for c in card.schema.columns} == EXPECTED_KINDS
     assert card.classes == ["no", "yes"]
-    assert card.columns == read_csv(csv, TARGET).schema
+    assert card.schema == read_csv(csv, TARGET).schema

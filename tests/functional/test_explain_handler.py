@@ -451,7 +451,7 @@ def test_defaults_are_bounded_by_the_caps_with_or_without_parameters(binary_bund
         params = parse_parameters(
             body.get("parameters"),
             SimpleNamespace(
-                columns=Schema.numeric([f"x{j}" for j in range(100)]), task="binary", classes=["good", "bad"]
+                schema=Schema.numeric([f"x{j}" for j in range(100)]), task="binary", classes=["good", "bad"]
             ),
             app.CAPS,
         )

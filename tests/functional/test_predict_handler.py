@@ -118,7 +118,7 @@ def test_binary_label_is_the_positive_class_at_or_above_half(apps, lambda_contex
 
 def test_null_is_imputed_with_the_training_median_and_warned(app, lambda_context):
     # GIVEN a bundle built from arrays: its schema records each column's median and range
-    age = app.MODEL.card.columns.columns[0]
+    age = app.MODEL.card.schema.columns[0]
     # WHEN a row leaves age out (null) and another sends an age far beyond training
     response = app.lambda_handler({"instances": [[None, 52000, 0.31, 6], [500, 52000, 0.31, 6]]}, lambda_context)
     # THEN null is the median (it used to be a 400), each row says what the model did not see

@@ -53,9 +53,9 @@ def raw_row(**changes):
 
 def test_the_card_holds_the_inferred_schema(messy_bundle):
     card = Bundle.load(messy_bundle).card
-    kinds = {c.name: c.kind for c in card.columns.columns}
+    kinds = {c.name: c.kind for c in card.schema.columns}
     assert kinds == EXPECTED_KINDS
-    assert {e.name for e in card.columns.excluded} >= {"customer_id", "country"}
+    assert {e.name for e in card.schema.excluded} >= {"customer_id", "country"}
 
 
 def test_raw_rows_in_predictions_with_warnings_out(conn):
@@ -92,7 +92,7 @@ def test_a_wrong_type_is_a_400_naming_instance_column_and_kind(conn):
 
 
 def test_explanations_name_original_columns(conn, messy_bundle):
-    columns = Bundle.load(messy_bundle).card.columns
+    columns = Bundle.load(messy_bundle).card.schema
     status, body = post(conn, "/explain", {"instances": [raw_row(applicant_type="self-employed")]})
     assert status == 200, body
     (explanation,) = body["explanations"]

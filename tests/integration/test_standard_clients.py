@@ -60,10 +60,10 @@ def test_tritonclient_reads_metadata_readiness_and_the_predictions_of_predict(tw
     assert client.is_server_live() and client.is_server_ready() and client.is_model_ready(card.name)
     metadata = client.get_model_metadata(card.name)
     assert metadata["name"] == card.name and metadata["versions"] == [card.version]
-    assert [i["name"] for i in metadata["inputs"]] == card.columns.names
+    assert [i["name"] for i in metadata["inputs"]] == card.schema.names
     # THEN infer with one input per column gives /predict's probabilities and labels
     outputs = [triton.InferRequestedOutput(name, binary_data=False) for name in ("probability", "label")]
-    result = client.infer(card.name, column_inputs(card.columns.names, X), outputs=outputs)
+    result = client.infer(card.name, column_inputs(card.schema.names, X), outputs=outputs)
     np.testing.assert_allclose(result.as_numpy("probability"), [p["probability"] for p in expected], rtol=0, atol=0)
     assert [v.decode() if isinstance(v, bytes) else v for v in result.as_numpy("label")] == [
         p["label"] for p in expected
@@ -86,13 +86,13 @@ def test_tritonclient_gets_the_attributions_from_the_explainer(twin, card):
     client = triton.InferenceServerClient(url=f"{twin.host}:{twin.api_port}/explainer")
     X = np.asarray(rows(card.features, 2, seed=12))
     # WHEN it infers with explain options as request parameters
-    result = client.infer(card.name, column_inputs(card.columns.names, X), parameters=FAST_EXPLAIN)
+    result = client.infer(card.name, column_inputs(card.schema.names, X), parameters=FAST_EXPLAIN)
     # THEN the predictions are /predict's and each row's attributions come as JSON text
     expected = predict(twin, X.tolist())
     np.testing.assert_allclose(result.as_numpy("probability"), [p["probability"] for p in expected], atol=0)
     explanations = [json.loads(t) for t in result.as_numpy("explanations")]
     assert [e["class"] for e in explanations] == [p["label"] for p in expected]
-    assert all(set(e["shap"]["values"]) == set(card.columns.names) for e in explanations)
+    assert all(set(e["shap"]["values"]) == set(card.schema.names) for e in explanations)
     client.close()
 
 
@@ -106,7 +106,7 @@ def test_tritonclient_sends_strings_and_booleans_as_bytes_and_bool(mixed_bundle)
         "married": ("BOOL", np.array([True, False])),
         "signup": ("BYTES", np.array(["2021-03-01", "2022-01-15"], dtype=object)),
     }
-    assert list(values) == card.columns.names
+    assert list(values) == card.schema.names
     instances = [{name: array.tolist()[i] for name, (_, array) in values.items()} for i in range(2)]
     with serving(mixed_bundle, functions=["PredictFunction"]) as running:
         expected = predict(running, instances)
@@ -127,7 +127,7 @@ def test_kserve_inference_rest_client_v2_and_v1_agree_with_predict(twin, card):
     # GIVEN KServe's SDK in its own venv (its pins clash with TensorFlow's; `make kserve-venv` builds it)
     assert KSERVE_PYTHON.exists(), f"{KSERVE_PYTHON} is missing: run `make kserve-venv`"
     X = rows(card.features, 3, seed=13)
-    request = {"columns": card.columns.names, "rows": X, "parameters": FAST_EXPLAIN}
+    request = {"columns": card.schema.names, "rows": X, "parameters": FAST_EXPLAIN}
     # WHEN its InferenceRESTClient runs V2 health, readiness and infer, then V1 :predict and :explain
     done = subprocess.run(
         [str(KSERVE_PYTHON), str(KSERVE_SCRIPT), twin.api_url, card.name],

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 
 import pytest
 
-from litelens.build.bundle import FORMAT, Bundle, BundleCard, BundleError
+from litelens.build.bundle import FORMAT, Bundle, BundleError
 from litelens.build.bundle.versioning import FORMAT_V1, card_version, legacy_version
 from tests.support.structural_bundle import edit_card, structural_bundle
 
@@ -23,11 +22,11 @@ def test_a_new_card_is_versioned_by_every_field(bundle_dir):
     card = Bundle.load(bundle_dir).card
     assert card.format == FORMAT and card.version == card_version(card.to_json()) and len(card.version) == 32
     # every field of the card, whatever it holds, changes the version when it changes
-    for field in dataclasses.fields(BundleCard):
-        if field.name == "version":
+    for key in card.to_json():
+        if key == "version":
             continue
-        changed = {**card.to_json(), field.name: {"changed": field.name}}
-        assert card_version(changed) != card.version, field.name
+        changed = {**card.to_json(), key: {"changed": key}}
+        assert card_version(changed) != card.version, key
 
 
 @pytest.mark.parametrize(

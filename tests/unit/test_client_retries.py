@@ -153,13 +153,13 @@ def test_explain_request_is_what_the_server_accepts():
             "explain_if": {"min_probability": 0.8},
         },
     }  # fmt: skip
-    card = SimpleNamespace(columns=Schema.numeric(["a", "b"]), task="binary", classes=["good", "bad"])
+    card = SimpleNamespace(schema=Schema.numeric(["a", "b"]), task="binary", classes=["good", "bad"])
     reject_unknown_fields(request, REQUEST_FIELDS)
     params = parse_parameters(request["parameters"], card, Caps())
     assert (params.output_space, params.explain_if.min_probability, params.nsamples) == ("log_odds", 0.8, 200)
     columnar = build_explain_request(inputs={"a": [1, 2], "b": [3, 4]}, num_features=1)
     assert columnar == {"inputs": {"a": [1, 2], "b": [3, 4]}, "parameters": {"num_features": 1}}
-    assert parse_instances(columnar, card.columns, 10).X.tolist() == [[1, 3], [2, 4]]
+    assert parse_instances(columnar, card.schema, 10).X.tolist() == [[1, 3], [2, 4]]
     assert build_explain_request([[1]]) == {"instances": [[1]]}
     with pytest.raises(ValueError, match="instances or inputs"):
         build_explain_request()

@@ -22,14 +22,14 @@ MAX_BODY_BYTES = 6 * 1024 * 1024
 @pytest.mark.parametrize(
     ("name", "kind"),
     [
-        ("predict_rest_v1", events.REST_V1),
-        ("predict_rest_v1_base64", events.REST_V1),
-        ("metadata_rest_v1", events.REST_V1),
-        ("predict_http_v2", events.HTTP_V2),
-        ("predict_http_v2_base64", events.HTTP_V2),
-        ("metadata_http_v2", events.HTTP_V2),
-        ("predict_direct", events.DIRECT),
-        ("metadata_direct", events.DIRECT),
+        ("predict_rest_v1", events.EventKind.REST_V1),
+        ("predict_rest_v1_base64", events.EventKind.REST_V1),
+        ("metadata_rest_v1", events.EventKind.REST_V1),
+        ("predict_http_v2", events.EventKind.HTTP_V2),
+        ("predict_http_v2_base64", events.EventKind.HTTP_V2),
+        ("metadata_http_v2", events.EventKind.HTTP_V2),
+        ("predict_direct", events.EventKind.DIRECT),
+        ("metadata_direct", events.EventKind.DIRECT),
     ],
 )
 def test_event_kind_and_route_of_every_fixture(load_event, name, kind):
@@ -151,13 +151,15 @@ def test_first_bad_value_is_named_even_after_good_rows():
 
 def test_direct_response_is_the_payload_and_proxy_response_is_strict_json():
     payload = {"predictions": [{"value": 1.5}]}
-    assert events.encode_response(200, payload, events.DIRECT, {}) is payload
-    response = events.encode_response(200, payload, events.REST_V1, {**events.response_headers("*"), "X-Extra": "1"})
+    assert events.encode_response(200, payload, events.EventKind.DIRECT, {}) is payload
+    response = events.encode_response(
+        200, payload, events.EventKind.REST_V1, {**events.response_headers("*"), "X-Extra": "1"}
+    )
     assert response["statusCode"] == 200 and response["isBase64Encoded"] is False
     assert response["headers"]["Content-Type"] == "application/json" and response["headers"]["X-Extra"] == "1"
     assert json.loads(response["body"]) == payload
     # non-finite numbers never reach a client as the non-JSON literals NaN/Infinity
-    strict = events.encode_response(200, {"value": math.nan}, events.REST_V1, {})["body"]
+    strict = events.encode_response(200, {"value": math.nan}, events.EventKind.REST_V1, {})["body"]
     assert json.loads(strict, parse_constant=lambda literal: pytest.fail(f"{literal} in {strict}")) == {"value": None}
 
 

@@ -57,7 +57,10 @@ def test_work_grows_with_width_and_outputs():
 
 def test_request_work_reads_the_explainers_the_classes_and_the_default_samples():
     card = SimpleNamespace(
-        task="multiclass", classes=["low", "medium", "high"], columns=SimpleNamespace(names=list("abcdefgh"))
+        task="multiclass",
+        classes=["low", "medium", "high"],
+        n_outputs=3,
+        schema=SimpleNamespace(names=list("abcdefgh")),
     )
     # 8 columns: 254 proper coalitions, under the default 2 * 8 + 2048
     work = request_work(ExplainOptions(explainers=("shap",)), card, background_rows=10)

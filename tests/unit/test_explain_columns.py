@@ -17,8 +17,8 @@ import pytest
 from litelens.build.bundle.schema import UNKNOWN
 from litelens.build.stats import lime_training_stats
 from litelens.explain import quality
-from litelens.explain.lime_method import CLASSIFICATION, CONTINUOUS, DISCRETIZED, KEEP_SHARE, SAMPLINGS, LimeMethod
-from litelens.explain.shap_method import LOG_ODDS, ShapMethod, log_odds
+from litelens.explain.lime_method import CLASSIFICATION, KEEP_SHARE, LimeMethod, LimeSampling
+from litelens.explain.shap_method import OutputSpace, ShapMethod, log_odds
 from tests.support.bundles import MIXED_DAY0, MIXED_SCHEMA, mixed_rows
 from tests.support.mixed_columns import (
     APPLICANT,
@@ -98,7 +98,7 @@ def test_shap_over_columns_is_the_exact_enumeration_with_missing_values(backgrou
 
 def test_shap_log_odds_over_columns_with_missing_values(background):
     rows, weights = background
-    shap = ShapMethod(risk, rows, weights, MIXED_SCHEMA.names, output_space=LOG_ODDS)
+    shap = ShapMethod(risk, rows, weights, MIXED_SCHEMA.names, output_space=OutputSpace.LOG_ODDS)
     x = messy_row()
     result = shap.explain(x, seed=0)
     exact, _ = exact_shapley(lambda Z: log_odds(risk(Z)), x, rows, weights)
@@ -223,14 +223,17 @@ def test_lime_keeps_a_missing_value_or_an_unseen_level_in_a_share_of_the_samples
 
 def test_lime_conditions_of_the_continuous_neighbourhood_read_as_the_rows_values(lime):
     x = np.array([30_000.0, 2.0, SELF_EMPLOYED, 1.0, MIXED_DAY0 + 100])
-    assert lime.conditions(x, CONTINUOUS) == [
+    assert lime.conditions(x, LimeSampling.CONTINUOUS) == [
         "income = 30000",
         "score = 2",
         "applicant_type = self-employed",
         "married = yes",
         "signup = 2020-04-10",
     ]
-    continuous, discretized = lime.conditions(messy_row(), CONTINUOUS), lime.conditions(messy_row(), DISCRETIZED)
+    continuous, discretized = (
+        lime.conditions(messy_row(), LimeSampling.CONTINUOUS),
+        lime.conditions(messy_row(), LimeSampling.DISCRETIZED),
+    )
     assert continuous[SCORE] == "score = 2" and discretized[SCORE] != continuous[SCORE]
     # a missing value or an unseen level reads the same in both
     assert continuous[:SCORE] + continuous[SCORE + 1 :] == discretized[:SCORE] + discretized[SCORE + 1 :]
@@ -239,7 +242,7 @@ def test_lime_conditions_of_the_continuous_neighbourhood_read_as_the_rows_values
 def test_continuous_neighbourhood_moves_around_the_row_and_redraws_levels_with_the_radius(lime, training):
     # GIVEN a row of a self-employed, married applicant
     x = np.array([30_000.0, 2.0, SELF_EMPLOYED, 1.0, MIXED_DAY0 + 100])
-    samples = lime.neighbourhood(x, 40_000, 0, CONTINUOUS)
+    samples = lime.neighbourhood(x, 40_000, 0, LimeSampling.CONTINUOUS)
     np.testing.assert_array_equal(samples.values[0], x)
     assert samples.distances[0] == 0.0
     # THEN numbers and dates move around the row's value: mean the row's, variance std^2 E[r^2] = std^2 / 3
@@ -256,13 +259,13 @@ def test_continuous_neighbourhood_moves_around_the_row_and_redraws_levels_with_t
     np.testing.assert_allclose(samples.features[:, APPLICANT], same - share, atol=0.01)
     # distances: training stds for the numbers, 1 per changed level
     assert (samples.distances[~same] >= 1.0).all()
-    again = lime.neighbourhood(x, 500, 7, CONTINUOUS)
-    np.testing.assert_array_equal(again.values, lime.neighbourhood(x, 500, 7, CONTINUOUS).values)
+    again = lime.neighbourhood(x, 500, 7, LimeSampling.CONTINUOUS)
+    np.testing.assert_array_equal(again.values, lime.neighbourhood(x, 500, 7, LimeSampling.CONTINUOUS).values)
 
 
 def test_continuous_neighbourhood_keeps_a_missing_value_or_an_unseen_level_in_half_the_samples(lime):
     x = messy_row()
-    samples = lime.neighbourhood(x, 20_000, 1, CONTINUOUS)
+    samples = lime.neighbourhood(x, 20_000, 1, LimeSampling.CONTINUOUS)
     for j in (INCOME, SIGNUP):
         kept = np.isnan(samples.values[:, j])
         assert kept[0] and kept.mean() == pytest.approx(KEEP_SHARE, abs=0.02)
@@ -273,7 +276,7 @@ def test_continuous_neighbourhood_keeps_a_missing_value_or_an_unseen_level_in_ha
     np.testing.assert_array_equal(samples.features[:, APPLICANT], unseen)
 
 
-@pytest.mark.parametrize("sampling", SAMPLINGS)
+@pytest.mark.parametrize("sampling", list(LimeSampling))
 def test_lime_explains_a_messy_row_per_column_deterministically(lime, sampling):
     x = messy_row()
     a, b, c = (lime.explain(x, [0, 1], num_samples=2000, seed=s, sampling=sampling) for s in (4, 4, 5))
@@ -282,10 +285,10 @@ def test_lime_explains_a_messy_row_per_column_deterministically(lime, sampling):
     assert sorted(j for j, _ in a.results[1].weights) == list(range(5))
     assert all(np.isfinite(w) for _, w in a.results[1].weights)
     p = risk(x[None])[0, 0]
-    assert a.results[1].model_prediction == pytest.approx(log_odds(p) if sampling == CONTINUOUS else p)
+    assert a.results[1].model_prediction == pytest.approx(log_odds(p) if sampling == LimeSampling.CONTINUOUS else p)
 
 
-@pytest.mark.parametrize("sampling", SAMPLINGS)
+@pytest.mark.parametrize("sampling", list(LimeSampling))
 def test_lime_weight_of_a_categorical_column_follows_the_model(lime, sampling):
     # GIVEN the model's +1.2 (log-odds) for self-employed against -0.5 for employed
     row = np.array([40_000.0, 3.0, SELF_EMPLOYED, 0.0, MIXED_DAY0 + 700])

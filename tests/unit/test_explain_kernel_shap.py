@@ -17,7 +17,7 @@ from litelens.explain import quality
 from litelens.explain.coalitions import plan_sizes
 from litelens.explain.kernel_shap import KernelShap
 from litelens.explain.service import ExplainOptions, Explanations
-from litelens.explain.shap_method import BUDGET_PER_COLUMN, LOG_ODDS, ShapMethod, default_nsamples, log_odds
+from litelens.explain.shap_method import BUDGET_PER_COLUMN, OutputSpace, ShapMethod, default_nsamples, log_odds
 
 
 def nonlinear(Z: np.ndarray) -> np.ndarray:
@@ -218,9 +218,9 @@ def test_log_odds_space_of_a_binary_model_sampled_adds_up():
         return 1 / (1 + np.exp(-(np.asarray(Z) @ beta)))[:, None]
 
     x = rng.normal(size=20)
-    result = ShapMethod(probability, background, weights, [f"c{j}" for j in range(20)], output_space=LOG_ODDS).explain(
-        x, nsamples=1000
-    )
+    result = ShapMethod(
+        probability, background, weights, [f"c{j}" for j in range(20)], output_space=OutputSpace.LOG_ODDS
+    ).explain(x, nsamples=1000)
     # an additive logit: the log-odds values are exact terms, so the estimate has no error to report
     np.testing.assert_allclose(result.values[:, 0], beta * (x - weights @ background), atol=1e-8)
     assert result.outputs[0] == pytest.approx(log_odds(probability(x[None]))[0, 0])
@@ -235,7 +235,7 @@ def service():
     rng = np.random.default_rng(12)
     names = [f"c{j}" for j in range(20)]
     training = rng.normal(size=(500, 20))
-    card = SimpleNamespace(columns=Schema.numeric(names), task="regression", classes=None, target="y")
+    card = SimpleNamespace(schema=Schema.numeric(names), task="regression", classes=None, target="y")
     explanations = Explanations(
         card, lambda X: nonlinear(X)[:, :1], training[:5], np.full(5, 0.2), lime_training_stats(training)
     )

@@ -11,18 +11,15 @@ from litelens.build.stats import lime_training_stats
 from litelens.explain import quality
 from litelens.explain.lime_method import (
     CLASSIFICATION,
-    CONTINUOUS,
-    DISCRETIZED,
     KERNEL_WIDTHS,
-    LOG_ODDS,
     REGRESSION,
     RIDGE_ALPHAS,
-    SAMPLINGS,
     LimeMethod,
+    LimeSampling,
     weighted_ridge,
 )
 from litelens.explain.lime_sampling import training_moments
-from litelens.explain.shap_method import ShapMethod, log_odds
+from litelens.explain.shap_method import OutputSpace, ShapMethod, log_odds
 
 FEATURES = ["a", "b", "c", "d", "e", "f"]
 BETA = np.array([2.0, -1.5, 0.8, 0.0, 3.0, -0.4])
@@ -75,7 +72,7 @@ def test_shap_recovers_a_linear_model_exactly_against_the_weighted_background(ba
 
 
 def test_shap_log_odds_space_recovers_the_logit_terms(background):
-    shap = ShapMethod(logistic, *background, FEATURES, output_space=LOG_ODDS)
+    shap = ShapMethod(logistic, *background, FEATURES, output_space=OutputSpace.LOG_ODDS)
     x = np.array([0.2, 1.0, -0.5, 0.0, 0.4, -1.0])
     result = shap.explain(x, seed=0)
     np.testing.assert_allclose(result.values[:, 0], exact_linear_shap(x, background), atol=1e-6)
@@ -102,7 +99,7 @@ def test_shap_is_deterministic_across_instances_in_threads(background):
 
     pair = [
         ShapMethod(logistic, *background, FEATURES),
-        ShapMethod(logistic, *background, FEATURES, output_space=LOG_ODDS),
+        ShapMethod(logistic, *background, FEATURES, output_space=OutputSpace.LOG_ODDS),
     ]
     rng = np.random.default_rng(4)
     beta = rng.normal(size=20)
@@ -171,7 +168,7 @@ def test_lime_weights_of_a_linear_model_match_the_bin_means(lime_regression, tra
     # and the gap between a bin's mean and its truncated normal's: lime's own sampler gives the same).
     stats = lime_training_stats(training_rows)
     x = training_rows[0]
-    exp = lime_regression.explain(x, [0], num_samples=50_000, seed=0, sampling=DISCRETIZED)
+    exp = lime_regression.explain(x, [0], num_samples=50_000, seed=0, sampling=LimeSampling.DISCRETIZED)
     fit = exp.results[0]
     weights = np.zeros(len(FEATURES))
     for j, w in fit.weights:
@@ -186,7 +183,7 @@ def test_lime_weights_of_a_linear_model_match_the_bin_means(lime_regression, tra
     for j, name in enumerate(FEATURES):
         assert name in exp.conditions[j]
     assert fit.model_prediction == pytest.approx(linear(x[None])[0, 0])
-    assert (exp.sampling, exp.output_space) == (DISCRETIZED, "value")
+    assert (exp.sampling, exp.output_space) == (LimeSampling.DISCRETIZED, "value")
 
 
 def test_continuous_lime_of_a_linear_model_is_its_terms_against_the_training_mean(lime_regression, training_rows):
@@ -204,7 +201,7 @@ def test_continuous_lime_of_a_linear_model_is_its_terms_against_the_training_mea
     assert fit.score == pytest.approx(1.0, abs=1e-4)
     assert fit.local_error < 0.01
     assert exp.conditions[0] == f"a = {x[0]:.6g}"
-    assert (exp.sampling, exp.output_space) == (CONTINUOUS, "value")
+    assert (exp.sampling, exp.output_space) == (LimeSampling.CONTINUOUS, "value")
 
 
 def test_training_moments_from_the_bin_stats_are_the_training_mean_and_std(training_rows):
@@ -215,7 +212,7 @@ def test_training_moments_from_the_bin_stats_are_the_training_mean_and_std(train
         assert std == pytest.approx(training_rows[:, j].std(), rel=1e-9)
 
 
-@pytest.mark.parametrize("sampling", SAMPLINGS)
+@pytest.mark.parametrize("sampling", list(LimeSampling))
 def test_lime_fit_fields_match_an_independent_weighted_ridge(lime_regression, training_rows, sampling):
     from sklearn.linear_model import Ridge
 
@@ -248,7 +245,7 @@ def test_weighted_ridge_of_a_constant_target_scores_as_sklearn_does():
     np.testing.assert_array_equal(coef, 0.0)
 
 
-@pytest.mark.parametrize("sampling", SAMPLINGS)
+@pytest.mark.parametrize("sampling", list(LimeSampling))
 def test_lime_is_deterministic_per_seed(lime_regression, training_rows, sampling):
     x = training_rows[3] + 0.3
     a, b, c = (
@@ -259,7 +256,7 @@ def test_lime_is_deterministic_per_seed(lime_regression, training_rows, sampling
     assert a.weights != c.weights
 
 
-@pytest.mark.parametrize("sampling", SAMPLINGS)
+@pytest.mark.parametrize("sampling", list(LimeSampling))
 def test_lime_top_k_keeps_the_full_fits_largest_weights_unchanged_and_sums_the_rest(
     lime_regression, training_rows, sampling
 ):
@@ -275,7 +272,7 @@ def test_lime_top_k_keeps_the_full_fits_largest_weights_unchanged_and_sums_the_r
     assert (top.score, top.local_prediction) == (full.score, full.local_prediction)
 
 
-@pytest.mark.parametrize("sampling", SAMPLINGS)
+@pytest.mark.parametrize("sampling", list(LimeSampling))
 def test_lime_classification_explains_each_requested_class(training_rows, background, sampling):
     def probabilities(X):
         p = logistic(X)[:, 0]
@@ -292,8 +289,8 @@ def test_lime_classification_explains_each_requested_class(training_rows, backgr
     for j in range(len(FEATURES)):
         assert neg[j] == pytest.approx(-pos[j], abs=1e-9)
     expected = probabilities(x[None])[0, 1]
-    if sampling == CONTINUOUS:  # a classifier's continuous surrogate explains the log-odds
-        assert exp.output_space == LOG_ODDS
+    if sampling == LimeSampling.CONTINUOUS:  # a classifier's continuous surrogate explains the log-odds
+        assert exp.output_space == OutputSpace.LOG_ODDS
         expected = log_odds(expected)
         # the log-odds are linear in x: the fit is exact, every weight beta_j (x_j - training mean_j)
         assert exp.results[1].score == pytest.approx(1.0, abs=1e-4)
@@ -378,8 +375,8 @@ def test_agreement_rank_correlation_is_null_when_undefined():
 
 
 def test_lime_warnings_name_a_poor_fit_and_a_fit_that_misses_the_row():
-    assert quality.lime_warnings(0.9, 0.02, LOG_ODDS, 1.0) == []
-    codes = [w["code"] for w in quality.lime_warnings(0.3, 0.02, LOG_ODDS, 1.0)]
+    assert quality.lime_warnings(0.9, 0.02, OutputSpace.LOG_ODDS, 1.0) == []
+    codes = [w["code"] for w in quality.lime_warnings(0.3, 0.02, OutputSpace.LOG_ODDS, 1.0)]
     assert codes == [quality.W_LIME_POOR_FIT]
     codes = [w["code"] for w in quality.lime_warnings(0.9, 0.2, "probability", 1.0)]
     assert codes == [quality.W_LIME_NOT_LOCAL]

@@ -13,7 +13,7 @@ from tests.support.bundles import MIXED_SCHEMA
 
 def test_top_k_and_the_smallest_budget_count_original_columns():
     # GIVEN a card of 5 raw columns that encode to 12 model inputs
-    card = SimpleNamespace(columns=MIXED_SCHEMA, task="binary", classes=["good", "bad"])
+    card = SimpleNamespace(schema=MIXED_SCHEMA, task="binary", classes=["good", "bad"])
     assert len(MIXED_SCHEMA.names) == 5 and MIXED_SCHEMA.n_inputs == 12
     # THEN top-k goes up to the 5 columns, and the smallest SHAP budget is 2 x 5 + 2
     assert parse_parameters({"num_features": 5}, card, Caps()).num_features == 5

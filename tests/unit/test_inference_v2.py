@@ -23,7 +23,7 @@ NUMERIC = Schema.numeric(["age", "income"])
 
 def card(task: str = "binary", schema: Schema = NUMERIC) -> SimpleNamespace:
     classes = {"binary": ("good", "bad"), "multiclass": ("low", "mid", "high"), "regression": None}[task]
-    return SimpleNamespace(name="credit", version="v7", task=task, classes=classes, columns=schema)
+    return SimpleNamespace(name="credit", version="v7", task=task, classes=classes, schema=schema)
 
 
 def batch_of(body: dict, schema: Schema = NUMERIC):
