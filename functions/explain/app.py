@@ -49,7 +49,7 @@ EXPLANATIONS = Explanations.from_model(MODEL)
 threadpool_limits(limits=1, user_api="blas")
 CAPS = Caps.from_settings(SETTINGS)
 BACKGROUND, _ = MODEL.bundle.shap_background()  # the rows SHAP evaluates each coalition on
-BUDGET = Budget(SETTINGS.explain_budget_seconds, Rates.measure(EXPLANATIONS.columns, BACKGROUND))
+BUDGET = Budget(SETTINGS.explain_budget_seconds, Rates.measure(EXPLANATIONS.predict_output_columns, BACKGROUND))
 log.info(
     "explainers ready",
     model=MODEL.card.name,
@@ -67,7 +67,7 @@ def _explain(request: Request, body: dict) -> dict:
     request.rows = len(batch)
     outputs = MODEL.predict_batch(batch.X)
     predictions.require_finite_outputs(outputs)
-    columns = EXPLANATIONS.columns_from_outputs(outputs)
+    columns = EXPLANATIONS.to_output_columns(outputs)
     rows = select_rows(params.explain_if, MODEL.card, columns, CAPS)
     work = request_work(params, MODEL.card, len(BACKGROUND))
     BUDGET.check(len(rows), work, request.context)
