@@ -13,7 +13,7 @@ from litelens.build.bundle import Quantization, Task, predicted_index
 from litelens.build.bundle.errors import LitelensError
 from litelens.build.bundle.tflite import TFLiteRunner, native_output_captured
 from litelens.build.metrics import GATED, best_f1_threshold, confusion, task_metrics
-from litelens.build.model import import_tensorflow
+from litelens.build.mlp import import_tensorflow
 
 REPRESENTATIVE_ROWS = 256
 # Ops left in float in int8 mode: the standardization at the input, the regression rescaling at the output.

@@ -248,8 +248,7 @@ def build_bundle(
             Z_train, Z_val = X[train_idx], X[val_idx]
         y_train, y_val = y[train_idx], y[val_idx]
 
-    from litelens.build import export
-    from litelens.build import model as mlp
+    from litelens.build import export, mlp
 
     width = n_outputs(task, classes)
     batch_size = config.batch_size or auto_batch_size(len(Z_train))

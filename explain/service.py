@@ -94,10 +94,12 @@ class Explanations:
             }
         else:
             self.shap = {
-                OutputSpace.PROBABILITY: ShapMethod(self.columns, background, weights, self.features, row_dtype=rows)
+                OutputSpace.PROBABILITY: ShapMethod(
+                    self.predict_output_columns, background, weights, self.features, row_dtype=rows
+                )
             }
         self.lime = LimeMethod(
-            self.columns,
+            self.predict_output_columns,
             lime_stats,
             background,
             self.features,
@@ -124,12 +126,12 @@ class Explanations:
             )
         return outputs
 
-    def columns(self, Z: Rows) -> Floats:
+    def predict_output_columns(self, Z: Rows) -> Floats:
         """The explained outputs (n, columns) of column-space rows as float64: class probabilities, or the value."""
-        return self.columns_from_outputs(self._outputs(Z))
+        return self.to_output_columns(self._outputs(Z))
 
-    def columns_from_outputs(self, outputs: ArrayLike) -> Floats:
-        """``columns`` from the model's own outputs (binary: P(classes[1]) -> both classes' probabilities)."""
+    def to_output_columns(self, outputs: ArrayLike) -> Floats:
+        """The output columns of the model's own outputs (binary: P(classes[1]) -> both classes' probabilities)."""
         out = np.asarray(outputs, dtype=np.float64)
         if self.card.task == Task.BINARY:
             both: Floats = np.column_stack([1.0 - out[:, 0], out[:, 0]])
@@ -162,7 +164,7 @@ class Explanations:
     ) -> list[dict[str, Any] | None]:
         """One explanation per column-space row of ``Z`` (n, n_columns; for plain numeric columns the model's
         inputs themselves): rows in ``rows`` explained, the others None. ``columns``: the explained outputs
-        of every row (``columns_from_outputs`` of the model's outputs), which pick each row's predicted class.
+        of every row (``to_output_columns`` of the model's outputs), which pick each row's predicted class.
         ``stop``, asked before each row: when it answers True, ``Stopped`` carries the rows done so far."""
         predicted = self.card.predicted_index(columns)  # the class the predict response labels each row with
         out: list[dict[str, Any] | None] = [None] * len(Z)

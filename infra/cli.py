@@ -20,7 +20,7 @@ from litelens.build.command import CommandError, ExitCode
 # name -> (module, one-line help). The only list of subcommands.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "build": ("litelens.build.cli", "train on a CSV (or a demo dataset), export TFLite, write a model bundle"),
-    "inspect": ("litelens.build.inspect", "print a bundle's card and verify every file's sha256"),
+    "inspect": ("litelens.build.card_report", "print a bundle's card and verify every file's sha256"),
     "serve": ("litelens.infra.local.serve", "serve template.yaml's API and Lambda Invoke API locally, no Docker"),
     "invoke": ("litelens.infra.client.invoke", "call predict or explain (HTTP or Lambda) with JSON or CSV rows"),
     "bench": ("litelens.infra.bench.cli", "benchmark predict or explain side by side with baselines"),

@@ -44,7 +44,7 @@ EXPLANATIONS = Explanations.from_model(MODEL)
 threadpool_limits(limits=1, user_api="blas")
 CAPS = Caps.from_settings(SETTINGS)
 BACKGROUND, _ = MODEL.bundle.shap_background()  # the rows SHAP evaluates each coalition on
-BUDGET = Budget(SETTINGS.explain_budget_seconds, Rates.measure(EXPLANATIONS.columns, BACKGROUND))
+BUDGET = Budget(SETTINGS.explain_budget_seconds, Rates.measure(EXPLANATIONS.predict_output_columns, BACKGROUND))
 log.info(
     "explainers ready",
     model=MODEL.card.name,

@@ -4,11 +4,11 @@ Caps bound each parameter alone; a wide bundle at every cap still ran into the t
 20 rows: 28.7 s of 29). So the function prices a request before doing it and refuses one whose
 estimate is over its budget, saying how many rows would fit.
 
-- ``Rates.measure(columns, background)`` (cold start, tens of milliseconds at any width): what one unit
-  of each kind of work costs *on this container*: a model row through the explainers' batch function
-  (``Explanations.columns``: encode + TFLite, batches of ``calibration_rows``, the fastest of a few),
-  a multiply-add of the fits' linear algebra, an element of the samplers' array work, one step of an
-  estimator's per-sample Python loop. Below one vCPU (``FULL_VCPU_MEMORY_MB``) a long run gets only
+- ``Rates.measure(batch_function, background)`` (cold start, tens of milliseconds at any width): what
+  one unit of each kind of work costs *on this container*: a model row through the explainers' batch
+  function (``Explanations.predict_output_columns``: encode + TFLite, batches of ``calibration_rows``,
+  the fastest of a few), a multiply-add of the fits' linear algebra, an element of the samplers' array work,
+  one step of an estimator's per-sample Python loop. Below one vCPU (``FULL_VCPU_MEMORY_MB``) a long run gets only
   the memory's share of it, so ``Budget.row_seconds`` scales the price by the invocation's memory.
 - ``explanation_work(n_columns, nsamples, background_rows, num_samples, outputs)``: the work one
   explained row asks for, at the worst case the parameters allow (SHAP: ``min(nsamples, 2^M - 2)``
@@ -195,15 +195,15 @@ class Rates:
     step: float
 
     @classmethod
-    def measure(cls, columns: Callable[[np.ndarray], Any], background: np.ndarray) -> Rates:
-        """Time the explainers' batch function ``columns`` on ``calibration_rows`` rows tiled from the
+    def measure(cls, batch_function: Callable[[np.ndarray], Any], background: np.ndarray) -> Rates:
+        """Time the explainers' batch function ``batch_function`` on ``calibration_rows`` rows tiled from the
         ``background`` (column space, real rows the model was trained on) and three small kernels; each
         rate carries ``ESTIMATE_MARGIN``."""
         background = np.asarray(background, dtype=np.float64)
         n_rows = calibration_rows(background.shape[1])
         rows = np.resize(background, (n_rows, background.shape[1]))
-        columns(rows)  # the first call allocates the interpreter's tensors for this batch size
-        model_row = _fastest_seconds(lambda: columns(rows), MODEL_REPEATS) / n_rows
+        batch_function(rows)  # the first call allocates the interpreter's tensors for this batch size
+        model_row = _fastest_seconds(lambda: batch_function(rows), MODEL_REPEATS) / n_rows
         a = np.random.default_rng(0).random((192, 192))
         multiply_add = _fastest_seconds(lambda: a @ a) / 192**3
         cells = np.random.default_rng(1).random((1024, 64))

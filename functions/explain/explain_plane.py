@@ -40,7 +40,7 @@ class ExplainPlane:
         batch = self.plane.batch(decoded.body, max_rows(params, self.caps, self.plane.settings.max_instances))
         with counting_rows(len(batch)):
             outputs = self.plane.outputs(batch)
-            columns = self.explanations.columns_from_outputs(outputs)
+            columns = self.explanations.to_output_columns(outputs)
             rows = select_rows(params.explain_if, card, columns, self.caps)
             work = request_work(params, card, self.background_rows)
             self.budget.check(len(rows), work, request.context)

@@ -254,7 +254,7 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     results["lime's own explain_instance on TFLite x1"] = timed(
         lambda: lime_on_tflite.explain_instance(
-            X_test[0], app.EXPLANATIONS.columns, labels=(1,), num_features=100, num_samples=5000
+            X_test[0], app.EXPLANATIONS.predict_output_columns, labels=(1,), num_features=100, num_samples=5000
         ),
         max(3, args.repeats // 3),
     )

@@ -56,8 +56,7 @@ def build_models(
 ) -> tuple[Path, Path, Any]:
     """(bundle folder, saved .keras path, the Keras model) of one synthetic 128-64-1 MLP on the first
     ``n_features`` of the 100 synthetic features (all of them by default; fewer keep the signal of x000..x019)."""
-    from litelens.build import export, stats, synthetic
-    from litelens.build import model as mlp
+    from litelens.build import export, mlp, stats, synthetic
     from litelens.build.bundle import Quantization, Task, write_bundle
     from litelens.build.bundle.tflite import native_output_captured
     from litelens.build.pipeline import library_versions

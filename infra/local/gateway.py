@@ -14,7 +14,7 @@ as a ``ProxyResponse`` (status, headers, body bytes), deciding in API Gateway's 
    decoded (502 ``{"message": "Internal server error"}`` when it failed or is malformed), and
    ``x-amzn-RequestId`` added.
 
-The HTTP server (``http``) only turns sockets into ``handle`` calls.
+The HTTP server (``http_server``) only turns sockets into ``handle`` calls.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ class LocalGateway:
         self.cors_preflight = dict(cors_preflight) if cors_preflight is not None else None
         self.api_key = api_key
         self.domain_name = domain_name  # requestContext.domainName when the request has no Host
-        self.page = page  # the twin's own explain page (``page.ExplainPage``): not an API route, no key
+        self.page = page  # the twin's own explain page (``explain_page.ExplainPage``): not an API route, no key
 
     def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], list[str]]:
         """(route, path parameters, methods allowed on the path)."""

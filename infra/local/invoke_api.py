@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from litelens.infra.local.container import PAYLOAD_LIMIT_BYTES, FunctionInvokeError, LocalFunction, json_bytes
-from litelens.infra.local.http import FramedRequestHandler
+from litelens.infra.local.http_server import FramedRequestHandler
 from litelens.infra.local.limits import EventPool, api_key_accepted, header_values, sigv4_access_key
 
 log = logging.getLogger("litelens.twin")

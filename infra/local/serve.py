@@ -5,7 +5,7 @@ in-process with the function's environment from the template, and serves:
 
 - the REST API on 127.0.0.1:3000 (like ``sam local start-api``): each HTTP request becomes the
   proxy event API Gateway sends (payload 1.0), the handler's proxy response becomes the HTTP answer;
-- the explain page at ``GET /`` (``page``: a form from the bundle's schema, the answer drawn; local only);
+- the explain page at ``GET /`` (``explain_page``: a form from the bundle's schema, the answer drawn; local only);
 - the Lambda Invoke API on 127.0.0.1:3001 (like ``sam local start-lambda``):
   ``POST /2015-03-31/functions/{FunctionName}/invocations``, so boto3 Lambda clients work with
   ``endpoint_url``. ``--api-key`` guards both servers alike; ``--lambda-port off`` turns it off.
@@ -18,7 +18,7 @@ at import) and invocations of one function run one at a time. A function whose i
 answers like Lambda after an init error (API: 502; Invoke API: a function error).
 
 This module is the lifecycle (``Twin``: bind, import, serve, stop) and the command; the parts are
-``container`` (a function), ``gateway`` (API Gateway's decisions), ``http`` (the sockets) and
+``container`` (a function), ``gateway`` (API Gateway's decisions), ``http_server`` (the sockets) and
 ``invoke_api`` (the Lambda service).
 """
 
@@ -42,12 +42,12 @@ from litelens.functions.common import constants
 from litelens.infra.aws.template import DEFAULT_TEMPLATE, ROOT, Route, SamTemplate, TemplateError
 from litelens.infra.cli import name_values
 from litelens.infra.local.container import LocalFunction
+from litelens.infra.local.explain_page import ExplainPage
 from litelens.infra.local.gateway import LocalGateway
-from litelens.infra.local.http import ApiRequestHandler, LocalServer
+from litelens.infra.local.http_server import ApiRequestHandler, LocalServer
 from litelens.infra.local.invoke_api import InvokeBackend, InvokeRequestHandler
 from litelens.infra.local.limits import EventPool, ServerLimits
 from litelens.infra.local.loader import patched_environ
-from litelens.infra.local.page import ExplainPage
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_API_PORT = 3000

@@ -28,7 +28,7 @@ def test_served_explanations_name_the_original_columns_and_add_up(served):
     model, explanations = served
     Z, _ = mixed_rows(4, seed=11)
     Z[1] = messy_row()
-    columns = explanations.columns(Z)
+    columns = explanations.predict_output_columns(Z)
     out = explanations.explain(Z, columns, [0, 1], ExplainOptions(target_class="bad"))
     assert out[2:] == [None, None]
     for row, z in zip(out[:2], Z[:2], strict=True):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from litelens.build.metrics import best_f1_threshold, confusion, task_metrics
-from litelens.build.model import Plateau
+from litelens.build.mlp import Plateau
 from litelens.build.pipeline import BuildConfig, BuildInputError, auto_batch_size, balanced_class_weights
 
 CLASSES = ["good", "bad"]

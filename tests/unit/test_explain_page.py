@@ -8,8 +8,8 @@ import re
 import pytest
 
 from litelens.infra.aws.template import Route
+from litelens.infra.local.explain_page import PAGE_DIR, ExplainPage
 from litelens.infra.local.gateway import LocalGateway
-from litelens.infra.local.page import PAGE_DIR, ExplainPage
 
 ROUTES = [Route("GET", "/metadata", "PredictFunction", "Metadata"), Route("POST", "/explain", "ExplainFunction", "E")]
 
@@ -50,7 +50,7 @@ def test_get_slash_is_the_page_and_its_assets_are_served_by_type():
     assert function.events == []  # no function runs for the page
 
 
-@pytest.mark.parametrize("path", ["/page/nope.js", "/page/../page.py", "/page/", "/page/%2e%2e/serve.py"])
+@pytest.mark.parametrize("path", ["/page/nope.js", "/page/../explain_page.py", "/page/", "/page/%2e%2e/serve.py"])
 def test_only_the_pages_own_files_are_served(path):
     local, _ = gateway()
     answer = local.handle("GET", path, {}, b"")
