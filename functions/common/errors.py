@@ -17,6 +17,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from litelens.build.bundle.errors import LitelensError
+
 # The body and its framing.
 E_MALFORMED_JSON = "malformed_json"
 E_MALFORMED_BODY = "malformed_body"
@@ -65,7 +67,7 @@ E_DEADLINE_EXCEEDED = "deadline_exceeded"
 MAX_MESSAGE_CHARS = 1000
 
 
-class HttpError(Exception):
+class HttpError(LitelensError):
     """An answered error: ``status`` and ``{"error": {"code", "message", "status"}}``. Raised as one of
     its branches, whose ``STATUSES`` bound the status it may carry.
 

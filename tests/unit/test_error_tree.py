@@ -23,9 +23,6 @@ PACKAGES = ("litelens.build", "litelens.explain", "litelens.functions", "litelen
 NOT_ERRORS = {
     "litelens.explain.errors.Stopped": "a stop its caller asked for, carrying the rows done (not a failure)",
 }
-# The HTTP errors are the other half of issue 20's error tree, changed on their own: drop this entry
-# once their base derives from LitelensError.
-UNCHECKED_MODULES = {"litelens.functions.common.errors"}
 # The builtin base each error keeps, so that `except ValueError` (or RuntimeError, ...) still catches it.
 KEPT_BASES = {
     "BundleError": ValueError,
@@ -63,7 +60,7 @@ def litelens_exceptions() -> dict[str, type[BaseException]]:
     """``module.Class`` -> class, for every public exception class defined in a litelens module."""
     found = {}
     for name in _module_names():
-        if _is_handler(name) or name in UNCHECKED_MODULES:
+        if _is_handler(name):
             continue  # a function's app.py loads its bundle at import (see the test below)
         module = importlib.import_module(name)
         for obj in vars(module).values():
