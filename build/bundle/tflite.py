@@ -100,7 +100,8 @@ class TFLiteRunner:
             self._resize(chunk.shape[0])
         self._interpreter.set_tensor(self._input, chunk)
         self._interpreter.invoke()
-        outputs: NDArray[np.float32] = self._interpreter.get_tensor(self._output)  # a copy (the interpreter: untyped)
+        # a copy; the interpreter class is loaded by name (interpreter_class), so its methods are untyped
+        outputs: NDArray[np.float32] = self._interpreter.get_tensor(self._output)
         return outputs
 
     def run(self, X: ArrayLike, max_chunk: int) -> NDArray[np.float32]:
