@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from litelens.build.bundle.card import (
     BUNDLE_FILES,
@@ -184,8 +185,8 @@ def write_bundle(
     classes: Sequence[str] | None,
     target: str,
     model: bytes,
-    shap_background: np.ndarray,
-    shap_weights: np.ndarray,
+    shap_background: ArrayLike,
+    shap_weights: ArrayLike,
     lime_stats: Mapping[str, Mapping[int, Any]],
     metrics: Mapping[str, Any],
     quantization: str,
@@ -324,10 +325,10 @@ class Bundle:
     def model_bytes(self) -> bytes:
         return self.model_path.read_bytes()
 
-    def shap_background(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(rows, weights)``: the k-means background and its cluster weights."""
-        rows = np.load(self.path / SHAP_BACKGROUND_FILE, allow_pickle=False)
-        weights = np.load(self.path / SHAP_WEIGHTS_FILE, allow_pickle=False)
+    def shap_background(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """``(rows, weights)``: the k-means background and its cluster weights (float64: ``write_bundle``'s)."""
+        rows: NDArray[np.float64] = np.load(self.path / SHAP_BACKGROUND_FILE, allow_pickle=False)
+        weights: NDArray[np.float64] = np.load(self.path / SHAP_WEIGHTS_FILE, allow_pickle=False)
         return rows, weights
 
     def lime_stats(self) -> dict[str, dict[int, Any]]:

@@ -36,9 +36,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from litelens.build.bundle.errors import LitelensError
 from litelens.build.bundle.values import FALSE_WORDS, TRUE_WORDS, date_days, date_parts, days_to_iso, number_text
@@ -56,6 +57,7 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 W_UNKNOWN_CATEGORY = "unknown_category"
 W_OUT_OF_RANGE = "out_of_range"
 W_IMPUTED = "imputed"
+RowWarning: TypeAlias = tuple[int, str, str]  # (row, warning code, message) of one value read
 
 
 class SchemaError(LitelensError, ValueError):
@@ -135,10 +137,10 @@ class Column:
             if boolean is not False and (boolean is not True or len(levels) != 2):
                 raise SchemaError(f"column {name!r}: a boolean column has exactly two levels")
             return cls(name, kind, missing, levels=tuple(levels), boolean=boolean)
-        numbers = {}
+        numbers: dict[str, float] = {}
         for key in ("median", "min", "max"):
             value = data.get(key)
-            if type(value) not in (int, float) or not math.isfinite(value):
+            if (type(value) is not int and type(value) is not float) or not math.isfinite(value):
                 raise SchemaError(f"column {name!r}: {key} must be a finite number")
             numbers[key] = float(value)
         if not numbers["min"] <= numbers["median"] <= numbers["max"]:
@@ -146,7 +148,15 @@ class Column:
         integer = data.get("integer", False)
         if not isinstance(integer, bool):
             raise SchemaError(f"column {name!r}: integer must be true or false")
-        return cls(name, kind, missing, integer=integer and kind == NUMERIC, **numbers)
+        return cls(
+            name,
+            kind,
+            missing,
+            median=numbers["median"],
+            min=numbers["min"],
+            max=numbers["max"],
+            integer=integer and kind == NUMERIC,
+        )
 
 
 @dataclass(frozen=True)
@@ -214,7 +224,7 @@ class Schema:
         return all(c.kind == NUMERIC and not c.missing for c in self.columns)
 
     @cached_property
-    def ranges(self) -> tuple[np.ndarray, np.ndarray]:
+    def ranges(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Per column the training (min, max) as arrays, NaN where none is recorded (computed once)."""
         low = np.array([math.nan if c.min is None else c.min for c in self.columns])
         high = np.array([math.nan if c.max is None else c.max for c in self.columns])
@@ -243,7 +253,7 @@ class Schema:
 
     # --- column space -> model inputs ----------------------------------------------------------------
 
-    def encode(self, Z: np.ndarray) -> np.ndarray:
+    def encode(self, Z: ArrayLike) -> NDArray[np.float32]:
         """Column-space rows (n, n_columns) -> the model's inputs (n, n_inputs) float32."""
         Z = np.asarray(Z, dtype=np.float64)
         if Z.ndim != 2 or Z.shape[1] != len(self.columns):
@@ -256,6 +266,8 @@ class Schema:
                 slots = len(column.levels) + int(column.missing)
                 X[:, inputs] = z[:, None] == np.arange(slots)  # unknown (-1) and a foreign missing: all 0
                 continue
+            # Column.from_json requires a median here; a schema without medians (Schema.numeric) is cast above.
+            assert column.median is not None
             missing = np.isnan(z)
             value = np.where(missing, column.median, z)
             if column.kind == NUMERIC:
@@ -266,7 +278,7 @@ class Schema:
                 X[:, inputs[-1]] = missing
         return X
 
-    def impute(self, Z: np.ndarray) -> np.ndarray:
+    def impute(self, Z: ArrayLike) -> NDArray[np.float64]:
         """``Z`` with missing numeric and date values replaced by the training median."""
         Z = np.array(Z, dtype=np.float64)
         for j, column in enumerate(self.columns):
@@ -276,7 +288,7 @@ class Schema:
 
     # --- raw values -> column space ------------------------------------------------------------------
 
-    def read_values(self, j: int, values: Sequence[Any]) -> tuple[np.ndarray, list[tuple[int, str, str]]]:
+    def read_values(self, j: int, values: Sequence[Any]) -> tuple[NDArray[np.float64], list[RowWarning]]:
         """Column ``j``'s raw JSON values -> (column-space float64 values, warnings).
 
         Warnings are ``(row, code, message)``. A value of the wrong kind raises ``ValueKindError``
@@ -288,8 +300,8 @@ class Schema:
             return self._read_dates(column, values)
         return self._read_levels(column, self._lookups[j] or {}, values)
 
-    def _read_numbers(self, column: Column, values: Sequence[Any]) -> tuple[np.ndarray, list]:
-        warnings: list[tuple[int, str, str]] = []
+    def _read_numbers(self, column: Column, values: Sequence[Any]) -> tuple[NDArray[np.float64], list[RowWarning]]:
+        warnings: list[RowWarning] = []
         out = np.empty(len(values), dtype=np.float64)
         for i, value in enumerate(values):
             if value is None:
@@ -313,8 +325,8 @@ class Schema:
                 )  # fmt: skip
         return out, warnings
 
-    def _read_dates(self, column: Column, values: Sequence[Any]) -> tuple[np.ndarray, list]:
-        warnings: list[tuple[int, str, str]] = []
+    def _read_dates(self, column: Column, values: Sequence[Any]) -> tuple[NDArray[np.float64], list[RowWarning]]:
+        warnings: list[RowWarning] = []
         out = np.empty(len(values), dtype=np.float64)
         for i, value in enumerate(values):
             if value is None:
@@ -333,8 +345,10 @@ class Schema:
                 )  # fmt: skip
         return out, warnings
 
-    def _read_levels(self, column: Column, lookup: Mapping[str, int], values: Sequence[Any]) -> tuple[np.ndarray, list]:
-        warnings: list[tuple[int, str, str]] = []
+    def _read_levels(
+        self, column: Column, lookup: Mapping[str, int], values: Sequence[Any]
+    ) -> tuple[NDArray[np.float64], list[RowWarning]]:
+        warnings: list[RowWarning] = []
         out = np.empty(len(values), dtype=np.float64)
         for i, value in enumerate(values):
             if value is None:

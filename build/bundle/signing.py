@@ -43,10 +43,13 @@ import binascii
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litelens.build.bundle import SIGNATURE_FILE, Bundle, BundleCard, BundleError
 from litelens.build.bundle.versioning import FORMAT, canonical_json
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 
 SIGNATURE_FORMAT = "litelens.signature/1"
 ALGORITHM = "ECDSA_SHA_256"  # KMS's name: ECDSA over NIST P-256 (KeySpec ECC_NIST_P256) with SHA-256
@@ -69,7 +72,7 @@ def key_fingerprint(der: bytes) -> str:
     return hashlib.sha256(der).hexdigest()[:16]
 
 
-def public_key(text: str) -> Any:
+def public_key(text: str) -> EllipticCurvePublicKey:
     """The P-256 public key in ``text`` (PEM, or the base64 of its DER form), or a SignatureError."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -87,13 +90,13 @@ def public_key(text: str) -> Any:
     return key
 
 
-def public_key_der(key: Any) -> bytes:
+def public_key_der(key: EllipticCurvePublicKey) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def verify_digest(key: Any, digest: bytes, signature: bytes) -> bool:
+def verify_digest(key: EllipticCurvePublicKey, digest: bytes, signature: bytes) -> bool:
     """Whether ``signature`` (DER ECDSA_SHA_256) signs the message ``digest`` (a card's) under ``key``."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes
@@ -146,7 +149,7 @@ def _signature_bytes(document: dict[str, Any]) -> bytes:
         raise SignatureError(f"{SIGNATURE_FILE}: the signature is not base64") from None
 
 
-def verify_bundle(bundle: Bundle, key: Any) -> str:
+def verify_bundle(bundle: Bundle, key: EllipticCurvePublicKey) -> str:
     """Check that ``key`` signed ``bundle``'s card; the key's fingerprint, or a SignatureError saying why not."""
     card = bundle.card
     if card.format != FORMAT:

@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from litelens.build.bundle import BundleError
 from litelens.build.bundle.errors import LitelensError
@@ -94,14 +95,16 @@ class TFLiteRunner:
         self._interpreter.allocate_tensors()
         self._rows = rows
 
-    def _run(self, chunk: np.ndarray) -> np.ndarray:
+    def _run(self, chunk: NDArray[np.float32]) -> NDArray[np.float32]:
         if chunk.shape[0] != self._rows:
             self._resize(chunk.shape[0])
         self._interpreter.set_tensor(self._input, chunk)
         self._interpreter.invoke()
-        return self._interpreter.get_tensor(self._output)  # a copy
+        # a copy; the interpreter class is loaded by name (interpreter_class), so its methods are untyped
+        outputs: NDArray[np.float32] = self._interpreter.get_tensor(self._output)
+        return outputs
 
-    def run(self, X: np.ndarray, max_chunk: int) -> np.ndarray:
+    def run(self, X: ArrayLike, max_chunk: int) -> NDArray[np.float32]:
         """Model outputs, float32 (n, n_outputs), for the rows of X (n, n_inputs, any float dtype), run
         in chunks of at most ``max_chunk`` rows."""
         X = np.asarray(X)

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
@@ -62,7 +63,7 @@ def number_text(value: float) -> str:
     return repr(float(value))
 
 
-def date_parts(days: np.ndarray) -> np.ndarray:
+def date_parts(days: NDArray[np.floating[Any]]) -> NDArray[np.float64]:
     """(n, 3): year, month (1-12) and day of week (Monday 0) of column-space date values."""
     whole = np.floor(days).astype("int64")
     dates = whole.astype("datetime64[D]")

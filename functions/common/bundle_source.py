@@ -103,9 +103,10 @@ def _read(body: Any, size: int, bucket: str, key: str) -> bytes:
     from botocore.exceptions import BotoCoreError
 
     try:
-        return body.read(size)
+        data: bytes = body.read(size)  # a StreamingBody, from a client typed Any (boto3's, or a stand-in)
     except (BotoCoreError, OSError) as exc:
         raise BundleError(f"cannot read s3://{bucket}/{key}: {exc}") from None
+    return data
 
 
 def _s3_download(client: Any, bucket: str, key: str, path: Path, limit: int) -> int:

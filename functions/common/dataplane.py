@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from litelens.functions.common import inference_v2, instances, predictions
 from litelens.functions.common.events import Request
@@ -95,13 +96,13 @@ class DataPlane:
         ``value_hints()``)."""
         return instances.parse_instances(body, self.model.card.schema, max_rows, **(hints or {}))
 
-    def outputs(self, batch: Batch) -> np.ndarray:
+    def outputs(self, batch: Batch) -> NDArray[np.float32]:
         """The model's outputs for ``batch``; 400 ``non_finite_output`` naming a row whose output is not finite."""
         outputs = self.model.predict_batch(batch.X)
         predictions.require_finite_outputs(outputs)
         return outputs
 
-    def response(self, batch: Batch, outputs: np.ndarray) -> dict[str, Any]:
+    def response(self, batch: Batch, outputs: NDArray[np.float32]) -> dict[str, Any]:
         """The predict response ``{"predictions", "model"}``, each row's warnings in its prediction."""
         return predictions.prediction_response(self.model.card, outputs, batch.warnings)
 

@@ -45,7 +45,9 @@ from litelens.functions.common.errors import (
 try:  # 5-10x faster JSON both ways (a project dependency); the stdlib is the fallback and the error reporter
     import orjson as _orjson
 except ImportError:  # pragma: no cover - exercised where orjson is absent
-    _orjson = None
+    _HAS_ORJSON = False
+else:
+    _HAS_ORJSON = True
 
 
 class EventKind(StrEnum):
@@ -80,7 +82,7 @@ class Request:
     # Set False by json_object when the body text rules them out (see value_hints)
     booleans_possible: bool = True
     strings_possible: bool = True
-    _parsed: Any = field(default=None, repr=False)
+    _parsed: dict[str, Any] | None = field(default=None, repr=False)
 
     def json_object(self, max_body_bytes: int) -> dict[str, Any]:
         """The body as a JSON object: 415 wrong content type, 413 too large, 400 not JSON/not an object."""
@@ -158,7 +160,7 @@ def loads(text: str) -> Any:
     """JSON text -> value. orjson first; on anything it refuses, the stdlib decides: it reads NaN and
     Infinity literals and huge integers (which the instance parser then rejects, naming the instance
     and feature) and words the syntax error (line and column) for the client."""
-    if _orjson is not None:
+    if _HAS_ORJSON:
         try:
             return _orjson.loads(text)
         except _orjson.JSONDecodeError:
@@ -168,7 +170,7 @@ def loads(text: str) -> Any:
 
 def dumps(payload: Any) -> str:
     """Compact strict JSON (no NaN/Infinity: the formatters turn non-finite numbers into null)."""
-    if _orjson is not None:
+    if _HAS_ORJSON:
         return _orjson.dumps(payload).decode()
     return json.dumps(payload, allow_nan=False, separators=(",", ":"))
 

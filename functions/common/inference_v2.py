@@ -153,7 +153,9 @@ def _rows(n: int, max_rows: int, where: str) -> None:
         raise _bad(f"{where} has {n} rows; the limit is {max_rows} per request (split the batch)")
 
 
-def _matrix(tensor: Mapping[str, Any], datatype: str, shape: list[int], schema: Schema, max_rows: int) -> dict:
+def _matrix(
+    tensor: Mapping[str, Any], datatype: str, shape: list[int], schema: Schema, max_rows: int
+) -> dict[str, Any]:
     n, width = shape
     if datatype not in (*NUMBER_TYPES, "BOOL"):
         raise _bad(f"a matrix input must be numeric ({', '.join(NUMBER_TYPES)}), got {datatype}")
@@ -168,7 +170,7 @@ def _matrix(tensor: Mapping[str, Any], datatype: str, shape: list[int], schema: 
     return {"instances": [flat[r * width : (r + 1) * width] for r in range(n)]}
 
 
-def _columns(inputs: Sequence[Any], schema: Schema, max_rows: int) -> dict:
+def _columns(inputs: Sequence[Any], schema: Schema, max_rows: int) -> dict[str, Any]:
     columns: dict[str, list[Any]] = {}
     kinds = {column.name: column.kind for column in schema.columns}
     for i, tensor in enumerate(inputs):
@@ -268,7 +270,7 @@ def output_tensors(
     predictions: Sequence[Mapping[str, Any]],
     requested: Sequence[str] | None,
     explanations: Sequence[Any] | None = None,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """The predict answer's ``predictions`` (and the explain answer's ``explanations``, one JSON text
     per row, ``null`` for a row not explained) as output tensors: all, or the ``requested`` ones in
     their order."""
@@ -294,7 +296,7 @@ def output_tensors(
     return [tensors[name] for name in names]
 
 
-def infer_response(card: BundleCard, outputs: list[dict], request_id: Any = None) -> dict[str, Any]:
+def infer_response(card: BundleCard, outputs: list[dict[str, Any]], request_id: Any = None) -> dict[str, Any]:
     answer: dict[str, Any] = {"model_name": card.name, "model_version": card.version, "outputs": outputs}
     if isinstance(request_id, str):
         answer["id"] = request_id

@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from litelens.build.bundle.schema import FLOAT32_MAX, NUMERIC, Schema, ValueKindError
+from litelens.build.bundle.schema import FLOAT32_MAX, NUMERIC, RowWarning, Schema, ValueKindError
 from litelens.functions.common.errors import (
     E_AMBIGUOUS_INPUT,
     E_COLUMN_LENGTH_MISMATCH,
@@ -60,8 +61,8 @@ class Batch:
     model inputs ``X = schema.encode(Z)`` (n, n_inputs) float32, and per row its warnings. For a plain
     numeric schema (``is_identity``) a missing value is imputed in ``Z`` already."""
 
-    Z: np.ndarray
-    X: np.ndarray
+    Z: NDArray[np.float64]
+    X: NDArray[np.float32]
     warnings: list[list[dict[str, str]]]
 
     def __len__(self) -> int:
@@ -84,7 +85,7 @@ def _value_error(where: str, expected: str, value: Any, numeric: bool) -> Client
 
 def _fast_columns(
     rows: Sequence[Sequence[Any]], n_columns: int, booleans_possible: bool = True, strings_possible: bool = True
-) -> tuple[np.ndarray, np.ndarray] | None:
+) -> tuple[NDArray[np.float64], NDArray[np.float32]] | None:
     """The float64 matrix and its float32 cast when every row is a list of n_columns finite numbers
     (within float32's range), else None (the general path). Only for a schema whose columns are plain
     numbers, where the cast is the encoding.
@@ -118,7 +119,7 @@ def _fast_columns(
     return Z, X
 
 
-def _range_warnings(schema: Schema, Z: np.ndarray) -> list[tuple[int, int, str, str]]:
+def _range_warnings(schema: Schema, Z: NDArray[np.float64]) -> list[tuple[int, int, str, str]]:
     """``(row, column index, code, message)`` for the numbers of ``Z`` (plain numeric columns, none
     missing) outside their training range: one vectorised test, then the schema's own reader on the
     (few) values it flags, so the messages are the schema's."""
@@ -143,7 +144,9 @@ class _BadValue(Exception):
         self.row, self.error = row, error
 
 
-def _read_column(schema: Schema, j: int, values: Sequence[Any], columnar: bool) -> tuple[np.ndarray, list]:
+def _read_column(
+    schema: Schema, j: int, values: Sequence[Any], columnar: bool
+) -> tuple[NDArray[np.float64], list[RowWarning]]:
     """One column's raw values in column space, with its warnings; ``_BadValue`` for its first wrong value."""
     column = schema.columns[j]
     try:
@@ -154,7 +157,10 @@ def _read_column(schema: Schema, j: int, values: Sequence[Any], columnar: bool) 
 
 
 def _batch(
-    schema: Schema, Z: np.ndarray, found: Sequence[tuple[int, int, str, str]], X: np.ndarray | None = None
+    schema: Schema,
+    Z: NDArray[np.float64],
+    found: Sequence[tuple[int, int, str, str]],
+    X: NDArray[np.float32] | None = None,
 ) -> Batch:
     warnings: list[list[dict[str, str]]] = [[] for _ in range(len(Z))]
     columns = schema.columns

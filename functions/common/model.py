@@ -13,7 +13,7 @@ Knows nothing of events or HTTP; where the bundle comes from is ``bundle_source.
     What a function's module runs at import: ``load_model`` of ``settings.model_uri`` (empty: the
     packaged bundle next to the code), a failure logged in one line and re-raised.
 
-``Model.predict_batch(X) -> np.ndarray``
+``Model.predict_batch(X) -> NDArray[np.float32]``
     X: (n, n_features), any float dtype; returns float32 (n, n_outputs) (binary: P(classes[1]);
     multiclass: class probabilities; regression: the value). Thread-safe; rows are run in chunks of
     at most ``max_chunk`` so SHAP/LIME's batches of thousands of rows keep the tensor arena bounded
@@ -26,10 +26,12 @@ import os
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from litelens.build.bundle import CARD_FILE, Bundle, BundleError, signing
 from litelens.build.bundle.tflite import TFLiteRunner, native_output_captured
 from litelens.functions.common.bundle_source import resolve_bundle
+from litelens.functions.common.observability import JsonLogger
 from litelens.functions.common.settings import Settings
 
 DEFAULT_MAX_CHUNK = 4096
@@ -54,12 +56,12 @@ class Model:
                 f"{self.card.n_features} features and {self.card.n_outputs} outputs ({self.card.task})"
             )
 
-    def predict_batch(self, X: np.ndarray) -> np.ndarray:
+    def predict_batch(self, X: NDArray[np.floating[Any]]) -> NDArray[np.float32]:
         """Model outputs, float32 (n, n_outputs), for the rows of X (n, n_features)."""
         return self.runner.run(X, self.max_chunk)
 
 
-def load_at_init(code_root: str | os.PathLike[str], log: Any, settings: Settings) -> Model:
+def load_at_init(code_root: str | os.PathLike[str], log: JsonLogger, settings: Settings) -> Model:
     """``load_model`` for a function's cold start: ``settings.model_uri``, or when empty the packaged
     bundle ``code_root/bundle``; a bundle that cannot be served is logged as one line (``log.error``)
     and the BundleError re-raised, so the function fails its init and never answers with it."""

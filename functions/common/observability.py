@@ -26,11 +26,13 @@ from litelens.functions.common.settings import Settings
 try:
     import orjson as _orjson
 except ImportError:  # pragma: no cover - exercised where orjson is absent
-    _orjson = None
+    _HAS_ORJSON = False
+else:
+    _HAS_ORJSON = True
 
 
 def _json_line(record: Mapping[str, Any]) -> str:
-    if _orjson is not None:
+    if _HAS_ORJSON:
         try:
             return _orjson.dumps(record, default=str).decode()
         except TypeError:  # e.g. a lone surrogate in a logged path: the stdlib escapes it

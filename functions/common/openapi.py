@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from litelens.build.bundle import BundleCard
 from litelens.functions.common import inference_v2
@@ -38,6 +38,8 @@ ROUTES = (
     ("GET", "/openapi.json", "ExplainFunction", "This document"),
 )
 EXPLAIN_PATHS = ("/explain", "/v1/models/{model}", EXPLAINER_INFER)  # may answer 503 at the time budget
+# One route's (request body schema or None, 200 answer schema, path parameters).
+_Operation: TypeAlias = tuple[dict[str, Any] | None, dict[str, Any], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ def _model_parameter(name: str, values: list[str], description: str) -> dict[str
     }
 
 
-def _operations(card: BundleCard, settings: Settings, explain: ExplainSchemas) -> dict[tuple[str, str], dict[str, Any]]:
+def _operations(card: BundleCard, settings: Settings, explain: ExplainSchemas) -> dict[tuple[str, str], _Operation]:
     """(method, path) -> (request body schema or None, 200 answer schema, path parameters)."""
     schema, rows = card.schema, settings.max_instances
     explain_answer = schemas.predict_answer(

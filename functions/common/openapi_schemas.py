@@ -22,6 +22,8 @@ from litelens.build.bundle.schema import (
     W_IMPUTED,
     W_OUT_OF_RANGE,
     W_UNKNOWN_CATEGORY,
+    Column,
+    Schema,
 )
 from litelens.functions.common import errors, inference_v2
 
@@ -63,7 +65,7 @@ def protocol_error() -> dict[str, Any]:
     return {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 
 
-def column_value(column: Any) -> dict[str, Any]:
+def column_value(column: Column) -> dict[str, Any]:
     """One raw value of ``column`` as the schema reads it; ``null`` is missing (imputed, with a warning)."""
     if column.kind == NUMERIC:
         return {"type": ["number", "null"], "minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX}
@@ -77,10 +79,10 @@ def column_value(column: Any) -> dict[str, Any]:
     return schema
 
 
-def instances_body(schema: Any, max_rows: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def instances_body(schema: Schema, max_rows: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The request body of ``instances.parse_instances`` over ``schema`` (plus the ``extra`` properties)."""
     values = [column_value(column) for column in schema.columns]
-    ignored = {name: {} for name in sorted(schema.accepted_keys - set(schema.names))}
+    ignored: dict[str, dict[str, Any]] = {name: {} for name in sorted(schema.accepted_keys - set(schema.names))}
     row_list = {"type": "array", "prefixItems": values, "items": False, "minItems": len(values)}
     row_object = {
         "type": "object",
@@ -134,11 +136,12 @@ def warnings_list() -> dict[str, Any]:
 def prediction(card: BundleCard) -> dict[str, Any]:
     """One row's prediction, as ``predictions.format_predictions`` writes it for the card's task."""
     label = {"type": ["string", "null"], "enum": [*card.classes, None]} if card.classes else None
+    properties: dict[str, Any]
     if card.task == Task.BINARY:
         properties = {"probability": {"type": ["number", "null"], "minimum": 0, "maximum": 1}, "label": label}
     elif card.task == Task.MULTICLASS:
         classes = card.classes or []
-        probabilities = {"type": "object", "required": list(classes)}
+        probabilities: dict[str, Any] = {"type": "object", "required": list(classes)}
         probabilities["properties"] = {c: {"type": ["number", "null"]} for c in classes}
         properties = {"probabilities": probabilities, "label": label}
     else:
@@ -183,7 +186,7 @@ def v2_tensor(datatypes: tuple[str, ...] = inference_v2.DATATYPES) -> dict[str, 
     }
 
 
-def v2_input(column: Any, name: str, max_rows: int) -> dict[str, Any]:
+def v2_input(column: Column, name: str, max_rows: int) -> dict[str, Any]:
     """One column as a V2 input tensor (MLServer's pandas codec): BYTES for strings, numbers otherwise."""
     datatypes = ["FP64", "FP32", "INT64"] if column.kind == NUMERIC else ["BYTES"]
     if column.boolean:
@@ -207,7 +210,7 @@ def v2_input(column: Any, name: str, max_rows: int) -> dict[str, Any]:
     }
 
 
-def v2_request(schema: Any, max_rows: int, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+def v2_request(schema: Schema, max_rows: int, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
     """An infer request: one input per column (``prefixItems`` in column order) or one numeric matrix."""
     per_column = [v2_input(c, n, max_rows) for c, n in zip(schema.columns, schema.names, strict=True)]
     return {

@@ -16,12 +16,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from litelens.build.bundle import BundleCard, Task
 from litelens.functions.common.errors import E_NON_FINITE_OUTPUT, bad_request
 
 
-def require_finite_outputs(outputs: np.ndarray) -> None:
+def require_finite_outputs(outputs: NDArray[np.float32]) -> None:
     """400 ``non_finite_output`` naming the rows whose model output is NaN or infinite.
 
     Finite float32 inputs far outside the training range can overflow the network; such a row has
@@ -44,7 +45,7 @@ def _finite_or_none(values: list[float]) -> list[float | None]:
 
 
 def format_predictions(
-    card: BundleCard, outputs: np.ndarray, warnings: Sequence[Sequence[Mapping[str, str]]] | None = None
+    card: BundleCard, outputs: NDArray[np.float32], warnings: Sequence[Sequence[Mapping[str, str]]] | None = None
 ) -> list[dict[str, Any]]:
     """One prediction object per row of the model's ``outputs`` (n, n_outputs), by the card's task;
     ``warnings`` (one list per row, ``Batch.warnings``) go into the rows that have any."""
@@ -75,7 +76,7 @@ def model_info(card: BundleCard) -> dict[str, str]:
 
 
 def prediction_response(
-    card: BundleCard, outputs: np.ndarray, warnings: Sequence[Sequence[Mapping[str, str]]] | None = None
+    card: BundleCard, outputs: NDArray[np.float32], warnings: Sequence[Sequence[Mapping[str, str]]] | None = None
 ) -> dict[str, Any]:
     """``{"predictions": [...], "model": {"name", "version"}}``."""
     return {"predictions": format_predictions(card, outputs, warnings), "model": model_info(card)}

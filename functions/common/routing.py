@@ -208,6 +208,7 @@ class Router:
             response = events.encode_response(status, payload, kind, self.headers)
         latency_ms = (time.perf_counter() - start) * 1000
         trace = os.environ.get(XRAY_TRACE_ENV, "")  # set by the Lambda runtime for each invocation
+        error: dict[str, Any] = {"error_code": error_code} if error_code else {}
         self.log.metrics(
             "request",
             {
@@ -223,6 +224,6 @@ class Router:
             method=request.method if request else None,
             path=request.path if request else None,
             status=status,
-            **({"error_code": error_code} if error_code else {}),
+            **error,
         )
         return response

@@ -18,6 +18,7 @@ of the selected rows, the invocation's deadline asked between rows -> the protoc
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from threadpoolctl import threadpool_limits
 
@@ -73,7 +74,7 @@ def v2_explainer_infer(request: Request) -> Answer:
     return EXPLAINER.explain(request, PLANE.decode_v2(request, explainer=True))
 
 
-def openapi_document(request: Request) -> dict:
+def openapi_document(request: Request) -> dict[str, Any]:
     return DOCUMENT
 
 
@@ -95,5 +96,5 @@ router = Router(
 )
 
 
-def lambda_handler(event, context):
+def lambda_handler(event: Any, context: Any) -> Any:
     return router.handle(event, context)

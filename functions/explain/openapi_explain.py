@@ -32,6 +32,7 @@ PROBABILITY = {"type": "number", "minimum": 0, "maximum": 1}
 
 
 def _explain_if(card: BundleCard) -> dict[str, Any]:
+    properties: dict[str, Any]
     if card.task == Task.REGRESSION:
         properties = {key: NUMBER for key in REGRESSION_FILTERS}
     else:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from litelens.build.bundle import BundleCard, Task
+from litelens.explain.arrays import Floats
 from litelens.explain.errors import NonFiniteOutput
 from litelens.explain.lime_method import LimeSampling
 from litelens.explain.service import ALL_CLASSES, DEFAULT_LIME_NUM_SAMPLES, EXPLAINERS, ExplainOptions
@@ -54,7 +55,7 @@ AUTO = "auto"  # parameters.nsamples: shap's own word for its default (here shap
 MIN_LIME_NUM_SAMPLES = 100
 MAX_SEED = 2**32 - 1
 # The explain library's errors, as the router answers them.
-LIBRARY_ERRORS = {NonFiniteOutput: (400, E_NON_FINITE_OUTPUT)}
+LIBRARY_ERRORS: Mapping[type[Exception], tuple[int, str]] = {NonFiniteOutput: (400, E_NON_FINITE_OUTPUT)}
 
 PARAMETER_KEYS = (
     "explainers",
@@ -274,7 +275,7 @@ def parse_parameters(value: Any, card: BundleCard, caps: Caps) -> ExplainParamet
     )
 
 
-def select_rows(explain_if: ExplainIf | None, card: BundleCard, outputs: np.ndarray, caps: Caps) -> list[int]:
+def select_rows(explain_if: ExplainIf | None, card: BundleCard, outputs: Floats, caps: Caps) -> list[int]:
     """Rows to explain, given the explained ``outputs`` (n, columns): the predicted label of a row is
     ``card.predicted_index``'s, the predict response's.
 

@@ -15,6 +15,7 @@ warnings) -> the protocol's response.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from litelens.functions.common import inference_v2, predictions
 from litelens.functions.common.dataplane import DataPlane
@@ -37,24 +38,24 @@ def predict(request: Request) -> Answer:
     return PLANE.predict(request, PLANE.decode(request))
 
 
-def metadata(request: Request) -> dict:
+def metadata(request: Request) -> dict[str, Any]:
     return predictions.card_metadata(MODEL.card)
 
 
-def v2_live(request: Request) -> dict:
+def v2_live(request: Request) -> dict[str, Any]:
     return {"live": True}
 
 
-def v2_ready(request: Request) -> dict:
+def v2_ready(request: Request) -> dict[str, Any]:
     return {"ready": True}  # the model loads at init: a function that answers is ready
 
 
-def v2_model(request: Request) -> dict:
+def v2_model(request: Request) -> dict[str, Any]:
     inference_v2.check_model(MODEL.card, request.path_parameters.get("name"))
     return inference_v2.model_metadata(MODEL.card)
 
 
-def v2_model_ready(request: Request) -> dict:
+def v2_model_ready(request: Request) -> dict[str, Any]:
     inference_v2.check_model(MODEL.card, request.path_parameters.get("name"))
     return {"name": MODEL.card.name, "ready": True}
 
@@ -80,5 +81,5 @@ router = Router(
 )
 
 
-def lambda_handler(event, context):
+def lambda_handler(event: Any, context: Any) -> Any:
     return router.handle(event, context)
