@@ -27,3 +27,8 @@ def import_function_app(
 def import_predict_app(bundle: str | os.PathLike[str] | None, **env: str) -> ModuleType:
     """A fresh predict module serving ``bundle`` (PREDICT_APP is looked up per call, so tests may repoint it)."""
     return import_function_app(PREDICT_APP, bundle, **env)
+
+
+def import_explain_app(bundle: str | os.PathLike[str] | None, **env: str) -> ModuleType:
+    """A fresh explain module (its own cold start) serving ``bundle``; env vars apply during import only."""
+    return import_function_app(EXPLAIN_APP, bundle, **env)

@@ -1,5 +1,6 @@
 """Helpers for tests that talk to a running local twin: start it over the real template, build
-rows, post JSON over keep-alive connections, and a boto3 Lambda client pointed at it."""
+rows, post JSON over keep-alive connections, send one request on a connection of its own, and a boto3
+Lambda client pointed at it."""
 
 from __future__ import annotations
 
@@ -45,6 +46,19 @@ def get(conn: http.client.HTTPConnection, path: str) -> tuple[int, Any]:
     conn.request("GET", path)
     response = conn.getresponse()
     return response.status, json.loads(response.read())
+
+
+def call(
+    twin: Twin, method: str, path: str, body: bytes | str | None = None, headers: dict | None = None
+) -> tuple[int, http.client.HTTPResponse, bytes]:
+    """One request to the twin's API on a connection of its own: the status, the response, its body."""
+    conn = http.client.HTTPConnection(twin.host, twin.api_port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response, response.read()
+    finally:
+        conn.close()
 
 
 def lambda_client(twin: Twin):

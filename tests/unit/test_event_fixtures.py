@@ -1,5 +1,5 @@
-"""The predict handler's event fixtures on their own, no model (tests/functional/test_predict_handler.py
-serves them)."""
+"""The predict handler's event fixtures on their own, no model (tests/functional/test_predict_handler_answers.py
+and test_predict_handler_errors.py serve them)."""
 
 from __future__ import annotations
 
