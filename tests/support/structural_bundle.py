@@ -15,9 +15,25 @@ from litelens.build.bundle import CARD_FILE, LIME_STATS_KEYS, Bundle, write_bund
 FEATURES = ["age", "income", "debt_ratio", "tenure"]
 
 
+# One numeric column's lime stats as build.stats.lime_training_stats writes them: one bin edge, two bins.
+NUMERIC_LIME_STATS = {
+    "bins": [0.5],
+    "means": [0.25, 0.75],
+    "stds": [0.1, 0.1],
+    "mins": [0.0, 0.5],
+    "maxs": [0.5, 1.0],
+    "feature_values": [0.0, 1.0],
+    "feature_frequencies": [0.5, 0.5],
+}
+
+
+def numeric_lime_stats(n: int) -> dict[str, dict[int, Any]]:
+    """Valid lime stats for ``n`` plain numeric columns (``NUMERIC_LIME_STATS`` for each)."""
+    return {key: {i: list(NUMERIC_LIME_STATS[key]) for i in range(n)} for key in LIME_STATS_KEYS}
+
+
 def structural_bundle(path: Path, *, model: bytes = b"not-a-real-model-but-hashed", name: str = "tiny") -> Bundle:
     n = len(FEATURES)
-    per_feature = {"feature_values": [0.0, 1.0], "feature_frequencies": [0.5, 0.5], "bins": [0.5]}
     write_bundle(
         path,
         name=name,
@@ -28,7 +44,7 @@ def structural_bundle(path: Path, *, model: bytes = b"not-a-real-model-but-hashe
         model=model,
         shap_background=np.arange(2 * n, dtype=np.float64).reshape(2, n),
         shap_weights=np.array([0.5, 0.5]),
-        lime_stats={key: {i: per_feature.get(key, 0.5 + i) for i in range(n)} for key in LIME_STATS_KEYS},
+        lime_stats=numeric_lime_stats(n),
         metrics={"auc": 0.5},
         quantization="none",
         training={"epochs": 1},
