@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from litelens.build.bundle import CARD_FILE, LIME_STATS_KEYS, Bundle, write_bundle
+from litelens.build.bundle import CARD_FILE, LIME_STATS_KEYS, Bundle, BundleCard, sha256_file, write_bundle
 
 FEATURES = ["age", "income", "debt_ratio", "tenure"]
 
@@ -58,5 +58,15 @@ def edit_card(bundle_dir: Path, change: Callable[[dict[str, Any]], Any]) -> dict
     """Edit the card at ``bundle_dir`` by hand (``change`` mutates its JSON); the edited card."""
     card = json.loads((bundle_dir / CARD_FILE).read_text())
     change(card)
+    (bundle_dir / CARD_FILE).write_text(json.dumps(card))
+    return card
+
+
+def rehash_card(bundle_dir: Path) -> dict[str, Any]:
+    """The card at ``bundle_dir`` re-hashed over the files as they now are (a damaged file with a card an
+    unsigned publisher or a broken build would write): its sha256 check passes; the re-hashed card."""
+    card = json.loads((bundle_dir / CARD_FILE).read_text())
+    card["files"] = {name: sha256_file(bundle_dir / name) for name in card["files"]}
+    card["version"] = BundleCard.from_json(card).content_version()
     (bundle_dir / CARD_FILE).write_text(json.dumps(card))
     return card
