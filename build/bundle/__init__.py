@@ -52,7 +52,7 @@ from litelens.build.bundle.card import (
     predicted_index,
 )
 from litelens.build.bundle.schema import Schema
-from litelens.build.bundle.validation import LIME_STATS_KEYS
+from litelens.build.bundle.validation import LIME_STATS_KEYS, MAX_FILE_BYTES
 from litelens.build.bundle.versioning import FORMAT
 
 __all__ = [
@@ -93,10 +93,9 @@ S3_VERSIONS_DIR = "versions"
 S3_LATEST_POINTER = "latest.json"
 
 # Size caps a reader enforces before it reads (a Lambda has 512 MB of /tmp and 256 MB-10 GB of memory):
-# the latest.json pointer, the card, any one bundle file, and a whole bundle.
+# the latest.json pointer, the card, any one bundle file (MAX_FILE_BYTES, from validation), and a whole bundle.
 MAX_POINTER_BYTES = 64 * 1024
 MAX_CARD_BYTES = 8 * 1024 * 1024
-MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_BUNDLE_BYTES = 400 * 1024 * 1024
 
 
