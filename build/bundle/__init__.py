@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from litelens.build.bundle import validation
 from litelens.build.bundle.card import (
     BUNDLE_FILES,
     CARD_FILE,
@@ -51,6 +52,7 @@ from litelens.build.bundle.card import (
     predicted_index,
 )
 from litelens.build.bundle.schema import Schema
+from litelens.build.bundle.validation import LIME_STATS_KEYS, MAX_FILE_BYTES
 from litelens.build.bundle.versioning import FORMAT
 
 __all__ = [
@@ -91,14 +93,10 @@ S3_VERSIONS_DIR = "versions"
 S3_LATEST_POINTER = "latest.json"
 
 # Size caps a reader enforces before it reads (a Lambda has 512 MB of /tmp and 256 MB-10 GB of memory):
-# the latest.json pointer, the card, any one bundle file, and a whole bundle.
+# the latest.json pointer, the card, any one bundle file (MAX_FILE_BYTES, from validation), and a whole bundle.
 MAX_POINTER_BYTES = 64 * 1024
 MAX_CARD_BYTES = 8 * 1024 * 1024
-MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_BUNDLE_BYTES = 400 * 1024 * 1024
-
-# The keys LimeTabularExplainer's training_data_stats requires, each a {feature index: value} map.
-LIME_STATS_KEYS = ("means", "mins", "maxs", "stds", "feature_values", "feature_frequencies", "bins")
 
 
 def check_output_dir(out_dir: str | os.PathLike[str], force: bool = False) -> Path:
@@ -165,15 +163,6 @@ def _lime_stats_to_json(stats: Mapping[str, Mapping[int, Any]]) -> dict[str, dic
     if missing:
         raise BundleError(f"lime stats missing {', '.join(missing)}")
     return {key: {str(int(i)): np.asarray(v).tolist() for i, v in stats[key].items()} for key in LIME_STATS_KEYS}
-
-
-def _lime_stats_from_json(data: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[int, Any]]:
-    out: dict[str, dict[int, Any]] = {}
-    for key in LIME_STATS_KEYS:
-        if key not in data:
-            raise BundleError(f"{LIME_STATS_FILE}: missing {key!r}")
-        out[key] = {int(i): v for i, v in data[key].items()}
-    return out
 
 
 def write_bundle(
@@ -249,6 +238,7 @@ def write_bundle(
         problems = Bundle(tmp, card).verify()
         if problems:  # a bundle no reader could load is never put in place
             raise BundleError("the written bundle does not verify: " + "; ".join(problems))
+        validation.check_files(tmp, card)
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -299,6 +289,7 @@ class Bundle:
             problems = bundle.verify()
             if problems:
                 raise BundleError(f"bundle {root} failed verification: " + "; ".join(problems))
+            validation.check_files(root, card)  # what the hashes cannot say: each file's shape, dtype, values
         return bundle
 
     def verify(self) -> list[str]:
@@ -326,11 +317,11 @@ class Bundle:
         return self.model_path.read_bytes()
 
     def shap_background(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """``(rows, weights)``: the k-means background and its cluster weights (float64: ``write_bundle``'s)."""
-        rows: NDArray[np.float64] = np.load(self.path / SHAP_BACKGROUND_FILE, allow_pickle=False)
-        weights: NDArray[np.float64] = np.load(self.path / SHAP_WEIGHTS_FILE, allow_pickle=False)
-        return rows, weights
+        """``(rows, weights)``: the k-means background and its cluster weights (float64: ``write_bundle``'s),
+        checked against the card (``validation.read_background``) on every read."""
+        return validation.read_background(self.path, self.card)
 
     def lime_stats(self) -> dict[str, dict[int, Any]]:
-        """``training_data_stats`` for LimeTabularExplainer, keyed by feature index."""
-        return _lime_stats_from_json(json.loads((self.path / LIME_STATS_FILE).read_text()))
+        """``training_data_stats`` for LimeTabularExplainer, keyed by feature index, checked against the card
+        (``validation.read_lime_stats``) on every read."""
+        return validation.read_lime_stats(self.path, self.card)

@@ -4,10 +4,12 @@ Knows nothing of events or HTTP; where the bundle comes from is ``bundle_source.
 
 ``load_model(uri, code_root=None, cache_dir=None, signing_key="") -> Model``
     Resolve (``bundle_source.resolve_bundle``) + verify + build the interpreter. Anything wrong raises
-    ``BundleError`` with one clear sentence: no bundle, missing files, sha256 mismatches, an unloadable
-    model, a model whose input/output widths do not match the card. ``signing_key`` (a function passes
-    ``Settings.signing_public_key``) set: the card must also be signed by that key
-    (``build.bundle.signing.verify_bundle``), checked before the model is built.
+    ``BundleError`` with one clear sentence: no bundle, missing files, sha256 mismatches, a data file
+    whose header, shape, dtype or values do not fit the card (``build.bundle.validation``: the SHAP
+    background and weights, the LIME stats, so explain never starts on what predict refused or the
+    reverse), an unloadable model, a model whose input/output widths do not match the card.
+    ``signing_key`` (a function passes ``Settings.signing_public_key``) set: the card must also be
+    signed by that key (``build.bundle.signing.verify_bundle``), checked before the model is built.
 
 ``load_at_init(code_root, log, settings) -> Model``
     What a function's module runs at import: ``load_model`` of ``settings.model_uri`` (empty: the

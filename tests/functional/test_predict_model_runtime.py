@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from litelens.build.bundle import LIME_STATS_KEYS, Bundle, BundleError, write_bundle
+from litelens.build.bundle import Bundle, BundleError, write_bundle
 from litelens.functions.common.model import Model, load_model
+from tests.support.structural_bundle import numeric_lime_stats
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +92,7 @@ def test_model_and_card_disagreeing_is_refused(binary_bundle, tmp_path):
         model=bundle.model_bytes(),
         shap_background=np.column_stack([background, np.zeros(len(background))]),
         shap_weights=weights,
-        lime_stats={key: {i: 0.5 for i in range(5)} for key in LIME_STATS_KEYS},
+        lime_stats=numeric_lime_stats(5),
         metrics={},
         quantization="none",
         training={},

@@ -9,7 +9,7 @@ import pytest
 
 from litelens.build.bundle import CARD_FILE, LIME_STATS_FILE, MODEL_FILE, Bundle, BundleError, check_output_dir
 from litelens.infra.cli import main
-from tests.support.structural_bundle import edit_card, structural_bundle
+from tests.support.structural_bundle import edit_card, numeric_lime_stats, structural_bundle
 
 
 @pytest.fixture
@@ -167,13 +167,12 @@ def test_inspect_of_a_file_or_a_too_deep_card_is_unreadable_exit_2(tmp_path, cap
 def test_non_string_classes_give_a_bundle_that_verifies(tmp_path):
     import numpy as np
 
-    from litelens.build.bundle import LIME_STATS_KEYS, write_bundle
+    from litelens.build.bundle import write_bundle
 
-    per_feature = {"feature_values": [0.0, 1.0], "feature_frequencies": [0.5, 0.5], "bins": [0.5]}
     card = write_bundle(
         tmp_path / "b", name="ints", task="binary", features=["a", "b"], classes=[0, 1], target="y", model=b"m",
         shap_background=np.zeros((1, 2)), shap_weights=np.ones(1),
-        lime_stats={key: {i: per_feature.get(key, 0.5) for i in range(2)} for key in LIME_STATS_KEYS},
+        lime_stats=numeric_lime_stats(2),
         metrics={}, quantization="none", training={}, libraries={},
     )  # fmt: skip
     assert card.classes == ["0", "1"]
