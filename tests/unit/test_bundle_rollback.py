@@ -11,6 +11,7 @@ import pytest
 
 from litelens.build.bundle import SIGNATURE_FILE, Bundle, BundleError, signing
 from litelens.build.bundle.signing import RollbackError, SignatureError, verify_bundle
+from litelens.functions.common import constants
 from litelens.functions.common.model import load_model, pinned_version
 from litelens.infra.aws.signer import KmsSigner, SigningError
 from tests.support.signing import PUBLISHED_AT, new_key, public_b64, sign_bundle
@@ -176,3 +177,23 @@ def test_the_signer_signs_the_publish_time_it_is_given(signed_dir, key):
     assert verify_bundle(Bundle.load(signed_dir), trusted(key), minimum=LATER).published_at == LATER
     with pytest.raises(SigningError, match="cannot sign: published_at 'now' is not a UTC time"):
         signer.sign(Bundle.load(signed_dir).card, "now")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        ({"BundleMinPublishedAt": PUBLISHED_AT}, "rule MinPublishedAtNeedsSigningKey"),
+        ({"BundleMinPublishedAt": "2025-06-01", "BundleSigningPublicKey": "MFkw"}, "does not match"),
+        ({"BundleMinPublishedAt": PUBLISHED_AT, "BundleSigningPublicKey": "MFkw"}, None),
+        ({}, None),
+    ],
+)
+def test_the_template_takes_a_minimum_spelled_as_a_utc_time_and_only_with_a_key(overrides, says):
+    from litelens.infra.aws.parameters import parameter_problems
+    from litelens.infra.aws.template import DEFAULT_TEMPLATE, SamTemplate
+
+    template = SamTemplate.load(DEFAULT_TEMPLATE, parameter_overrides=overrides)
+    problems = parameter_problems(template)
+    assert (problems == []) if says is None else (len(problems) == 1 and says in problems[0]), problems
+    variables = template.data["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables[constants.MIN_PUBLISHED_AT] == {"Ref": "BundleMinPublishedAt"}  # both functions read it
