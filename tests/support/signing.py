@@ -18,6 +18,20 @@ def new_key() -> Any:
     return ec.generate_private_key(ec.SECP256R1())
 
 
+def trusted_key(private_key: Any) -> Any:
+    """``private_key``'s public half as the functions configure it (``signing.public_key``)."""
+    return signing.public_key(public_b64(private_key))
+
+
+def signed_structural_bundle(path: Path, private_key: Any) -> Path:
+    """A structural bundle (no trained model) at ``path``, signed by ``private_key`` at ``PUBLISHED_AT``."""
+    from tests.support.structural_bundle import structural_bundle
+
+    structural_bundle(path)
+    sign_bundle(path, private_key)
+    return path
+
+
 def public_b64(private_key: Any) -> str:
     """What the template's BundleSigningPublicKey takes for ``private_key``'s public half."""
     return base64.b64encode(signing.public_key_der(private_key.public_key())).decode("ascii")

@@ -14,7 +14,7 @@ from litelens.build.bundle.signing import RollbackError, SignatureError, verify_
 from litelens.functions.common import constants
 from litelens.functions.common.model import load_model, pinned_version
 from litelens.infra.aws.signer import KmsSigner, SigningError
-from tests.support.signing import PUBLISHED_AT, new_key, public_b64, sign_bundle
+from tests.support.signing import PUBLISHED_AT, new_key, public_b64, sign_bundle, signed_structural_bundle, trusted_key
 from tests.support.structural_bundle import structural_bundle
 
 EARLIER, LATER = "2025-05-31T23:59:59Z", "2025-06-01T12:00:01Z"
@@ -28,14 +28,7 @@ def key():
 
 @pytest.fixture
 def signed_dir(tmp_path, key):
-    path = tmp_path / "tiny"
-    structural_bundle(path)
-    sign_bundle(path, key)  # published at PUBLISHED_AT
-    return path
-
-
-def trusted(key):
-    return signing.public_key(public_b64(key))
+    return signed_structural_bundle(tmp_path / "tiny", key)
 
 
 def document(path):
@@ -60,10 +53,10 @@ def test_the_envelope_names_the_publish_time_and_the_statement_it_signs(signed_d
 def test_a_signature_published_before_the_minimum_is_refused(signed_dir, key, minimum, served):
     bundle = Bundle.load(signed_dir)
     if served:  # the minimum is inclusive: signed at exactly that second is served
-        assert verify_bundle(bundle, trusted(key), minimum=minimum).published_at == PUBLISHED_AT
+        assert verify_bundle(bundle, trusted_key(key), minimum=minimum).published_at == PUBLISHED_AT
         return
     with pytest.raises(RollbackError, match=f"published at {PUBLISHED_AT}, before the minimum {minimum}") as raised:
-        verify_bundle(bundle, trusted(key), minimum=minimum)
+        verify_bundle(bundle, trusted_key(key), minimum=minimum)
     assert "pin its version folder in MODEL_URI" in str(raised.value) and len(str(raised.value)) < 400
 
 
@@ -74,7 +67,7 @@ def test_a_forged_publish_time_breaks_the_signature(signed_dir, key):
     (signed_dir / SIGNATURE_FILE).write_text(json.dumps(doc))
     # THEN the signature no longer matches: the time is as authentic as the card
     with pytest.raises(SignatureError, match=f"does not match card version .* published at {LATER}") as raised:
-        verify_bundle(Bundle.load(signed_dir), trusted(key), minimum=LATER)
+        verify_bundle(Bundle.load(signed_dir), trusted_key(key), minimum=LATER)
     assert not isinstance(raised.value, RollbackError)
 
 
@@ -84,16 +77,16 @@ def test_a_downgrade_to_the_old_envelope_breaks_the_signature(signed_dir, key):
     doc["format"] = signing.SIGNATURE_FORMAT_V1
     (signed_dir / SIGNATURE_FILE).write_text(json.dumps(doc))
     with pytest.raises(SignatureError, match="does not match"):
-        verify_bundle(Bundle.load(signed_dir), trusted(key))
+        verify_bundle(Bundle.load(signed_dir), trusted_key(key))
 
 
 def test_an_old_signature_without_a_time_is_served_only_with_no_minimum(signed_dir, key):
     sign_bundle(signed_dir, key, published_at=None)  # a litelens.signature/1 document, as written before
     assert document(signed_dir)["format"] == "litelens.signature/1"
-    verified = verify_bundle(Bundle.load(signed_dir), trusted(key))
+    verified = verify_bundle(Bundle.load(signed_dir), trusted_key(key))
     assert verified.published_at is None and verified.key
     with pytest.raises(RollbackError, match=r"litelens\.signature/1 signature with no publish time, and a minimum"):
-        verify_bundle(Bundle.load(signed_dir), trusted(key), minimum=EARLIER)
+        verify_bundle(Bundle.load(signed_dir), trusted_key(key), minimum=EARLIER)
 
 
 @pytest.mark.parametrize("value", ["soon", "", 1748779200, None, "2025-06-01T12:00:00.5Z", "2025-06-31T00:00:00Z"])
@@ -102,13 +95,13 @@ def test_a_badly_spelled_publish_time_in_a_signature_is_a_signature_error(signed
     doc["published_at"] = value
     (signed_dir / SIGNATURE_FILE).write_text(json.dumps(doc))
     with pytest.raises(SignatureError, match=r"bundle\.sig\.json: published_at .*UTC time") as raised:
-        verify_bundle(Bundle.load(signed_dir), trusted(key))
+        verify_bundle(Bundle.load(signed_dir), trusted_key(key))
     assert len(str(raised.value)) < 200
 
 
 def test_a_badly_spelled_minimum_is_a_signature_error_not_a_crash(signed_dir, key):
     with pytest.raises(SignatureError, match="the minimum publish time 'tomorrow' is not a UTC time"):
-        verify_bundle(Bundle.load(signed_dir), trusted(key), minimum="tomorrow")
+        verify_bundle(Bundle.load(signed_dir), trusted_key(key), minimum="tomorrow")
 
 
 @pytest.mark.parametrize(
@@ -174,7 +167,7 @@ class _LocalKms:
 def test_the_signer_signs_the_publish_time_it_is_given(signed_dir, key):
     signer = KmsSigner(_LocalKms(key), "arn:aws:kms:us-east-1:111122223333:key/test")
     (signed_dir / SIGNATURE_FILE).write_bytes(signer.sign(Bundle.load(signed_dir).card, LATER))
-    assert verify_bundle(Bundle.load(signed_dir), trusted(key), minimum=LATER).published_at == LATER
+    assert verify_bundle(Bundle.load(signed_dir), trusted_key(key), minimum=LATER).published_at == LATER
     with pytest.raises(SigningError, match="cannot sign: published_at 'now' is not a UTC time"):
         signer.sign(Bundle.load(signed_dir).card, "now")
 
