@@ -121,7 +121,8 @@ def published_at_text(moment: _dt.datetime) -> str:
 
 
 def card_digest(card: BundleCard) -> bytes:
-    """The 32-byte message that is signed: sha256 of the card's canonical JSON, every field included."""
+    """sha256 of the card's canonical JSON, every field included: in the signed statement (``signed_digest``),
+    and the whole message of a ``litelens.signature/1``."""
     return hashlib.sha256(canonical_json(card.to_json())).digest()
 
 
@@ -168,7 +169,7 @@ def public_key_der(key: EllipticCurvePublicKey) -> bytes:
 
 
 def verify_digest(key: EllipticCurvePublicKey, digest: bytes, signature: bytes) -> bool:
-    """Whether ``signature`` (DER ECDSA_SHA_256) signs the message ``digest`` (a card's) under ``key``."""
+    """Whether ``signature`` (DER ECDSA_SHA_256) signs the message ``digest`` (``signed_digest``'s) under ``key``."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
