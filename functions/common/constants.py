@@ -16,6 +16,11 @@ MODEL_CACHE_DIR_DEFAULT = "/tmp/litelens-bundles"
 # The public key (PEM, or base64 DER) that must have signed the bundle's card (template parameter
 # BundleSigningPublicKey; `litelens publish --sign-key` prints it). Empty: signatures are not checked.
 SIGNING_PUBLIC_KEY = "LITELENS_SIGNING_PUBLIC_KEY"
+# Rollback protection (template parameter BundleMinPublishedAt): the earliest signed publish time served,
+# a UTC time like 2025-06-01T12:00:00Z (`litelens publish --sign-key` prints the one it signed). A bundle
+# signed earlier, or by a signature with no time (litelens.signature/1), fails the init, unless MODEL_URI
+# pins its version folder (.../versions/<version>). Needs SIGNING_PUBLIC_KEY. Empty: any publish time.
+MIN_PUBLISHED_AT = "LITELENS_MIN_PUBLISHED_AT"
 
 # Access-Control-Allow-Origin sent with every response; empty disables CORS headers.
 CORS_ORIGIN = "LITELENS_CORS_ORIGIN"

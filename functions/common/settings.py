@@ -1,8 +1,9 @@
 """The functions' settings: one frozen object, read from the environment once, at cold start.
 
 ``Settings.from_env(service=...)`` reads every variable named in ``constants`` (with its default)
-and checks it; a bad value (``LITELENS_MAX_INSTANCES=ten``) is a ``ValueError`` that fails the
-init. The handler module builds it at import and passes it on (router, logger, parsers, loader),
+and checks it; a bad value (``LITELENS_MAX_INSTANCES=ten``, a ``LITELENS_MIN_PUBLISHED_AT`` that is not a
+UTC time like 2025-06-01T12:00:00Z or is set without ``LITELENS_SIGNING_PUBLIC_KEY``) is a ``ValueError``
+that fails the init. The handler module builds it at import and passes it on (router, logger, parsers, loader),
 so nothing reads the environment per request and every setting is visible in one place.
 """
 
@@ -49,6 +50,20 @@ def env_seconds(name: str, default: float, environ: Mapping[str, str] | None = N
     return value
 
 
+def env_published_at(name: str, environ: Mapping[str, str] | None = None) -> str:
+    """The variable as a UTC publish time (``build.bundle.signing.parse_published_at``), or "" when unset;
+    a bad value is a config error."""
+    raw = env_str(name, "", environ).strip()
+    if raw:
+        from litelens.build.bundle.signing import parse_published_at  # only when set: settings stay light
+
+        try:
+            parse_published_at(raw)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a function reads from its environment (``constants`` names the variables)."""
@@ -59,6 +74,7 @@ class Settings:
     model_uri: str = ""  # empty: the bundle packaged next to the function code
     model_cache_dir: str = constants.MODEL_CACHE_DIR_DEFAULT
     signing_public_key: str = ""  # set: serve only a bundle whose card this key signed
+    min_published_at: str = ""  # set: and signed as published no earlier (unless MODEL_URI pins its version)
     cors_origin: str = constants.CORS_ORIGIN_DEFAULT  # empty: no CORS headers
     max_instances: int = constants.MAX_INSTANCES_DEFAULT
     max_body_bytes: int = constants.MAX_BODY_BYTES_DEFAULT
@@ -75,13 +91,21 @@ class Settings:
         def number(name: str, default: int) -> int:
             return env_int(name, default, environ)
 
+        signing_public_key = env_str(constants.SIGNING_PUBLIC_KEY, "", environ).strip()
+        min_published_at = env_published_at(constants.MIN_PUBLISHED_AT, environ)
+        if min_published_at and not signing_public_key:
+            raise ValueError(
+                f"{constants.MIN_PUBLISHED_AT} is set but {constants.SIGNING_PUBLIC_KEY} is not: the publish "
+                "time is read from the bundle's signature, so set the key (BundleSigningPublicKey) too"
+            )
         return cls(
             service=env_str(constants.SERVICE_NAME, service, environ) or service,
             log_level=env_str(constants.LOG_LEVEL, constants.LOG_LEVEL_DEFAULT, environ),
             metrics_namespace=env_str(constants.METRICS_NAMESPACE, constants.METRICS_NAMESPACE_DEFAULT, environ),
             model_uri=env_str(constants.MODEL_URI, "", environ).strip(),
             model_cache_dir=env_str(constants.MODEL_CACHE_DIR, constants.MODEL_CACHE_DIR_DEFAULT, environ),
-            signing_public_key=env_str(constants.SIGNING_PUBLIC_KEY, "", environ).strip(),
+            signing_public_key=signing_public_key,
+            min_published_at=min_published_at,
             cors_origin=env_str(constants.CORS_ORIGIN, constants.CORS_ORIGIN_DEFAULT, environ),
             max_instances=number(constants.MAX_INSTANCES, constants.MAX_INSTANCES_DEFAULT),
             max_body_bytes=number(constants.MAX_BODY_BYTES, constants.MAX_BODY_BYTES_DEFAULT),

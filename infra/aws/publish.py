@@ -10,7 +10,10 @@ that no reader can load: publishing again keeps its intact files and uploads the
 With a ``signer`` (``--sign-key``, ``signer.KmsSigner``) the card is signed before anything is uploaded,
 and ``bundle.sig.json`` goes up before the card (and is written into the local bundle folder, so a
 packaged copy verifies too). A signature is not content: an already published version may be signed
-(or re-signed with another key) by publishing it again with ``--sign-key``.
+(or re-signed with another key) by publishing it again with ``--sign-key``. The signature binds the card
+to the publish time (``published_at``, the same second ``latest.json`` records; ``clock`` gives it): the
+value the functions' ``BundleMinPublishedAt`` is compared with (``build.bundle.signing``). Re-signing an
+older version gives it a new time: that is how its key holder rolls back on purpose.
 
 ``PublishError``: publishing cannot go ahead with what it was given (exit 2); ``RemoteMismatch``, one of
 them: what S3 holds does not match the bundle (exit 1, like ``litelens inspect`` on a changed file).
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from litelens.build.bundle import CARD_FILE, FORMAT, SIGNATURE_FILE, Bundle, BundleError, sha256_file
+from litelens.build.bundle import CARD_FILE, FORMAT, SIGNATURE_FILE, Bundle, BundleError, sha256_file, signing
 from litelens.build.bundle import s3 as layout
 from litelens.build.bundle.errors import LitelensError
 from litelens.build.command import CommandError, ExitCode
@@ -107,15 +110,18 @@ def publish(
     update_latest: bool = True,
     log: Callable[[str], None] = lambda _msg: None,
     signer: KmsSigner | None = None,
+    clock: Callable[[], _dt.datetime] = lambda: _dt.datetime.now(_dt.UTC),
 ) -> PublishResult:
-    """Publish the bundle at ``bundle_path`` to ``uri`` with the boto3 S3 client ``s3`` (signed by ``signer``)."""
+    """Publish the bundle at ``bundle_path`` to ``uri`` with the boto3 S3 client ``s3`` (signed by ``signer``,
+    as published at ``clock()``)."""
     bucket, prefix = parse_s3_uri(uri)
     try:
         bundle = Bundle.load(bundle_path, verify=True)
     except BundleError as exc:
         raise PublishError(f"not publishing: {exc}") from None
     card = bundle.card
-    signature = _sign(bundle, signer, log) if signer is not None else None
+    published_at = signing.published_at_text(clock())
+    signature = _sign(bundle, signer, log, published_at) if signer is not None else None
     # bundle.json last, so a reader that finds the card finds every file it lists.
     names = [*sorted(card.files), CARD_FILE]
     local = {name: sha256_file(bundle.path / name) for name in names}
@@ -154,7 +160,6 @@ def publish(
             uploaded.append(_upload(s3, bucket, target + name, (bundle.path / name).read_bytes(), log))
 
     if update_latest:
-        published_at = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         s3.put_object(
             Bucket=bucket,
             Key=layout.latest_key(prefix),
@@ -187,20 +192,22 @@ def _upload(s3: Any, bucket: str, key: str, body: bytes, log: Callable[[str], No
     return name
 
 
-def _sign(bundle: Bundle, signer: KmsSigner, log: Callable[[str], None]) -> bytes:
-    """The card's signature (also written beside the local card), before anything is uploaded."""
+def _sign(bundle: Bundle, signer: KmsSigner, log: Callable[[str], None], published_at: str) -> bytes:
+    """The card's signature as published at ``published_at`` (also written beside the local card), before
+    anything is uploaded."""
     if bundle.card.format != FORMAT:
         raise PublishError(
             f"not signing: the card is {bundle.card.format}, whose version leaves out fields users read; "
             f"rebuild the bundle with this litelens ({FORMAT}) and publish that"
         )
     try:
-        signature = signer.sign(bundle.card)
+        signature = signer.sign(bundle.card, published_at)
     except SigningError as exc:
         raise PublishError(str(exc)) from None
     (bundle.path / SIGNATURE_FILE).write_bytes(signature)
-    log(f"signed   {CARD_FILE:<30} with {signer.key_arn} (ECDSA P-256, key {signer.fingerprint})")
+    log(f"signed   {CARD_FILE:<30} with {signer.key_arn} (ECDSA P-256, key {signer.fingerprint}), {published_at}")
     log(f"the functions verify with: BundleSigningPublicKey={signer.public_key_b64}")
+    log(f"and refuse anything signed before this with: BundleMinPublishedAt={published_at}")
     return signature
 
 

@@ -2,9 +2,11 @@
 
 ``KmsSigner(kms, key)`` takes a boto3 KMS client and a key id, ARN or ``alias/...``; ``prepare()``
 reads the key's public half (``kms:GetPublicKey``) and refuses a key that is not ECC_NIST_P256 for
-SIGN_VERIFY; ``sign(card)`` asks KMS to sign the card's 32-byte digest (``kms:Sign``, ``ECDSA_SHA_256``,
-``MessageType=RAW``: see ``build.bundle.signing``), checks the answer with the very verifier the
-functions run, and returns the body of ``bundle.sig.json``. ``public_key_b64`` is what the template's
+SIGN_VERIFY; ``sign(card, published_at)`` asks KMS to sign the 32-byte digest of the statement binding
+the card to its publish time (``kms:Sign``, ``ECDSA_SHA_256``, ``MessageType=RAW``: see
+``build.bundle.signing``; the time is the rollback-protection value the functions compare with their
+minimum), checks the answer with the very verifier the functions run, and returns the body of
+``bundle.sig.json``. ``public_key_b64`` is what the template's
 ``BundleSigningPublicKey`` parameter takes. The private key never leaves KMS.
 """
 
@@ -52,18 +54,24 @@ class KmsSigner:
     def fingerprint(self) -> str:
         return signing.key_fingerprint(self.public_der)
 
-    def sign(self, card: BundleCard) -> bytes:
-        """The ``bundle.sig.json`` body for ``card``, verified against the key's public half."""
+    def sign(self, card: BundleCard, published_at: str) -> bytes:
+        """The ``bundle.sig.json`` body for ``card`` published at ``published_at`` (``2025-06-01T12:00:00Z``),
+        verified against the key's public half."""
         if not self.public_der:
             self.prepare()
-        digest = signing.card_digest(card)
+        try:
+            digest = signing.signed_digest(card, published_at)
+        except ValueError as exc:
+            raise SigningError(f"cannot sign: published_at {exc}") from None
         answer = self.kms.sign(KeyId=self.key, Message=digest, MessageType="RAW", SigningAlgorithm=signing.ALGORITHM)
         signature = answer["Signature"]
         public = signing.public_key(self.public_key_b64)
         if not signing.verify_digest(public, digest, signature):
             raise SigningError(f"KMS key {self.key} returned a signature its own public key does not verify")
         self.key_arn = answer.get("KeyId", self.key_arn)  # Sign answers the key's ARN
-        return signing.signature_document(card, key_id=self.key_arn, signature=signature, signer_der=self.public_der)
+        return signing.signature_document(
+            card, key_id=self.key_arn, signature=signature, signer_der=self.public_der, published_at=published_at
+        )
 
 
 def kms_client(endpoint_url: str | None = None, region: str | None = None, profile: str | None = None) -> Any:

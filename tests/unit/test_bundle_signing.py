@@ -12,8 +12,7 @@ from litelens.build.bundle import CARD_FILE, SIGNATURE_FILE, Bundle, BundleError
 from litelens.build.bundle.signing import SignatureError, verify_bundle
 from litelens.build.bundle.versioning import FORMAT_V1, card_version, legacy_version
 from litelens.functions.common.model import load_model
-from tests.support.signing import new_key, public_b64, sign_bundle
-from tests.support.structural_bundle import structural_bundle
+from tests.support.signing import new_key, public_b64, sign_bundle, signed_structural_bundle, trusted_key
 
 
 @pytest.fixture(scope="module")
@@ -23,35 +22,28 @@ def key():
 
 @pytest.fixture
 def signed_dir(tmp_path, key):
-    path = tmp_path / "tiny"
-    structural_bundle(path)
-    sign_bundle(path, key)
-    return path
-
-
-def trusted(key):
-    return signing.public_key(public_b64(key))
+    return signed_structural_bundle(tmp_path / "tiny", key)
 
 
 def test_a_signed_card_verifies_with_its_key_in_either_spelling(signed_dir, key):
-    fingerprint = verify_bundle(Bundle.load(signed_dir), trusted(key))
+    fingerprint = verify_bundle(Bundle.load(signed_dir), trusted_key(key)).key
     assert fingerprint == signing.key_fingerprint(base64.b64decode(public_b64(key)))
     from cryptography.hazmat.primitives import serialization
 
     pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    assert verify_bundle(Bundle.load(signed_dir), signing.public_key(pem.decode())) == fingerprint
+    assert verify_bundle(Bundle.load(signed_dir), signing.public_key(pem.decode())).key == fingerprint
 
 
 def test_an_unsigned_bundle_is_refused(signed_dir, key):
     (signed_dir / SIGNATURE_FILE).unlink()
     with pytest.raises(SignatureError, match=r"not signed: no bundle\.sig\.json"):
-        verify_bundle(Bundle.load(signed_dir), trusted(key))
+        verify_bundle(Bundle.load(signed_dir), trusted_key(key))
 
 
 def test_another_keys_signature_is_refused_naming_both_keys(signed_dir, key):
     sign_bundle(signed_dir, new_key(), key_id="arn:aws:kms:us-east-1:111122223333:key/attacker")
     with pytest.raises(SignatureError, match=r"signed by key [0-9a-f]{16} \(arn:.*attacker\), not the trusted key"):
-        verify_bundle(Bundle.load(signed_dir), trusted(key))
+        verify_bundle(Bundle.load(signed_dir), trusted_key(key))
 
 
 def test_a_signature_of_another_card_is_refused(signed_dir, key, tmp_path):
@@ -62,7 +54,7 @@ def test_a_signature_of_another_card_is_refused(signed_dir, key, tmp_path):
     (signed_dir / CARD_FILE).write_text(json.dumps(card))
     bundle = Bundle.load(signed_dir)  # intact by its hashes
     with pytest.raises(SignatureError, match=f"does not match card version {card['version']}"):
-        verify_bundle(bundle, trusted(key))
+        verify_bundle(bundle, trusted_key(key))
 
 
 @pytest.mark.parametrize(
@@ -72,7 +64,7 @@ def test_a_signature_of_another_card_is_refused(signed_dir, key, tmp_path):
         (b"[" * 100_000 + b"]" * 100_000, "over 16384 bytes"),
         (b"[" * 5_000 + b"]" * 5_000, "unreadable"),
         (b'{"format": "litelens.signature/1", "algorithm": "RSASSA_PSS_SHA_256"}', "is not ECDSA_SHA_256"),
-        (b'{"format": "something/else"}', "not a litelens.signature/1 document"),
+        (b'{"format": "something/else"}', r"not a litelens\.signature/2 \(or litelens\.signature/1\) document"),
         (b'{"format": "litelens.signature/1", "algorithm": "ECDSA_SHA_256", "signature": "!!"}', "not base64"),
         (b'{"format": "litelens.signature/1", "algorithm": "ECDSA_SHA_256", "signature": "AAAA"}', "does not match"),
     ],
@@ -80,7 +72,7 @@ def test_a_signature_of_another_card_is_refused(signed_dir, key, tmp_path):
 def test_a_malformed_signature_file_is_a_signature_error(signed_dir, key, body, words):
     (signed_dir / SIGNATURE_FILE).write_bytes(body)
     with pytest.raises(SignatureError, match=words) as raised:
-        verify_bundle(Bundle.load(signed_dir), trusted(key))
+        verify_bundle(Bundle.load(signed_dir), trusted_key(key))
     assert len(str(raised.value)) < 300
 
 
@@ -91,7 +83,7 @@ def test_a_legacy_card_is_never_accepted_as_signed(signed_dir, key):
     (signed_dir / CARD_FILE).write_text(json.dumps(card))
     sign_bundle(signed_dir, key)  # even signed by the trusted key
     with pytest.raises(SignatureError, match=r"litelens\.bundle/1, whose version leaves out fields"):
-        verify_bundle(Bundle.load(signed_dir), trusted(key))
+        verify_bundle(Bundle.load(signed_dir), trusted_key(key))
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ def test_every_variable_reaches_its_field():
         constants.MODEL_URI: " s3://bkt/models/credit ",
         constants.MODEL_CACHE_DIR: "/tmp/cache",
         constants.SIGNING_PUBLIC_KEY: " MFkwEw== \n",
+        constants.MIN_PUBLISHED_AT: " 2025-06-01T12:00:00Z ",
         constants.CORS_ORIGIN: "",
         constants.MAX_INSTANCES: "7",
         constants.MAX_BODY_BYTES: "1024",
@@ -41,6 +42,7 @@ def test_every_variable_reaches_its_field():
         "model_uri": "s3://bkt/models/credit",
         "model_cache_dir": "/tmp/cache",
         "signing_public_key": "MFkwEw==",
+        "min_published_at": "2025-06-01T12:00:00Z",
         "cors_origin": "",
         "max_instances": 7,
         "max_body_bytes": 1024,
@@ -67,3 +69,27 @@ def test_a_bad_cap_fails_the_cold_start_naming_the_variable(raw, message):
 def test_a_bad_budget_fails_the_cold_start_naming_the_variable(raw, message):
     with pytest.raises(ValueError, match=f"{constants.EXPLAIN_BUDGET_SECONDS}=.*{message}"):
         Settings.from_env({constants.EXPLAIN_BUDGET_SECONDS: raw})
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("yesterday", "is not a UTC time like 2025-06-01T12:00:00Z"),
+        ("2025-06-01 12:00:00", "is not a UTC time like"),
+        ("2025-06-01T12:00:00+02:00", "is not a UTC time like"),
+        ("1748779200", "is not a UTC time like"),
+        ("2025-13-01T12:00:00Z", "is not a valid UTC time"),
+        ("2025-02-30T12:00:00Z", "is not a valid UTC time"),
+    ],
+)
+def test_a_bad_minimum_publish_time_fails_the_cold_start_naming_the_variable(raw, message):
+    environ = {constants.SIGNING_PUBLIC_KEY: "MFkwEw==", constants.MIN_PUBLISHED_AT: raw}
+    with pytest.raises(ValueError, match=f"{constants.MIN_PUBLISHED_AT}: .*{message}"):
+        Settings.from_env(environ)
+
+
+def test_a_minimum_publish_time_without_a_signing_key_fails_the_cold_start():
+    # the time lives in the signature: a minimum with signatures unchecked would protect nothing
+    with pytest.raises(ValueError, match=f"{constants.MIN_PUBLISHED_AT} is set but {constants.SIGNING_PUBLIC_KEY}"):
+        Settings.from_env({constants.MIN_PUBLISHED_AT: "2025-06-01T12:00:00Z"})
+    assert Settings.from_env({constants.MIN_PUBLISHED_AT: "  "}).min_published_at == ""
