@@ -1,9 +1,8 @@
 """litelens predict: ``POST /predict``, ``GET /metadata`` and the Open Inference Protocol (V2) over the TFLite model.
 
 V2 routes (``inference_v2``): ``GET /v2`` (server metadata), ``GET /v2/health/live``, ``GET /v2/health/ready``,
-``GET /v2/models/{name}``,
-``GET /v2/models/{name}/ready``, ``POST /v2/models/{name}/infer`` (predictions; attributions are the
-explainer's, ``/explainer/v2/models/{name}/infer`` on the explain function).
+``GET /v2/models/{name}``, ``GET /v2/models/{name}/ready``, ``POST /v2/models/{name}/infer`` (predictions;
+attributions are the explainer's, ``/explainer/v2/models/{name}/infer`` on the explain function).
 
 At import (cold start): the settings from the environment, then the model from ``MODEL_URI`` (a
 folder or s3://bucket/prefix) or, when that is empty, from the ``bundle/`` folder packaged next to
