@@ -67,7 +67,7 @@ def _errors(path: str) -> dict[str, Any]:
         "400": _json(own, "A mistake in the request (the message names the instance and column)"),
         "403": _json(_ref("GatewayMessage"), "Missing or wrong x-api-key (API Gateway)"),
         "404": _json(own, "Unknown model name"),
-        "413": _json(own, "Body over the function's limit"),
+        "413": _json(own, "Body over the function's limit, or an answer over the response limit (response_too_large)"),
         "415": _json(own, "Content-Type other than application/json"),
         "429": _json(_ref("GatewayMessage"), "Throttled by the usage plan (API Gateway)"),
         "500": _json(_ref("Error"), "A bug; the answer carries the request id only"),
