@@ -31,6 +31,10 @@ MAX_INSTANCES = "LITELENS_MAX_INSTANCES"
 MAX_INSTANCES_DEFAULT = 10_000
 MAX_BODY_BYTES = "LITELENS_MAX_BODY_BYTES"
 MAX_BODY_BYTES_DEFAULT = 6 * 1024 * 1024
+# The most bytes an answer may have (Lambda's synchronous response payload limit, 6 MB, as its runtime
+# counts it): a request whose answer could be larger is a 413 response_too_large (functions/common/answer_size.py).
+MAX_RESPONSE_BYTES = "LITELENS_MAX_RESPONSE_BYTES"
+MAX_RESPONSE_BYTES_DEFAULT = 6 * 1024 * 1024
 
 # Explain-only caps.
 MAX_EXPLAIN_INSTANCES = "LITELENS_MAX_EXPLAIN_INSTANCES"

@@ -14,7 +14,9 @@ which answers an ``Answer``: the payload and how many rows it read, for the rout
     function refuses ``parameters.explain`` (the explainer's); the explainer passes the rest of the
     ``parameters`` on as the explain request's.
 ``plane.predict(request, decoded) -> Answer``
-    the batch (with the body's value hints), the model's outputs, the predictions, encoded.
+    the batch (with the body's value hints), its answer's size bounded (``check_size``: 413
+    ``response_too_large`` over Lambda's response limit, before the model runs), the model's outputs,
+    the predictions, encoded.
 ``plane.batch(body, max_rows, hints)``, ``plane.outputs(batch)``, ``plane.response(batch, outputs)``
     the steps, for the explain side to run the same way: the rows as a ``Batch`` over the card's
     schema; the model's outputs, 400 ``non_finite_output`` when a row's is not finite; the predict
@@ -33,7 +35,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from litelens.functions.common import inference_v2, instances, predictions
+from litelens.functions.common import answer_size, inference_v2, instances, predictions
+from litelens.functions.common.answer_size import Bound
 from litelens.functions.common.events import Request
 from litelens.functions.common.instances import REQUEST_FIELDS, Batch
 from litelens.functions.common.model import Model
@@ -41,6 +44,7 @@ from litelens.functions.common.routing import Answer, counting_rows
 from litelens.functions.common.settings import Settings
 
 Encode = Callable[[dict[str, Any]], Any]
+Measure = Callable[[Batch], Bound]  # an upper bound of the answer's payload bytes for a batch
 
 
 def _as_is(response: dict[str, Any]) -> dict[str, Any]:
@@ -51,10 +55,12 @@ def _as_is(response: dict[str, Any]) -> dict[str, Any]:
 class Decoded:
     """A request as the data plane reads it: ``body`` holds the rows (``"instances"`` or ``"inputs"``)
     and the explain ``"parameters"``; ``encode`` turns the response (``{"predictions", "model"}``, and
-    ``"explanations"`` from explain) into the protocol's payload."""
+    ``"explanations"`` from explain) into the protocol's payload; ``measure`` bounds that payload's
+    size from the batch (None: litelens's ``{"predictions", "model"}``)."""
 
     body: Mapping[str, Any]
     encode: Encode = _as_is
+    measure: Measure | None = None
 
 
 class DataPlane:
@@ -89,12 +95,23 @@ class DataPlane:
             outputs = inference_v2.output_tensors(card, response["predictions"], requested, explanations)
             return inference_v2.infer_response(card, outputs, body.get("id"))
 
-        return Decoded(rows, encode)
+        def measure(batch: Batch) -> Bound:
+            return answer_size.v2_bound(card, batch.warnings, requested, body.get("id"))
+
+        return Decoded(rows, encode, measure)
 
     def batch(self, body: Mapping[str, Any], max_rows: int, hints: Mapping[str, bool] | None = None) -> Batch:
         """The body's rows over the card's schema (``instances.parse_instances``; ``hints``: the request's
         ``value_hints()``)."""
         return instances.parse_instances(body, self.model.card.schema, max_rows, **(hints or {}))
+
+    def check_size(self, decoded: Decoded, batch: Batch) -> Bound:
+        """413 ``response_too_large`` when the answer to ``batch`` may be over the response limit
+        (``answer_size``), before any of it is built; the bound, for what the explain side adds."""
+        measure = decoded.measure or (lambda b: answer_size.predict_bound(self.model.card, b.warnings))
+        bound = measure(batch)
+        bound.check(self.settings.max_response_bytes)
+        return bound
 
     def outputs(self, batch: Batch) -> NDArray[np.float32]:
         """The model's outputs for ``batch``; 400 ``non_finite_output`` naming a row whose output is not finite."""
@@ -110,4 +127,5 @@ class DataPlane:
         """The predictions of the decoded request's rows, encoded by its protocol."""
         batch = self.batch(decoded.body, self.settings.max_instances, request.value_hints())
         with counting_rows(len(batch)):
+            self.check_size(decoded, batch)
             return Answer(decoded.encode(self.response(batch, self.outputs(batch))), len(batch))

@@ -41,6 +41,8 @@ E_NON_FINITE_VALUE = "non_finite_value"
 E_COLUMN_LENGTH_MISMATCH = "column_length_mismatch"
 # The model's answer.
 E_NON_FINITE_OUTPUT = "non_finite_output"
+# 413: the answer to the request would be over Lambda's response limit (details: limit_bytes, max_rows).
+E_RESPONSE_TOO_LARGE = "response_too_large"
 # The explain request's "parameters".
 E_INVALID_PARAMETERS = "invalid_parameters"
 E_UNKNOWN_PARAMETER = "unknown_parameter"

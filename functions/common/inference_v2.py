@@ -15,6 +15,8 @@ reads, and the predict answer's fields become output tensors.
     Binary: ``probability`` (FP64 [n], P(classes[1])) and ``label`` (BYTES [n]); multiclass:
     ``probabilities`` (FP64 [n, k], the card's class order) and ``label``; regression: ``value`` (FP64
     [n]); ``warnings`` (BYTES [n], each row's warnings as JSON text) when any row has one.
+``server_metadata()``
+    ``GET /v2``: the server's name, version and protocol extensions (none).
 ``model_metadata(card)``, ``check_model(card, name)``
     ``GET /v2/models/{name}``: the inputs as the per-column layout names them, the outputs; a name
     other than the bundle's is a 404.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -252,12 +255,19 @@ def explain_parameters(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def check_outputs(card: BundleCard, requested: Sequence[str] | None, explainer: bool = False) -> None:
-    """400 naming an output the model does not have."""
+    """400 ``invalid_instances`` naming an output the model does not have, or one requested twice: each
+    output is answered once (a name repeated 40,000 times would otherwise repeat its tensor as often)."""
     available = OUTPUTS_BY_TASK[card.task] + ((EXPLANATIONS,) if explainer else ())
-    unknown = [name for name in requested or () if name not in available]
+    unknown = list(dict.fromkeys(name for name in requested or () if name not in available))
     if unknown:
+        listed = ", ".join(map(repr, unknown[:5])) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        raise _bad(f"unknown output(s) {listed}; this {card.task} model has {', '.join(available)}")
+    repeated = [(name, times) for name, times in Counter(requested or ()).items() if times > 1]
+    if repeated:
+        name, times = repeated[0]
         raise _bad(
-            f"unknown output(s) {', '.join(map(repr, unknown))}; this {card.task} model has {', '.join(available)}"
+            f'"outputs" names {name!r} {times} times; request each output once '
+            f"(at most {len(available)}: {', '.join(available)})"
         )
 
 
@@ -301,6 +311,16 @@ def infer_response(card: BundleCard, outputs: list[dict[str, Any]], request_id: 
     if isinstance(request_id, str):
         answer["id"] = request_id
     return answer
+
+
+SERVER_NAME = "litelens"
+SERVER_VERSION = "0.1.0"  # pyproject.toml's version (a test holds them equal): the zip has no package metadata
+SERVER_EXTENSIONS: tuple[str, ...] = ()  # no protocol extension (no binary tensors, no model repository API)
+
+
+def server_metadata() -> dict[str, Any]:
+    """``GET /v2``: the Open Inference Protocol's server metadata."""
+    return {"name": SERVER_NAME, "version": SERVER_VERSION, "extensions": list(SERVER_EXTENSIONS)}
 
 
 def _input_datatype(schema: Schema, j: int) -> str:

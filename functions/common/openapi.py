@@ -27,6 +27,7 @@ EXPLAINER_INFER = f"{inference_v2.EXPLAINER_PREFIX}/v2/models/{{name}}/infer"
 ROUTES = (
     ("POST", "/predict", "PredictFunction", "Predictions for a batch of rows"),
     ("GET", "/metadata", "PredictFunction", "The model card: schema, classes, threshold, metrics"),
+    ("GET", "/v2", "PredictFunction", "Open Inference Protocol: server metadata"),
     ("GET", "/v2/health/live", "PredictFunction", "Open Inference Protocol: server live"),
     ("GET", "/v2/health/ready", "PredictFunction", "Open Inference Protocol: server ready"),
     ("GET", "/v2/models/{name}", "PredictFunction", "Open Inference Protocol: model metadata"),
@@ -66,7 +67,7 @@ def _errors(path: str) -> dict[str, Any]:
         "400": _json(own, "A mistake in the request (the message names the instance and column)"),
         "403": _json(_ref("GatewayMessage"), "Missing or wrong x-api-key (API Gateway)"),
         "404": _json(own, "Unknown model name"),
-        "413": _json(own, "Body over the function's limit"),
+        "413": _json(own, "Body over the function's limit, or an answer over the response limit (response_too_large)"),
         "415": _json(own, "Content-Type other than application/json"),
         "429": _json(_ref("GatewayMessage"), "Throttled by the usage plan (API Gateway)"),
         "500": _json(_ref("Error"), "A bug; the answer carries the request id only"),
@@ -111,6 +112,7 @@ def _operations(card: BundleCard, settings: Settings, explain: ExplainSchemas) -
             [],
         ),
         ("GET", "/metadata"): (None, {"type": "object", "required": ["name", "version", "task", "schema"]}, []),
+        ("GET", "/v2"): (None, _ref("V2ServerMetadata"), []),
         ("GET", "/v2/health/live"): (None, {"type": "object", "required": ["live"], "properties": {"live": flag}}, []),
         ("GET", "/v2/health/ready"): (
             None,
@@ -182,6 +184,15 @@ def document(card: BundleCard, settings: Settings, *, explain: ExplainSchemas) -
                 "ProtocolError": schemas.protocol_error(),
                 "GatewayMessage": schemas.gateway_message(),
                 "V2InferResponse": schemas.v2_response(),
+                "V2ServerMetadata": {
+                    "type": "object",
+                    "required": ["name", "version", "extensions"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "version": {"type": "string"},
+                        "extensions": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
                 "V2ModelMetadata": {
                     "type": "object",
                     "required": ["name", "versions", "platform", "inputs", "outputs"],

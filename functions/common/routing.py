@@ -13,7 +13,9 @@ library's errors know nothing of HTTP). A path starting with one of ``protocol_p
 included; the log line keeps the code. Unknown path -> 404 ``not_found``; known path, other
 method -> 405 ``method_not_allowed`` (with ``Allow``); any other exception -> 500
 ``internal_error`` carrying the request id, the traceback logged with it, nothing internal in the
-answer.
+answer. An encoded answer over ``settings.max_response_bytes`` (Lambda's 6 MB, as its runtime counts
+the payload: ``answer_size.payload_bytes``) is not sent: 413 ``response_too_large`` instead, a client
+error like the data plane's own refusal, which bounds the answer before building it.
 
 Each invocation writes one JSON line that is also a CloudWatch EMF record: request id, X-Ray trace id, cold start,
 route, status, rows (the route's ``Answer.rows``; for an error, the rows read before it was raised:
@@ -33,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from litelens.functions.common import events
+from litelens.functions.common import answer_size, events
 from litelens.functions.common.errors import (
     E_INTERNAL,
     E_METHOD_NOT_ALLOWED,
@@ -118,6 +120,7 @@ class Router:
         self.headers = events.response_headers(settings.cors_origin)
         self.client_errors = tuple((kind, answer) for kind, answer in (client_errors or {}).items())
         self.protocol_paths = protocol_paths
+        self.max_response_bytes = settings.max_response_bytes
         self.cold_start = True
 
     def _template(self, path: str, request: events.Request) -> str | None:
@@ -167,6 +170,13 @@ class Router:
     def _internal_error(self, request_id: str) -> dict[str, Any]:
         return error_payload(500, E_INTERNAL, f"internal error; quote request id {request_id}", request_id=request_id)
 
+    def _too_large(self, size: int, rows: int | None, request_id: str) -> ClientError:
+        """The 413 for an encoded answer of ``size`` payload bytes: the rows that fit, in proportion."""
+        limit = self.max_response_bytes
+        self.log.warning("answer over the response limit", request_id=request_id, bytes=size, limit=limit, rows=rows)
+        fit = (rows or 0) * (limit - answer_size.ENVELOPE_BYTES) // size
+        return answer_size.too_large(limit, rows, fit, size)
+
     def handle(self, event: Any, context: Any) -> Any:
         start = time.perf_counter()
         cold_start, self.cold_start = self.cold_start, False
@@ -202,10 +212,17 @@ class Router:
         headers = {**self.headers, **extra_headers} if extra_headers else self.headers
         try:
             response = events.encode_response(status, payload, kind, headers)
+            size = answer_size.payload_bytes(response)
         except (TypeError, ValueError) as exc:  # a payload JSON cannot encode: a bug, not the client's
             status, payload, error_code = 500, self._internal_error(request_id), E_INTERNAL
             self.log.error("unencodable response", request_id=request_id, error=str(exc))
-            response = events.encode_response(status, payload, kind, self.headers)
+            response, size = events.encode_response(status, payload, kind, self.headers), 0
+        if size > self.max_response_bytes:  # the data plane's bound let it through: refused, never a 502
+            too_large = self._too_large(size, rows, request_id)
+            status, error_code = too_large.status, too_large.code
+            response = events.encode_response(
+                status, self._client_payload(too_large, request, event), kind, self.headers
+            )
         latency_ms = (time.perf_counter() - start) * 1000
         trace = os.environ.get(XRAY_TRACE_ENV, "")  # set by the Lambda runtime for each invocation
         error: dict[str, Any] = {"error_code": error_code} if error_code else {}

@@ -78,6 +78,7 @@ class Settings:
     cors_origin: str = constants.CORS_ORIGIN_DEFAULT  # empty: no CORS headers
     max_instances: int = constants.MAX_INSTANCES_DEFAULT
     max_body_bytes: int = constants.MAX_BODY_BYTES_DEFAULT
+    max_response_bytes: int = constants.MAX_RESPONSE_BYTES_DEFAULT
     max_explain_instances: int = constants.MAX_EXPLAIN_INSTANCES_DEFAULT
     max_shap_nsamples: int = constants.MAX_SHAP_NSAMPLES_DEFAULT
     max_lime_num_samples: int = constants.MAX_LIME_NUM_SAMPLES_DEFAULT
@@ -109,6 +110,7 @@ class Settings:
             cors_origin=env_str(constants.CORS_ORIGIN, constants.CORS_ORIGIN_DEFAULT, environ),
             max_instances=number(constants.MAX_INSTANCES, constants.MAX_INSTANCES_DEFAULT),
             max_body_bytes=number(constants.MAX_BODY_BYTES, constants.MAX_BODY_BYTES_DEFAULT),
+            max_response_bytes=number(constants.MAX_RESPONSE_BYTES, constants.MAX_RESPONSE_BYTES_DEFAULT),
             max_explain_instances=number(constants.MAX_EXPLAIN_INSTANCES, constants.MAX_EXPLAIN_INSTANCES_DEFAULT),
             max_shap_nsamples=number(constants.MAX_SHAP_NSAMPLES, constants.MAX_SHAP_NSAMPLES_DEFAULT),
             max_lime_num_samples=number(constants.MAX_LIME_NUM_SAMPLES, constants.MAX_LIME_NUM_SAMPLES_DEFAULT),

@@ -3,8 +3,10 @@
 ``ExplainPlane(plane, explanations, caps, budget, background_rows).explain(request, decoded) -> Answer``
     For a request decoded by the data plane (``plane.decode`` or ``plane.decode_v2(explainer=True)``):
     the ``parameters`` (``request.parse_parameters``), the batch (as many rows as ``max_rows`` lets
-    through), the model's outputs, the rows to explain (``select_rows``), the estimate checked against
-    the ``budget`` (400 ``over_budget``), then the explanations of those rows with the invocation's
+    through), the predictions' size bounded (``plane.check_size``: 413 ``response_too_large``; the
+    explanations, at most ``caps.instances`` rows, are counted by the router's backstop), the model's
+    outputs, the rows to explain (``select_rows``), the estimate checked against the ``budget`` (400
+    ``over_budget``), then the explanations of those rows with the invocation's
     deadline asked between rows: when it is reached, 503 ``deadline_exceeded`` with the predictions
     and the explanations done so far (``budget.deadline_exceeded``). The answer is the predict
     response plus ``"explanations"``, encoded by the request's protocol.
@@ -39,6 +41,7 @@ class ExplainPlane:
         params = parse_parameters(decoded.body.get("parameters"), card, self.caps)
         batch = self.plane.batch(decoded.body, max_rows(params, self.caps, self.plane.settings.max_instances))
         with counting_rows(len(batch)):
+            self.plane.check_size(decoded, batch)  # the predictions' part; the router checks the whole answer
             outputs = self.plane.outputs(batch)
             columns = self.explanations.to_output_columns(outputs)
             rows = select_rows(params.explain_if, card, columns, self.caps)

@@ -1,8 +1,8 @@
 """litelens predict: ``POST /predict``, ``GET /metadata`` and the Open Inference Protocol (V2) over the TFLite model.
 
-V2 routes (``inference_v2``): ``GET /v2/health/live``, ``GET /v2/health/ready``, ``GET /v2/models/{name}``,
-``GET /v2/models/{name}/ready``, ``POST /v2/models/{name}/infer`` (predictions; attributions are the
-explainer's, ``/explainer/v2/models/{name}/infer`` on the explain function).
+V2 routes (``inference_v2``): ``GET /v2`` (server metadata), ``GET /v2/health/live``, ``GET /v2/health/ready``,
+``GET /v2/models/{name}``, ``GET /v2/models/{name}/ready``, ``POST /v2/models/{name}/infer`` (predictions;
+attributions are the explainer's, ``/explainer/v2/models/{name}/infer`` on the explain function).
 
 At import (cold start): the settings from the environment, then the model from ``MODEL_URI`` (a
 folder or s3://bucket/prefix) or, when that is empty, from the ``bundle/`` folder packaged next to
@@ -42,6 +42,10 @@ def metadata(request: Request) -> dict[str, Any]:
     return predictions.card_metadata(MODEL.card)
 
 
+def v2_server(request: Request) -> dict[str, Any]:
+    return inference_v2.server_metadata()
+
+
 def v2_live(request: Request) -> dict[str, Any]:
     return {"live": True}
 
@@ -68,6 +72,7 @@ router = Router(
     {
         ("POST", "/predict"): predict,
         ("GET", "/metadata"): metadata,
+        ("GET", "/v2"): v2_server,
         ("GET", "/v2/health/live"): v2_live,
         ("GET", "/v2/health/ready"): v2_ready,
         ("GET", "/v2/models/{name}"): v2_model,

@@ -48,6 +48,8 @@ def test_every_template_route_answers(twin, features, binary_bundle):
         assert status == 200, (route, body)
         if route.path == "/metadata":
             assert body["features"] == features
+        elif route.path == "/v2":
+            assert body == {"name": "litelens", "version": body["version"], "extensions": []}
         elif route.path == "/openapi.json":
             # the served document is the one `litelens openapi` writes for the bundle
             assert set(body["paths"]) == {r.path for r in routes}

@@ -183,3 +183,25 @@ def test_the_router_answers_protocol_paths_in_the_protocols_error_shape(load_eve
     # while litelens's own routes keep their envelope
     status, body = answer("/predict", body="%%%", isBase64Encoded=True)
     assert status == 400 and body["error"]["code"] == "malformed_body"
+
+
+@pytest.mark.parametrize("explainer", [False, True])
+def test_an_output_named_twice_is_a_400_not_an_answer_repeated(explainer):
+    # GIVEN the attack of issue 24: one output requested 40,000 times
+    with pytest.raises(ClientError) as raised:
+        v2.check_outputs(card("binary"), ["label"] * 40_000, explainer=explainer)
+    # THEN a 400 with the stable code, naming the output and how often it came
+    assert raised.value.status == 400 and raised.value.code == "invalid_instances"
+    assert "'label' 40000 times" in raised.value.message
+    # and unknown names keep their code, listed once each and at most five
+    with pytest.raises(ClientError) as raised:
+        v2.check_outputs(card("binary"), [f"x{i}" for i in range(9)] * 2, explainer=explainer)
+    assert raised.value.code == "invalid_instances" and "and 4 more" in raised.value.message
+
+
+def test_server_metadata_names_the_server_and_the_package_version():
+    import tomllib
+    from pathlib import Path
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    assert v2.server_metadata() == {"name": "litelens", "version": pyproject["project"]["version"], "extensions": []}
