@@ -41,6 +41,8 @@ _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 # After refusing a request, how long and how much of the client's remaining input to read and drop.
 LINGER_SECONDS = 1.0
 LINGER_MAX_BYTES = 1 << 20
+# RFC 9110 5.6.2: what a method may be made of.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
 _DIGITS = re.compile(r"[0-9]+")
 # A Content-Length with more significant digits is over any limit (and int() refuses over 4300).
@@ -165,6 +167,9 @@ class FramedRequestHandler(BaseHTTPRequestHandler):
             return False
         finally:
             self.rfile = buffered
+        if parsed and not _TOKEN.fullmatch(self.command):
+            self.send_error(HTTPStatus.BAD_REQUEST, "the request method is not an HTTP token")
+            return False
         if parsed:
             self._reader.end_headers()
         return parsed
@@ -174,6 +179,8 @@ class FramedRequestHandler(BaseHTTPRequestHandler):
         method) in the server's JSON error shape, not its HTML page; the connection is closed."""
         self.log_error("code %d, message %s", code, message)
         self.close_connection = True
+        if not str(self.request_version).startswith("HTTP/1."):
+            self.request_version = "HTTP/1.1"  # a status line and headers even for a version it cannot read
         text = message or HTTPStatus(code).phrase
         with contextlib.suppress(OSError):
             self._reject(code, f"{text}: {explain}" if explain else text)
