@@ -29,12 +29,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from litelens.build.bundle.errors import LitelensError
 from litelens.functions.common.errors import E_BAD_REQUEST, E_HEADERS_TOO_LARGE, E_PAYLOAD_TOO_LARGE, error_payload
 from litelens.infra.local.connections import ConnectionEvicted, ConnectionSlots, Slot
 from litelens.infra.local.container import PAYLOAD_LIMIT_BYTES, json_bytes
 from litelens.infra.local.gateway import NOSNIFF, LocalGateway
-from litelens.infra.local.limits import DeadlineReader, ServerLimits
+from litelens.infra.local.limits import DeadlineReader, HeadersTooLarge, HeadReader, ServerLimits
 from litelens.infra.local.twin_log import log
 
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
@@ -47,27 +46,6 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _DIGITS = re.compile(r"[0-9]+")
 # A Content-Length with more significant digits is over any limit (and int() refuses over 4300).
 _MAX_LENGTH_DIGITS = 16
-
-
-class HeadersTooLarge(LitelensError):
-    """The request line and headers are over ``max_header_bytes``."""
-
-
-class _HeadReader:
-    """The connection's buffered input as http.server's header parser reads it (``readline``),
-    counting bytes: over ``budget``, ``HeadersTooLarge``."""
-
-    def __init__(self, rfile: Any, budget: int) -> None:
-        self._rfile = rfile
-        self._budget = budget
-
-    def readline(self, limit: int = -1) -> bytes:
-        wanted = self._budget + 1 if limit < 0 else min(limit, self._budget + 1)
-        line: bytes = self._rfile.readline(wanted)
-        self._budget -= len(line)
-        if self._budget < 0:
-            raise HeadersTooLarge("request line and headers too large")
-        return line
 
 
 class LocalServer(ThreadingHTTPServer):
@@ -157,7 +135,7 @@ class FramedRequestHandler(BaseHTTPRequestHandler):
             self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG, f"request line over {limit} bytes")
             return False
         buffered = self.rfile
-        self.rfile = _HeadReader(buffered, limit - len(self.raw_requestline))  # type: ignore[assignment]
+        self.rfile = HeadReader(buffered, limit - len(self.raw_requestline))  # type: ignore[assignment]
         try:
             parsed = super().parse_request()
         except HeadersTooLarge:

@@ -9,6 +9,7 @@ and who may call.
   (request line, headers and body), so a client sending one byte a second, or a Content-Length
   larger than what it sends, is dropped instead of holding a thread. It also keeps the connection's
   ``connections.Slot`` up to date (waiting for the client, or answering it; when it last sent).
+- ``HeadReader``: the buffered input as the header parser reads it, at most ``max_header_bytes``.
 - ``EventPool``: ``X-Amz-Invocation-Type: Event`` invocations run on a few worker threads from a
   bounded queue; a full queue refuses (the Invoke API answers 429 ``TooManyRequestsException``).
 - ``api_key_accepted`` / ``sigv4_access_key``: the one ``--api-key`` check both servers apply
@@ -29,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from litelens.build.bundle.errors import LitelensError
 from litelens.infra.local.connections import ConnectionEvicted, Slot
@@ -149,6 +151,27 @@ class DeadlineReader(io.RawIOBase):
             self._deadline = now + self._limits.read_seconds
             self._header_deadline = now + self._limits.header_seconds
         return received
+
+
+class HeadersTooLarge(LitelensError):
+    """The request line and headers are over ``max_header_bytes``."""
+
+
+class HeadReader:
+    """The connection's buffered input as http.server's header parser reads it (``readline``),
+    counting bytes: over ``budget``, ``HeadersTooLarge``."""
+
+    def __init__(self, rfile: Any, budget: int) -> None:
+        self._rfile = rfile
+        self._budget = budget
+
+    def readline(self, limit: int = -1) -> bytes:
+        wanted = self._budget + 1 if limit < 0 else min(limit, self._budget + 1)
+        line: bytes = self._rfile.readline(wanted)
+        self._budget -= len(line)
+        if self._budget < 0:
+            raise HeadersTooLarge("request line and headers too large")
+        return line
 
 
 class EventPool:
