@@ -58,6 +58,7 @@ E_METHOD_NOT_ALLOWED = "method_not_allowed"
 # HTTP framing the local twin's server refuses before any gateway decision (unreadable, too large).
 E_BAD_REQUEST = "bad_request"
 E_PAYLOAD_TOO_LARGE = "payload_too_large"
+E_HEADERS_TOO_LARGE = "headers_too_large"  # 431: request line and headers over the twin's limit
 # Not the client's: a bug or an outage, answered 500 with the request id only.
 E_INTERNAL = "internal_error"
 # Not the client's: the invocation ran short of time (the server's estimate was wrong); 503 with

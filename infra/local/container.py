@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import logging
 import threading
 import time
 import traceback
@@ -22,8 +21,7 @@ from typing import Any
 from litelens.build.bundle.errors import LitelensError
 from litelens.infra.aws.template import PSEUDO_PARAMETERS, FunctionSpec
 from litelens.infra.local.loader import load_app
-
-log = logging.getLogger("litelens.twin")
+from litelens.infra.local.twin_log import Traceback, log
 
 ACCOUNT_ID = PSEUDO_PARAMETERS["AWS::AccountId"]
 REGION = PSEUDO_PARAMETERS["AWS::Region"]
@@ -108,7 +106,7 @@ class LocalFunction:
                 "Runtime.ImportModuleError", f"{self.name} failed to initialise: {type(exc).__name__}: {exc}"
             )
             log.error("%s", self.init_error)
-            log.debug("%s", traceback.format_exc())
+            log.debug("%s", Traceback(traceback.format_exc()))
 
     def invoke(self, event: Any, request_id: str | None = None) -> Any:
         """The handler's return value; raises FunctionInvokeError like a failed invocation."""
@@ -123,7 +121,7 @@ class LocalFunction:
                 result = self.handler(event, context)
             except Exception as exc:
                 stack = traceback.format_exception(exc)
-                log.error("%s raised (request %s):\n%s", self.name, context.aws_request_id, "".join(stack))
+                log.error("%s raised (request %s):\n%s", self.name, context.aws_request_id, Traceback("".join(stack)))
                 raise FunctionInvokeError(type(exc).__name__, str(exc), [line.rstrip() for line in stack]) from None
             elapsed = time.monotonic() - context.started
         if elapsed > self.spec.timeout:

@@ -14,13 +14,15 @@ as a ``ProxyResponse`` (status, headers, body bytes), deciding in API Gateway's 
    decoded (502 ``{"message": "Internal server error"}`` when it failed or is malformed), and
    ``x-amzn-RequestId`` added.
 
+Every answer the gateway makes itself carries ``X-Content-Type-Options: nosniff``; a function's
+answer carries the headers the function set.
+
 The HTTP server (``http_server``) only turns sockets into ``handle`` calls.
 """
 
 from __future__ import annotations
 
 import base64
-import logging
 import re
 import time
 import uuid
@@ -35,10 +37,12 @@ from litelens.functions.common.routing import route_pattern
 from litelens.infra.aws.template import Route
 from litelens.infra.local.container import ACCOUNT_ID, PAYLOAD_LIMIT_BYTES, FunctionInvokeError, json_bytes
 from litelens.infra.local.limits import api_key_accepted
+from litelens.infra.local.twin_log import log
 
-log = logging.getLogger("litelens.twin")
-
-JSON_HEADERS = (("Content-Type", "application/json"),)
+# The gateway's own answers (403, 404, 405, 502, the preflight) are JSON a browser must not sniff:
+# a 404 quotes the path, which may hold markup. A function's answer goes out with its own headers.
+NOSNIFF = ("X-Content-Type-Options", "nosniff")
+JSON_HEADERS = (("Content-Type", "application/json"), NOSNIFF)
 
 
 class Invocable(Protocol):

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import hmac
 import json
-import logging
 import re
 import time
 import uuid
@@ -30,8 +29,7 @@ from urllib.parse import unquote, urlsplit
 from litelens.infra.local.container import PAYLOAD_LIMIT_BYTES, FunctionInvokeError, LocalFunction, json_bytes
 from litelens.infra.local.http_server import FramedRequestHandler
 from litelens.infra.local.limits import EventPool, api_key_accepted, header_values, sigv4_access_key
-
-log = logging.getLogger("litelens.twin")
+from litelens.infra.local.twin_log import log
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 
@@ -64,8 +62,12 @@ class InvokeRequestHandler(FramedRequestHandler):
         message = f"Request must be smaller than {PAYLOAD_LIMIT_BYTES} bytes for the InvokeFunction operation"
         self._lambda_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "RequestTooLargeException", message)
 
-    def _reject_bad_request(self, message: str) -> None:
-        self._lambda_error(HTTPStatus.BAD_REQUEST, "InvalidRequestContentException", message)
+    def _reject(self, status: int, message: str) -> None:
+        if status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
+            error_type = "RequestTooLargeException"
+        else:
+            error_type = "InvalidRequestContentException" if status < 500 else "ServiceException"
+        self._lambda_error(status, error_type, message)
 
     def _answer_internal_error(self) -> None:
         self._lambda_error(HTTPStatus.INTERNAL_SERVER_ERROR, "ServiceException", "the local twin failed; see its log")
@@ -74,8 +76,8 @@ class InvokeRequestHandler(FramedRequestHandler):
         self._lambda_error(HTTPStatus.REQUEST_TIMEOUT, "RequestTimeoutException", message)
 
     @classmethod
-    def _busy(cls, max_connections: int) -> tuple[int, list[tuple[str, str]], bytes]:
-        message = f"Rate Exceeded. ({max_connections} connections already open)"
+    def _busy(cls, refusal: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        message = f"Rate Exceeded. ({refusal})"
         body = json_bytes({"Type": "User", "message": message, "__type": "TooManyRequestsException"})
         return HTTPStatus.TOO_MANY_REQUESTS, [("x-amzn-ErrorType", "TooManyRequestsException")], body
 

@@ -46,7 +46,7 @@ from litelens.infra.local.explain_page import ExplainPage
 from litelens.infra.local.gateway import LocalGateway
 from litelens.infra.local.http_server import ApiRequestHandler, LocalServer
 from litelens.infra.local.invoke_api import InvokeBackend, InvokeRequestHandler
-from litelens.infra.local.limits import EventPool, ServerLimits
+from litelens.infra.local.limits import LIMIT_FLAGS, EventPool, ServerLimits
 from litelens.infra.local.loader import patched_environ
 
 DEFAULT_HOST = "127.0.0.1"
@@ -271,14 +271,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     defaults = ServerLimits()
     limits = parser.add_argument_group("limits (what one client may hold)")
-    for flag, kind, default, help_text in (
-        ("--idle-timeout", float, defaults.idle_seconds, "close a connection after this long without a byte"),
-        ("--read-timeout", float, defaults.read_seconds, "408 for a request not whole this long after its first byte"),
-        ("--max-connections", int, defaults.max_connections, "open connections per server; more are refused at once"),
-        ("--event-queue", int, defaults.event_queue, "Event invocations waiting to run; more are refused with 429"),
-    ):  # fmt: skip
+    for name, flag, help_text in LIMIT_FLAGS:
+        default = getattr(defaults, name)
+        kind = type(default)
         metavar = "S" if kind is float else "N"
-        limits.add_argument(flag, type=kind, default=default, metavar=metavar, help=f"{help_text} (default: {default})")
+        limits.add_argument(
+            flag, dest=name, type=kind, default=default, metavar=metavar, help=f"{help_text} (default: {default})"
+        )
     parser.add_argument(
         "--function",
         action="append",
@@ -308,10 +307,7 @@ def run(args: argparse.Namespace) -> int:
             hint = "run `make run` (builds the demo bundle) or pass --bundle PATH"
             raise CommandError(f"no bundle at {model_uri}: {hint}")
         env[constants.MODEL_URI] = model_uri
-        limits = ServerLimits(
-            idle_seconds=args.idle_timeout, read_seconds=args.read_timeout, max_connections=args.max_connections,
-            event_queue=args.event_queue,
-        )  # fmt: skip
+        limits = ServerLimits(**{name: getattr(args, name) for name, _, _ in LIMIT_FLAGS})
         twin = Twin(
             template, env_overrides=env, host=args.host, api_port=args.port, lambda_port=args.lambda_port,
             api_key=args.api_key, functions=args.function, limits=limits,

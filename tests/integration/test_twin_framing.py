@@ -1,6 +1,8 @@
 """How the local twin reads a request's HTTP framing on either port, over stand-in handlers: chunked
-bodies arrive whole and keep the connection usable; unreadable framing (lengths, codings, chunks) is a
-4xx that closes the connection, so what follows is never misread as the next request."""
+bodies arrive whole and keep the connection usable; unreadable framing (lengths, codings, chunks, a
+Content-Length beside Transfer-Encoding, a body cut short by a half-close) is a 4xx that closes the
+connection, so what follows is never misread as the next request; a request line and headers over
+10240 bytes are 414/431 in the server's JSON error shape, as are http.server's own refusals."""
 
 from __future__ import annotations
 
@@ -61,6 +63,8 @@ def test_chunked_bodies_arrive_whole_and_keep_the_connection_usable(twin):
         ("Content-Length: " + "9" * 5000, b"", b"413", b"payload_too_large"),
         ("Content-Length: 2\r\nContent-Length: 7", b"{}", b"400", b"bad_request"),
         ("Transfer-Encoding: gzip\r\nContent-Length: 2", b"{}", b"400", b"bad_request"),
+        ("Transfer-Encoding: chunked\r\nContent-Length: 7", b"2\r\n{}\r\n0\r\n\r\n", b"400", b"bad_request"),
+        ("Content-Length: 7\r\nTransfer-Encoding: chunked", b"2\r\n{}\r\n0\r\n\r\n", b"400", b"bad_request"),
         ("Transfer-Encoding: chunked", b"zz\r\nhello\r\n0\r\n\r\n", b"400", b"bad_request"),
         ("Transfer-Encoding: chunked", b"3\r\nhello\r\n0\r\n\r\n", b"400", b"bad_request"),
         ("Transfer-Encoding: chunked", f"{PAYLOAD_LIMIT_BYTES + 1:x}\r\n".encode(), b"413", b"payload_too_large"),
@@ -72,6 +76,8 @@ def test_chunked_bodies_arrive_whole_and_keep_the_connection_usable(twin):
         "length of 5000 digits",
         "conflicting lengths",
         "transfer coding other than chunked",
+        "chunked with a length",
+        "a length with chunked",
         "chunk size not hex",
         "chunk longer than its size",
         "chunk over limit",
@@ -131,3 +137,49 @@ def test_invoke_api_framing_and_huge_integers_are_invalid_content(twin):
         lambda_client(twin).invoke(FunctionName="EchoFunction", Payload=b'{"n": ' + b"9" * 5000 + b"}")
     assert huge.value.response["Error"]["Code"] == "InvalidRequestContentException"
     assert "digits" in huge.value.response["Error"]["Message"]
+
+
+@pytest.mark.parametrize("port", ["api", "lambda"])
+def test_a_body_cut_short_by_a_half_close_is_400_not_answered(twin, port):
+    # GIVEN a request announcing 500 bytes whose client half-closes after 265 (raw_exchange shuts its side)
+    if port == "api":
+        head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n"
+    else:
+        head = b"POST /2015-03-31/functions/EchoFunction/invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n"
+    answer = raw_exchange(twin.api_port if port == "api" else twin.lambda_port, head + b'{"a": "' + b"x" * 258)
+    # THEN 400 naming what arrived, and the handler never ran (today: 201 with the cut body)
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:300]
+    assert b"265 of its 500 bytes" in answer and answer.count(b"HTTP/1.1 ") == 1
+
+
+def header_block(size: int, line: int = 1000) -> str:
+    return "".join(f"X-Pad-{n}: {'a' * (line - 12)}\r\n" for n in range(size // line))
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "code"),
+    [
+        (f"GET /echo HTTP/1.1\r\nHost: x\r\n{header_block(60_000)}\r\n".encode(), b"431", b"headers_too_large"),
+        (f"GET / HTTP/1.1\r\n{header_block(10_000)}Host: {'b' * 300}\r\n\r\n".encode(), b"431", b"headers_too_large"),
+        (f"GET /{'p' * 11_000} HTTP/1.1\r\nHost: x\r\n\r\n".encode(), b"414", b"headers_too_large"),
+        (b"GET /echo HTTP/1.1\r\n" + b"X: y\r\n" * 101 + b"\r\n", b"431", b"headers_too_large"),
+        (b"GET /echo HTTP/7.1\r\nHost: x\r\n\r\n", b"505", b"bad_request"),
+        (b"GET /echo HTTP/1.1 extra\r\nHost: x\r\n\r\n", b"400", b"bad_request"),
+    ],
+    ids=["60 KB of headers", "headers just over 10240 bytes", "request line over 10240 bytes", "101 headers",
+         "HTTP/7.1", "a request line of four words"],
+)  # fmt: skip
+def test_oversized_heads_and_http_servers_own_refusals_are_json_with_nosniff(twin, request_bytes, status, code):
+    answer = raw_exchange(twin.api_port, request_bytes)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 " + status), answer[:300]
+    assert json.loads(body)["error"]["code"] == code.decode()
+    assert b"\r\nContent-Type: application/json" in head and b"\r\nX-Content-Type-Options: nosniff" in head
+    assert b"\r\nConnection: close" in head
+
+
+def test_a_head_just_under_the_limit_is_served(twin):
+    request = f"POST /echo HTTP/1.1\r\nHost: x\r\n{header_block(9_000)}Content-Length: 2\r\n\r\n{{}}".encode()
+    assert len(request) < 10240
+    answer = raw_exchange(twin.api_port, request)
+    assert answer.startswith(b"HTTP/1.1 201"), answer[:300]

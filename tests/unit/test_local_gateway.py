@@ -8,6 +8,7 @@ import json
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,14 @@ from litelens.functions.common.errors import E_METHOD_NOT_ALLOWED, E_NOT_FOUND
 from litelens.infra.aws.template import Route
 from litelens.infra.local.container import FunctionInvokeError
 from litelens.infra.local.gateway import LocalGateway
-from litelens.infra.local.limits import DeadlineReader, EventPool, RequestTimeout, ServerLimits, sigv4_access_key
+from litelens.infra.local.limits import (
+    LIMIT_FLAGS,
+    DeadlineReader,
+    EventPool,
+    RequestTimeout,
+    ServerLimits,
+    sigv4_access_key,
+)
 
 ROUTES = [
     Route("POST", "/predict", "PredictFunction", "Predict"),
@@ -136,10 +144,50 @@ def test_the_deadline_reader_drops_a_trickling_request_and_an_idle_client():
         theirs.close()
 
 
-@pytest.mark.parametrize("bad", [{"idle_seconds": 0}, {"read_seconds": -1}, {"max_connections": 0}, {"event_queue": 0}])
+def test_the_deadline_reader_gives_headers_their_own_shorter_clock():
+    # GIVEN a 0.3 s header clock inside a 30 s read clock, over a socket pair (no network)
+    ours, theirs = socket.socketpair()
+    try:
+        reader = DeadlineReader(ours, ServerLimits(idle_seconds=5, header_seconds=0.3, read_seconds=30))
+        buffer = bytearray(16)
+        reader.start_request()
+        # WHEN a client trickles its headers THEN the header clock stops it, not the read clock
+        with pytest.raises(RequestTimeout, match=r"request headers not received within 0\.3 s"):
+            for _ in range(50):
+                theirs.send(b"x")
+                reader.readinto(memoryview(buffer))
+                time.sleep(0.1)
+        # AND once the headers are whole, a body may take longer than the header clock
+        reader.start_request()
+        theirs.send(b"h")
+        reader.readinto(memoryview(buffer))
+        reader.end_headers()
+        for _ in range(5):
+            time.sleep(0.1)
+            theirs.send(b"b")
+            assert reader.readinto(memoryview(buffer)) >= 1
+    finally:
+        ours.close()
+        theirs.close()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"idle_seconds": 0}, {"header_seconds": 0}, {"read_seconds": -1}, {"max_connections": 0},
+     {"max_client_connections": 0}, {"max_header_bytes": 100}, {"event_queue": 0}],
+)  # fmt: skip
 def test_server_limits_must_be_positive(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         ServerLimits(**bad)
+
+
+def test_every_limit_flag_is_in_the_readme_table_with_its_default():
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    defaults = ServerLimits()
+    for name, flag, _ in LIMIT_FLAGS:
+        row = next((line for line in readme.splitlines() if line.startswith(f"| `{flag} ")), None)
+        assert row is not None, f"{flag} has no row in README's limits table"
+        assert f"| {getattr(defaults, name):g}" in row, row
 
 
 def test_cors_preflight_is_answered_without_key_or_function():
