@@ -119,6 +119,8 @@ class _Warnings:
         self.count = np.zeros(n, dtype=np.int64)
         self.chars = np.zeros(n, dtype=np.int64)
         self.escapes = np.zeros(n, dtype=np.int64)
+        if not any(warnings):  # the usual case: nothing to measure
+            return
         names: dict[str, tuple[int, int]] = {}  # columns and codes repeat; messages differ
         for i, row in enumerate(warnings):
             if not row:
@@ -150,6 +152,27 @@ def _longest_class(card: BundleCard) -> str:
     return max(card.classes or [""], key=lambda c: Text.json(c).payload)
 
 
+class _PerCard:
+    """What a bound needs of a card, computed once per card object (the data plane asks per request;
+    the card is immutable, and holding it keeps its ``id`` from being reused)."""
+
+    def __init__(self) -> None:
+        self._cards: dict[int, tuple[BundleCard, int, int]] = {}
+
+    def predict_sizes(self, card: BundleCard) -> tuple[int, int]:
+        """``(row payload, fixed payload)`` of litelens's predict answer for ``card``."""
+        entry = self._cards.get(id(card))
+        if entry is None or entry[0] is not card:
+            if len(self._cards) > 64:  # a long-lived process that swaps cards (tests): stay small
+                self._cards.clear()
+            fixed = Text.json({"predictions": [], "model": {"name": card.name, "version": card.version}}).payload
+            entry = self._cards[id(card)] = (card, _row(card).payload, fixed + ENVELOPE_BYTES)
+        return entry[1], entry[2]
+
+
+_PER_CARD = _PerCard()
+
+
 def _row(card: BundleCard) -> Text:
     """One litelens prediction without warnings, and its comma, each number at its longest."""
     number = -2.2250738585072014e-308
@@ -164,18 +187,19 @@ def _row(card: BundleCard) -> Text:
 
 def predict_bound(card: BundleCard, warnings: Sequence[Sequence[Mapping[str, str]]]) -> Bound:
     """``{"predictions": [...], "model": {...}}`` (``predictions.prediction_response``)."""
+    row, fixed = _PER_CARD.predict_sizes(card)
+    if not any(warnings):  # the usual case: every row the same size
+        return Bound(fixed, np.full(len(warnings), row, dtype=np.int64))
     w = _Warnings(warnings)
-    row = _row(card)
     has = (w.count > 0).astype(np.int64)
     per_row = (
-        row.payload
+        row
         + has * _ROW_WARNINGS.payload
         + w.count * _ONE_WARNING.payload
         + w.chars
         + w.escapes  # each string's own escapes, once more in the proxy body
     )
-    fixed = Text.json({"predictions": [], "model": {"name": card.name, "version": card.version}}).payload
-    return Bound(fixed + ENVELOPE_BYTES, per_row)
+    return Bound(fixed, per_row)
 
 
 def _v2_warnings(w: _Warnings) -> NDArray[np.int64]:
@@ -227,6 +251,21 @@ def v2_bound(
         answer["id"] = request_id
     fixed += Text.of(json.dumps(answer, separators=(",", ":"))).payload
     return Bound(fixed + ENVELOPE_BYTES, per_row)
+
+
+# Around a proxy response's body: its status, the router's headers (a CORS origin from the environment, which
+# Lambda caps at 4 KB in all) and an error's own (Allow, Retry-After): far below this.
+MAX_AROUND_BODY = 64 * 1024
+
+
+def clearly_under(response: Any, limit: int) -> bool:
+    """True when a proxy response's payload cannot reach ``limit`` whatever its body holds: one of the
+    body's characters adds at most 13 bytes to ``payload_bytes`` (4 UTF-8 bytes, an escape for a ``"``
+    or ``\\``, two more for each non-ASCII byte), so 16 per character is a bound. Lets the router skip
+    the exact count for the usual small answer."""
+    if isinstance(response, dict) and isinstance(response.get("body"), str) and "statusCode" in response:
+        return 16 * len(response["body"]) + MAX_AROUND_BODY <= limit
+    return False
 
 
 def payload_bytes(response: Any) -> int:

@@ -29,10 +29,9 @@ import os
 import re
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote
 
 from litelens.functions.common import answer_size, events
@@ -86,15 +85,23 @@ def _trace_root(header: str) -> str | None:
     return None
 
 
-@contextmanager
-def counting_rows(rows: int) -> Iterator[None]:
-    """Whatever is raised inside carries ``rows`` (``HttpError.rows``; any other exception the same
-    attribute): an error answered after a batch was read logs its rows, as a 200 does."""
-    try:
-        yield
-    except Exception as exc:
-        setattr(exc, ROWS_READ, rows)
-        raise
+class counting_rows:
+    """``with counting_rows(n):`` whatever is raised inside carries ``n`` (``HttpError.rows``; any other
+    exception the same attribute): an error answered after a batch was read logs its rows, as a 200
+    does. A class rather than a generator: it runs on every request (a third of the cost)."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> Literal[False]:
+        if isinstance(exc, Exception):
+            setattr(exc, ROWS_READ, self.rows)
+        return False  # re-raised
 
 
 class Router:
@@ -212,7 +219,8 @@ class Router:
         headers = {**self.headers, **extra_headers} if extra_headers else self.headers
         try:
             response = events.encode_response(status, payload, kind, headers)
-            size = answer_size.payload_bytes(response)
+            limit = self.max_response_bytes
+            size = 0 if answer_size.clearly_under(response, limit) else answer_size.payload_bytes(response)
         except (TypeError, ValueError) as exc:  # a payload JSON cannot encode: a bug, not the client's
             status, payload, error_code = 500, self._internal_error(request_id), E_INTERNAL
             self.log.error("unencodable response", request_id=request_id, error=str(exc))
