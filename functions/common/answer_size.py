@@ -4,7 +4,7 @@ Lambda answers a synchronous invocation with at most 6 MB (``constants.MAX_RESPO
 ``LITELENS_MAX_RESPONSE_BYTES``), counted on the payload its runtime sends: for API Gateway the proxy
 response whose ``body`` is the answer's JSON *as a JSON string* (every ``"`` and ``\\`` escaped once
 more), for a direct invocation the answer serialized with spaces after ``,`` and ``:``. An answer over
-it is a 502 the client cannot act on, after the function has built it in memory (issue 24: 40,000
+it is a 502 the client cannot act on, after the function has built it in memory (40,000
 copies of one V2 output built 362 MB). So the data plane bounds the answer from what it already holds
 (the row count, each row's warnings, the outputs requested) and refuses before building it:
 413 ``response_too_large`` naming the limit and how many of the batch's first rows fit

@@ -1,6 +1,6 @@
 """A damaged bundle whose card was re-hashed (an unsigned publisher, a broken build) fails both functions'
 init the same way: one ERROR log line naming the file and the fault, a BundleError, no traceback of
-MemoryError, allow_pickle's ValueError or an IndexError from the explainers (issue 24, item 3)."""
+MemoryError, allow_pickle's ValueError or an IndexError from the explainers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""No amplification (issue 24): an output named 40,000 times is a 400, and an answer that would be over
+"""No amplification: an output named 40,000 times is a 400, and an answer that would be over
 the response limit is a 413 naming the rows that fit, before it is built; those rows are answered
 within the limit. Logged as client errors."""
 
@@ -44,7 +44,7 @@ def last_log(capsys) -> dict:
 def test_an_output_named_40000_times_is_a_400_logged_as_a_client_error(
     app, features, load_event, lambda_context, capsys
 ):
-    # GIVEN the attack of issue 24: 1,000 rows and "outputs": [{"name": "label"}] x 40,000 (0.9 MB)
+    # GIVEN the amplification attack: 1,000 rows and "outputs": [{"name": "label"}] x 40,000 (0.9 MB)
     body = matrix(1000, len(features), 0.5) | {"outputs": [{"name": "label"}] * 40_000}
     capsys.readouterr()
     status, answer = decoded(app.lambda_handler(v2_event(load_event, app.MODEL.card.name, body), lambda_context))

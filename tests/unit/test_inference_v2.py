@@ -187,7 +187,7 @@ def test_the_router_answers_protocol_paths_in_the_protocols_error_shape(load_eve
 
 @pytest.mark.parametrize("explainer", [False, True])
 def test_an_output_named_twice_is_a_400_not_an_answer_repeated(explainer):
-    # GIVEN the attack of issue 24: one output requested 40,000 times
+    # GIVEN the amplification attack: one output requested 40,000 times
     with pytest.raises(ClientError) as raised:
         v2.check_outputs(card("binary"), ["label"] * 40_000, explainer=explainer)
     # THEN a 400 with the stable code, naming the output and how often it came
