@@ -14,21 +14,11 @@ from litelens.build.bundle.signing import RollbackError, SignatureError, verify_
 from litelens.functions.common import constants
 from litelens.functions.common.model import load_model, pinned_version
 from litelens.infra.aws.signer import KmsSigner, SigningError
-from tests.support.signing import PUBLISHED_AT, new_key, public_b64, sign_bundle, signed_structural_bundle, trusted_key
+from tests.support.signing import PUBLISHED_AT, public_b64, sign_bundle, trusted_key
 from tests.support.structural_bundle import structural_bundle
 
 EARLIER, LATER = "2025-05-31T23:59:59Z", "2025-06-01T12:00:01Z"
 NOT_A_MODEL = "not a loadable TFLite model"  # past the signature check
-
-
-@pytest.fixture(scope="module")
-def key():
-    return new_key()
-
-
-@pytest.fixture
-def signed_dir(tmp_path, key):
-    return signed_structural_bundle(tmp_path / "tiny", key)
 
 
 def document(path):

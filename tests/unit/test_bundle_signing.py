@@ -12,17 +12,7 @@ from litelens.build.bundle import CARD_FILE, SIGNATURE_FILE, Bundle, BundleError
 from litelens.build.bundle.signing import SignatureError, verify_bundle
 from litelens.build.bundle.versioning import FORMAT_V1, card_version, legacy_version
 from litelens.functions.common.model import load_model
-from tests.support.signing import new_key, public_b64, sign_bundle, signed_structural_bundle, trusted_key
-
-
-@pytest.fixture(scope="module")
-def key():
-    return new_key()
-
-
-@pytest.fixture
-def signed_dir(tmp_path, key):
-    return signed_structural_bundle(tmp_path / "tiny", key)
+from tests.support.signing import new_key, public_b64, sign_bundle, trusted_key
 
 
 def test_a_signed_card_verifies_with_its_key_in_either_spelling(signed_dir, key):
